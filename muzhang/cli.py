@@ -1,0 +1,76 @@
+"""The ``muzhang`` command line. Thin: each command parses options, calls one function, prints a summary."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from muzhang.paths import SAMPLE_COUNTY
+
+app = typer.Typer(help="Muzhang (牧长): decision support for high-altitude pastoral counties.", no_args_is_help=True)
+data_app = typer.Typer(help="Generate and validate county data.", no_args_is_help=True)
+features_app = typer.Typer(help="Build model-ready feature frames.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(features_app, name="features")
+
+DEFAULT_SEED = 20241129
+
+
+@data_app.command("generate")
+def data_generate(
+    seed: Annotated[int, typer.Option(help="Seed for every random draw.")] = DEFAULT_SEED,
+    out: Annotated[Path, typer.Option(help="County data directory to write.")] = SAMPLE_COUNTY,
+    grids: Annotated[int | None, typer.Option(min=20, max=2000, help="Smaller county for tests.")] = None,
+    last_month: Annotated[str, typer.Option(help="Last simulated month, YYYY-MM-01.")] = "2024-12-01",
+) -> None:
+    """Simulate a Dari-like county (see data_samples/README.md) and write it to OUT."""
+    from muzhang.simulate.county import generate_county, write_county
+
+    start = time.perf_counter()
+    county = generate_county(seed, n_grids=grids, last_month=last_month)
+    write_county(county, out)
+    totals = county.manifest["calibration"]["last_year_totals"]  # type: ignore[index]
+    typer.echo(f"wrote {out} in {time.perf_counter() - start:.1f} s (seed {seed})")
+    typer.echo(f"  grid areas {len(county.tables['grids'])}, area {county.tables['grids']['area_km2'].sum():,.0f} km2")
+    typer.echo(f"  last year: livestock {totals['livestock_head']:,.0f} head, people {totals['people']:,.0f}")
+    for name, n in county.manifest["rows"].items():  # type: ignore[union-attr]
+        typer.echo(f"  {name:<22} {n:>7,} rows")
+
+
+@data_app.command("validate")
+def data_validate(
+    path: Annotated[Path, typer.Argument(help="A table file or a county data directory.")] = SAMPLE_COUNTY,
+) -> None:
+    """Check tables against the data catalog; list every violation (row, field, value, rule)."""
+    from muzhang.catalog.validate import format_report, validate_path
+
+    report = validate_path(path)
+    typer.echo(format_report(report))
+    raise typer.Exit(code=0 if report.ok else 1)
+
+
+@features_app.command("build")
+def features_build(
+    data: Annotated[Path, typer.Option(help="County data directory.")] = SAMPLE_COUNTY,
+    family: Annotated[str, typer.Option(help="grazing, market, dispute, disease or all.")] = "all",
+    out: Annotated[Path | None, typer.Option(help="Write each frame as FAMILY.parquet here.")] = None,
+) -> None:
+    """Build feature frames from a county directory and print their shape."""
+    from features import FAMILIES, build_features, load_county
+
+    families = FAMILIES if family == "all" else (family,)
+    unknown = set(families) - set(FAMILIES)
+    if unknown:
+        raise typer.BadParameter(f"unknown family {sorted(unknown)}; choose from {', '.join(FAMILIES)} or all")
+    tables = load_county(data)
+    for name in families:
+        start = time.perf_counter()
+        fs = build_features(name, tables)
+        typer.echo(f"{name:<8} {len(fs.frame):>7,} rows x {len(fs.features):>3} features "
+                   f"targets={','.join(fs.targets)} ({time.perf_counter() - start:.2f} s)")
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            fs.frame.to_parquet(out / f"{name}.parquet", index=False)

@@ -1,0 +1,161 @@
+"""Field facts from shared DOMAIN.md as named, configurable constants, and the rules built on them.
+
+Every figure here is either published (the source is named) or marked *assumption*. Code takes a
+:class:`Domain` argument (default :data:`DEFAULT_DOMAIN`) instead of reading module globals, so a county
+with other figures is a new ``Domain(...)``, not an edit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+Season = Literal["warm", "cold", "transition"]
+SEASONS: tuple[Season, ...] = ("warm", "cold", "transition")
+SPECIES: tuple[str, ...] = ("yak", "sheep", "goat", "horse")
+PASTURE_TYPES: tuple[str, ...] = ("alpine_meadow", "alpine_steppe", "swamp_meadow")
+GRAZING_STATUSES: tuple[str, ...] = ("under", "balanced", "over")
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Domain:
+    """The published figures and stated assumptions Muzhang is grounded in (see DOMAIN.md)."""
+
+    # --- The county (Dari, Golog): published figures -------------------------------------------
+    county_area_km2: float = 14_842.0
+    county_people: int = 31_000
+    county_livestock_head: int = 140_042
+    n_grid_areas: int = 457
+    n_townships: int = 10  # 1 town + 9 townships
+    n_villages: int = 33
+    n_communities: int = 3
+    n_cooperatives: int = 109
+    n_herder_chiefs: int = 1_457
+
+    # --- NY/T 635-2015 carrying capacity -----------------------------------------------------------
+    su_daily_intake_kg: float = 1.8  # one sheep unit eats 1.8 kg hay (DM) a day
+    # Sheep-unit factors (DOMAIN.md defaults; Tibetan sheep factor is an assumption).
+    su_factors: dict[str, float] = field(
+        default_factory=lambda: {"yak": 4.0, "sheep": 1.0, "goat": 0.8, "horse": 6.0, "donkey": 3.0, "mule": 5.0}
+    )
+    # Edible share of standing forage by pasture type (assumption, NY/T 635 tables give 0.6-0.9).
+    edible_share: dict[str, float] = field(
+        default_factory=lambda: {"alpine_meadow": 0.80, "alpine_steppe": 0.70, "swamp_meadow": 0.75}
+    )
+    # Standard-hay conversion coefficient by pasture type (assumption within NY/T 635's 0.8-1.05 range).
+    hay_coefficient: dict[str, float] = field(
+        default_factory=lambda: {"alpine_meadow": 1.00, "alpine_steppe": 0.95, "swamp_meadow": 0.85}
+    )
+    # Utilization rate by season (DOMAIN.md assumption for alpine meadow: warm 0.55-0.65, cold 0.60-0.70,
+    # year-round 0.50-0.55; the transition season takes the year-round figure).
+    utilization_rate: dict[str, float] = field(
+        default_factory=lambda: {"warm": 0.60, "cold": 0.65, "transition": 0.52}
+    )
+    # DB63/T 2298-2024: cut the edible share 5-10 % in drought years (we take the midpoint).
+    drought_edible_cut: float = 0.075
+    # DB63/T 2298-2024: supplementary feed counts 0.5 kg per SU per day.
+    feed_kg_per_su_day: float = 0.5
+
+    # --- Seasons (Henan county figures: summer 119-148 d, winter 190-222 d, transition 24-30 d) ----
+    # Whole months: warm = Jun-Sep (122 d), cold = Oct-Apr (212 d), transition = May (31 d).
+    season_months: dict[str, tuple[int, ...]] = field(
+        default_factory=lambda: {"warm": (6, 7, 8, 9), "cold": (10, 11, 12, 1, 2, 3, 4), "transition": (5,)}
+    )
+    season_days: dict[str, int] = field(default_factory=lambda: {"warm": 122, "cold": 212, "transition": 31})
+
+    # --- Grazing balance decision rule (草畜平衡: within +-10 % counts as balanced; assumption) -----
+    balanced_low: float = 0.90
+    balanced_high: float = 1.10
+    # Rotation: 1-2 reserve paddocks (grids) per township are held back.
+    reserve_grids_per_township: int = 1
+
+    # --- Degradation grades by yield loss against reference (DOMAIN.md) ---------------------------
+    degradation_light: float = 0.20
+    degradation_moderate: float = 0.30
+    degradation_severe: float = 0.40
+
+    # --- Health: published prevalences used to calibrate the simulator ----------------------------
+    echinococcosis_prevalence: float = 0.1193  # Dari ultrasound survey, 430 of 3,605
+    butter_tea_hypertension_or: float = 1.33
+    brucellosis_abortion_or: float = 5.0
+    cms_hb_threshold_men: float = 21.0  # g/dL
+    cms_hb_threshold_women: float = 19.0  # g/dL
+    hypertension_sbp: float = 140.0  # mmHg, usual clinical cut-off
+    hypertension_dbp: float = 90.0
+
+    def season_of_month(self, month: int) -> Season:
+        """Return the grazing season a calendar month (1-12) belongs to."""
+        for season in SEASONS:
+            if month in self.season_months[season]:
+                return season
+        raise ValueError(f"month must be 1..12, got {month}")
+
+
+DEFAULT_DOMAIN = Domain()
+
+
+def sheep_units(counts: dict[str, npt.ArrayLike], domain: Domain = DEFAULT_DOMAIN) -> FloatArray:
+    """Convert head counts by species into sheep units (SU) with the domain's factors.
+
+    Args:
+        counts: species name -> head count (scalar or array); unknown species raise ``KeyError``.
+        domain: figures to use.
+    """
+    total: FloatArray = np.zeros(np.broadcast(*counts.values()).shape, dtype=float) if counts else np.zeros(())
+    for species, heads in counts.items():
+        total = total + domain.su_factors[species] * np.asarray(heads, dtype=float)
+    return total
+
+
+def nyt635_capacity_su(
+    yield_kg_ha: npt.ArrayLike,
+    area_ha: npt.ArrayLike,
+    pasture_type: npt.ArrayLike,
+    season: Season,
+    *,
+    drought: npt.ArrayLike = False,
+    domain: Domain = DEFAULT_DOMAIN,
+) -> FloatArray:
+    """Reasonable carrying capacity (SU) of a pasture for one season, after NY/T 635-2015.
+
+    usable forage = yield x edible share x area x utilization rate;
+    capacity = usable forage x hay coefficient / (1.8 kg x grazing days).
+
+    Args:
+        yield_kg_ha: the season's (peak) forage yield, kg DM per hectare.
+        area_ha: pasture area used in that season, hectares.
+        pasture_type: one of :data:`PASTURE_TYPES` (scalar or array).
+        season: ``warm``, ``cold`` or ``transition``; sets the utilization rate and grazing days.
+        drought: where true, the edible share is cut as DB63/T 2298-2024 asks.
+        domain: figures to use.
+    """
+    types = np.asarray(pasture_type)
+    edible = np.vectorize(domain.edible_share.__getitem__, otypes=[float])(types)
+    hay = np.vectorize(domain.hay_coefficient.__getitem__, otypes=[float])(types)
+    edible = edible * (1.0 - domain.drought_edible_cut * np.asarray(drought, dtype=float))
+    usable = np.asarray(yield_kg_ha, dtype=float) * edible * np.asarray(area_ha, dtype=float)
+    usable = usable * domain.utilization_rate[season]
+    return np.asarray(usable * hay / (domain.su_daily_intake_kg * domain.season_days[season]), dtype=float)
+
+
+def grazing_pressure(stocking_su: npt.ArrayLike, capacity_su: npt.ArrayLike) -> FloatArray:
+    """Grazing-pressure index: actual stocking / reasonable capacity (1.0 = in balance).
+
+    A pasture with no capacity and any stock is infinitely pressed; with neither it is 0.
+    """
+    stock = np.asarray(stocking_su, dtype=float)
+    cap = np.asarray(capacity_su, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pressure = np.where(cap > 0, stock / np.where(cap > 0, cap, 1.0), np.where(stock > 0, np.inf, 0.0))
+    return np.asarray(pressure, dtype=float)
+
+
+def grazing_status(pressure: npt.ArrayLike, domain: Domain = DEFAULT_DOMAIN) -> npt.NDArray[np.str_]:
+    """Classify pressure as ``under``, ``balanced`` or ``over`` with the domain's balance band."""
+    p = np.asarray(pressure, dtype=float)
+    return np.where(p > domain.balanced_high, "over", np.where(p < domain.balanced_low, "under", "balanced"))
