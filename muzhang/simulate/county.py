@@ -70,9 +70,13 @@ def generate_county(seed: int, domain: Domain = DEFAULT_DOMAIN, n_grids: int | N
     """
     if n_grids is not None:
         share = n_grids / domain.n_grid_areas
+        villages = max(domain.n_townships, round(domain.n_villages * share))
         domain = replace(domain, n_grid_areas=n_grids, county_area_km2=domain.county_area_km2 * share,
                          county_livestock_head=round(domain.county_livestock_head * share),
-                         county_people=round(domain.county_people * share))
+                         county_people=round(domain.county_people * share),
+                         n_villages=villages, n_communities=max(1, round(domain.n_communities * share)),
+                         n_cooperatives=max(villages, round(domain.n_cooperatives * share)),
+                         n_herder_chiefs=max(n_grids, round(domain.n_herder_chiefs * share)))
     streams = np.random.SeedSequence(seed).spawn(5)
     geo = build_geography(np.random.default_rng(streams[0]), domain)
     months = pd.date_range(FIRST_MONTH, last_month, freq="MS")
@@ -100,7 +104,7 @@ def generate_county(seed: int, domain: Domain = DEFAULT_DOMAIN, n_grids: int | N
 
     grid_table = grids.copy()
     grid_table["herder_chiefs"] = _herder_chiefs(last.set_index("grid_id")["households"].reindex(grids["grid_id"]),
-                                                 domain.n_herder_chiefs * len(grids) // domain.n_grid_areas)
+                                                 domain.n_herder_chiefs)
     tables = {
         "grids": grid_table,
         "townships": geo.townships,

@@ -142,7 +142,8 @@ def build_geography(rng: np.random.Generator, domain: Domain) -> Geography:
 
     # Villages (33) and communities (3, in the town) nested in townships; cooperatives (109) in villages.
     counts = np.bincount(township_idx, minlength=domain.n_townships)
-    villages_per_township = _allocate(domain.n_villages, counts.astype(float), minimum=2)
+    villages_per_township = _allocate(domain.n_villages, counts.astype(float),
+                                      minimum=min(2, domain.n_villages // domain.n_townships))
     village_ids = np.empty(len(grids), dtype=object)
     village_names = np.empty(len(grids), dtype=object)
     village_names_zh = np.empty(len(grids), dtype=object)
@@ -152,8 +153,8 @@ def build_geography(rng: np.random.Generator, domain: Domain) -> Geography:
         n_comm = domain.n_communities if t == 0 else 0
         community = members[np.argsort(dist_to_seat[members])[: 2 * n_comm]]  # the town's built-up grids
         rural = np.setdiff1d(members, community)
-        labels = _cluster_labels(centroids[rural], int(villages_per_township[t]), rng)
-        for j in range(int(labels.max()) + 1):
+        labels = _cluster_labels(centroids[rural], int(villages_per_township[t]), rng) if len(rural) else []
+        for j in range(int(max(labels, default=-1)) + 1):
             idx = rural[labels == j]
             village_ids[idx] = f"{tid}-V{j + 1:02d}"
             village_names[idx] = f"{name} village {j + 1}"

@@ -58,7 +58,7 @@ def simulate_market(
         shock = np.zeros(len(months))
         for i in range(1, len(months)):
             shock[i] = SHOCK_AR * shock[i - 1] + rng.normal(0, SHOCK_SD)
-        slump_start = int(rng.integers(24, len(months) - 24))
+        slump_start = int(rng.integers(len(months) // 5, len(months) - len(months) // 5))
         slump = np.zeros(len(months))
         slump[slump_start : slump_start + SLUMP_MONTHS] = SLUMP_DEPTH
         slump[slump_start + SLUMP_MONTHS : slump_start + 2 * SLUMP_MONTHS] = SLUMP_DEPTH / 2

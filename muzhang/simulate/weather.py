@@ -45,11 +45,12 @@ def simulate_weather(
     factor = {int(y): float(np.exp(rng.normal(-0.015, 0.17))) for y in years}
     in_range = [int(y) for y in years if y >= months.year.min()]
     if not any(factor[y] < DROUGHT_FACTOR for y in in_range[:-1]):  # every sample county has a drought
-        factor[int(rng.choice(in_range[1:-1]))] = 0.74
+        factor[int(rng.choice(in_range[1:-1] or in_range))] = 0.74
     temp_anom = {int(y): float(rng.normal(0, 0.6) + WARMING_C_PER_YEAR * (y - years.min())) for y in years}
     winters = [int(y) for y in years if rng.uniform() < HEAVY_SNOW_PROBABILITY]
     if sum(1 for w in winters if w >= months.year.min()) < 2:  # and at least two heavy-snow winters
-        extra = rng.choice([y for y in in_range[:-1] if y not in winters], 2, replace=False)
+        free = [y for y in in_range[:-1] or in_range if y not in winters]
+        extra = rng.choice(free, min(2, len(free)), replace=False)
         winters = sorted({*winters, *map(int, extra)})
 
     n_t, n_g = len(months), len(x_km)

@@ -1,0 +1,54 @@
+"""Unit tests of the domain rules: sheep units, NY/T 635 capacity, pressure and status."""
+
+import numpy as np
+import pytest
+
+from muzhang.domain import DEFAULT_DOMAIN, Domain, grazing_pressure, grazing_status, nyt635_capacity_su, sheep_units
+
+
+def test_sheep_units_use_domain_factors():
+    su = sheep_units({"yak": [10, 0], "sheep": [0, 10], "horse": [1, 0]})
+    assert su.tolist() == [10 * 4 + 6, 10]
+
+
+def test_sheep_units_follow_a_configured_factor():
+    domain = Domain(su_factors={**DEFAULT_DOMAIN.su_factors, "sheep": 0.8})
+    assert sheep_units({"sheep": 10}, domain) == pytest.approx(8.0)
+
+
+def test_nyt635_capacity_matches_hand_calculation():
+    # 600 kg/ha x 0.80 edible x 100 ha x 0.60 utilization x 1.00 hay / (1.8 kg x 122 d)
+    cap = nyt635_capacity_su(600.0, 100.0, "alpine_meadow", "warm")
+    assert cap == pytest.approx(600 * 0.8 * 100 * 0.6 * 1.0 / (1.8 * 122))
+
+
+def test_drought_cuts_edible_share_by_db63_2298():
+    normal = nyt635_capacity_su(500.0, 50.0, "alpine_steppe", "cold")
+    drought = nyt635_capacity_su(500.0, 50.0, "alpine_steppe", "cold", drought=True)
+    assert drought == pytest.approx(normal * (1 - DEFAULT_DOMAIN.drought_edible_cut))
+
+
+def test_capacity_rejects_unknown_pasture_type():
+    with pytest.raises(KeyError):
+        nyt635_capacity_su(500.0, 50.0, "desert", "warm")
+
+
+def test_pressure_and_status_bands():
+    p = grazing_pressure([50, 100, 150, 5, 0], [100, 100, 100, 0, 0])
+    assert p[:3].tolist() == [0.5, 1.0, 1.5]
+    assert np.isinf(p[3]) and p[4] == 0
+    assert grazing_status(p).tolist() == ["under", "balanced", "over", "over", "under"]
+
+
+def test_more_sheep_units_never_lower_pressure():
+    su = np.linspace(0, 5000, 50)
+    assert np.all(np.diff(grazing_pressure(su, 1234.0)) >= 0)
+
+
+def test_season_of_month_covers_the_year():
+    seasons = [DEFAULT_DOMAIN.season_of_month(m) for m in range(1, 13)]
+    assert seasons.count("warm") == 4 and seasons.count("cold") == 7 and seasons.count("transition") == 1
+    days = sum(DEFAULT_DOMAIN.season_days.values())
+    assert days == 365
+    with pytest.raises(ValueError):
+        DEFAULT_DOMAIN.season_of_month(13)
