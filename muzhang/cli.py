@@ -74,3 +74,43 @@ def features_build(
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
             fs.frame.to_parquet(out / f"{name}.parquet", index=False)
+
+
+TRAINABLE = ("grazing", "market", "dispute", "disease")
+
+
+@app.command("train")
+def train(
+    family: Annotated[str, typer.Argument(help="grazing, market, dispute, disease or all.")],
+    data: Annotated[Path | None, typer.Option(help="County data directory (must pass data validate).")] = None,
+    config: Annotated[Path | None, typer.Option(help="Experiment YAML (default experiments/FAMILY.yaml).")] = None,
+    tune: Annotated[int | None, typer.Option(min=0, max=10_000, help="Optuna trials before training.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for splits and LightGBM.")] = None,
+) -> None:
+    """Train a family, log it to MLflow, register it and let the promotion gate decide."""
+    from muzhang.settings import get_settings
+    from training.config import ConfigError
+    from training.pipeline import DataValidationError, format_summary, run_training
+
+    families = TRAINABLE if family == "all" else (family,)
+    if family != "all" and family not in TRAINABLE:
+        raise typer.BadParameter(f"unknown family {family!r}; choose from {', '.join(TRAINABLE)} or all")
+    if config is not None and len(families) > 1:
+        raise typer.BadParameter("--config names one family's YAML; train one family with it")
+    settings = get_settings()
+    failed = False
+    total = time.perf_counter()
+    for name in families:
+        try:
+            summary = run_training(name, settings, data_dir=data, config_path=config, tune=tune, seed=seed,
+                                   log=lambda msg: typer.echo(msg, err=True))
+        except DataValidationError as exc:
+            typer.echo(f"[{name}] data does not pass validation; nothing was trained:\n{exc}", err=True)
+            raise typer.Exit(code=2) from None
+        except (ConfigError, ValueError, KeyError) as exc:
+            typer.echo(f"[{name}] failed: {exc}", err=True)
+            failed = True
+            continue
+        typer.echo(format_summary(summary))
+    typer.echo(f"total {time.perf_counter() - total:.1f} s; tracking store: {settings.tracking_uri()}", err=True)
+    raise typer.Exit(code=1 if failed else 0)

@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     optuna_storage: str | None = Field(
         None,
         validation_alias=AliasChoices("OPTUNA_STORAGE", "MUZHANG_OPTUNA_STORAGE"),
-       , description="Optuna RDB URL; default: SQLite under work_dir."
+        description="Optuna RDB URL; default: SQLite under work_dir.",
     )
 
     def tracking_uri(self) -> str:

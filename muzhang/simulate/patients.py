@@ -75,13 +75,13 @@ def simulate_patients(
 
     alt_km = (altitude - 4_200) / 1_000
     bmi = np.where(child, rng.normal(17.5, 2.2, n), rng.normal(23.8, 3.3, n)).clip(12, 45).round(1)
-    sbp = (108 + 0.5 * (age - 30) + 5 * ~female + 8 * alt_km + 0.8 * (tea - 5) + 0.9 * (bmi - 23)
+    sbp = (113 + 0.5 * (age - 30) + 5 * ~female + 8 * alt_km + 0.8 * (tea - 5) + 0.9 * (bmi - 23)
            + rng.normal(0, 12, n)).clip(80, 220).round()
     dbp = (0.55 * sbp + 8 + rng.normal(0, 7, n)).clip(45, 130).round()
     heart_rate = rng.normal(76, 9, n).clip(45, 130).round()
     spo2 = (91.5 - 4 * alt_km + 1.2 * tibetan + rng.normal(0, 2, n)).clip(72, 100).round()
-    hb = (np.where(female, 14.6, 16.9) + 1.1 * alt_km + 0.7 * (smoking == "current") - 0.5 * tibetan
-          + 0.012 * years_high + rng.normal(0, 1.1, n)).clip(8, 26).round(1)
+    hb = (np.where(female, 14.9, 17.2) + 1.1 * alt_km + 0.7 * (smoking == "current") - 0.5 * tibetan
+          + 0.012 * years_high + rng.normal(0, 1.4, n)).clip(8, 26).round(1)
 
     hb_limit = np.where(female, domain.cms_hb_threshold_women, domain.cms_hb_threshold_men)
     baseline_hypertension = (sbp >= domain.hypertension_sbp) | (dbp >= domain.hypertension_dbp)

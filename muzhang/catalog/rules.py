@@ -1,0 +1,117 @@
+"""Per-field rules as boolean masks: which rows of a column break what the catalog says about the field.
+
+Each rule is a plain-words sentence ("must be >= 0") and a mask over the column, computed without a loop
+over rows. Values are coerced per field type first, so a csv read as text is checked like typed parquet.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Collection, Iterator, Mapping
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from muzhang.catalog import FieldSpec, TableSpec
+
+BoolArray = np.ndarray
+TRUE_WORDS = frozenset({"true", "1", "1.0"})
+FALSE_WORDS = frozenset({"false", "0", "0.0"})
+
+
+def column_rules(column: pd.Series, spec: FieldSpec) -> Iterator[tuple[str, BoolArray]]:
+    """Yield (rule, mask of rows that break it) for every rule the field's catalog entry implies."""
+    missing = column.isna().to_numpy()
+    present = ~missing
+    if not spec.nullable:
+        yield "must not be empty (NaN)", missing
+    if spec.type in ("integer", "float"):
+        numbers = _as_numbers(column)
+        finite = np.isfinite(numbers)
+        word = "an integer" if spec.type == "integer" else "a number"
+        not_number = present & np.isnan(numbers)
+        if spec.type == "integer":
+            not_number = not_number | (finite & (numbers != np.round(numbers)))
+        yield f"must be {word}", not_number
+        yield "must be finite (not inf)", np.isinf(numbers)
+        yield from range_rules(numbers, finite, spec)
+    elif spec.type == "date":
+        dates = _as_dates(column)
+        parsed = dates.notna().to_numpy()
+        yield "must be a date (YYYY-MM-DD)", present & ~parsed
+        yield from range_rules(dates, parsed, spec)
+    elif spec.type == "boolean":
+        yield "must be true or false", present & ~_is_boolean(column)
+    elif spec.type == "category":
+        categories = spec.categories or ()
+        yield f"must be one of {', '.join(categories)}", present & ~column.isin(categories).to_numpy()
+    elif spec.pattern is not None:
+        yield f"must match {spec.pattern}", present & ~_matches(column, spec.pattern)
+
+
+def range_rules(
+    values: np.ndarray | pd.Series, ok: BoolArray, spec: FieldSpec
+) -> Iterator[tuple[str, BoolArray]]:
+    """Values below min or above max (floats, or timestamps for date fields); ``ok`` marks checkable rows."""
+    for bound, op, rule in ((spec.min, operator.lt, ">="), (spec.max, operator.gt, "<=")):
+        if bound is None:
+            continue
+        limit = pd.Timestamp(bound) if isinstance(bound, date) else float(bound)
+        with np.errstate(invalid="ignore"):
+            outside = np.asarray(op(values, limit), dtype=bool)
+        yield f"must be {rule} {format_bound(bound)}", ok & outside
+
+
+def foreign_key_rules(
+    column: pd.Series, spec: FieldSpec, target: TableSpec, known_ids: Mapping[str, Collection[str]]
+) -> list[tuple[str, BoolArray]]:
+    """Ids that are well formed but absent from the table they refer to (skipped if its ids are unknown)."""
+    key = target.primary_key[0]
+    if key not in known_ids:
+        return []
+    well_formed = column.notna().to_numpy()
+    if spec.pattern is not None:
+        well_formed = well_formed & _matches(column, spec.pattern)
+    unknown = well_formed & ~column.astype(str).isin(known_ids[key]).to_numpy()
+    return [(f"unknown {key} (not in {target.name} table)", unknown)]
+
+
+def _as_numbers(column: pd.Series) -> np.ndarray:
+    """Float values of a column; NaN where a value is not a number (booleans count as not numbers)."""
+    if pd.api.types.is_bool_dtype(column):
+        return np.full(len(column), np.nan)
+    if pd.api.types.is_numeric_dtype(column):
+        return column.to_numpy(dtype="float64", na_value=np.nan)
+    numbers = pd.to_numeric(column.astype("string").str.strip(), errors="coerce")
+    return numbers.to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _as_dates(column: pd.Series) -> pd.Series:
+    """Timestamps of a column; NaT where a value is not a date (numbers are not dates)."""
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return column.dt.tz_localize(None) if getattr(column.dt, "tz", None) is not None else column
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return pd.Series(pd.NaT, index=column.index, dtype="datetime64[ns]")
+    text = column.astype("string").str.strip()
+    return pd.to_datetime(text, errors="coerce", format="ISO8601")
+
+
+def _is_boolean(column: pd.Series) -> BoolArray:
+    if pd.api.types.is_bool_dtype(column):
+        return np.ones(len(column), dtype=bool)
+    if pd.api.types.is_numeric_dtype(column):
+        return column.isin([0, 1]).to_numpy()
+    words = column.astype("string").str.strip().str.lower()
+    return words.isin(TRUE_WORDS | FALSE_WORDS).fillna(False).to_numpy(dtype=bool)
+
+
+def _matches(column: pd.Series, pattern: str) -> BoolArray:
+    return column.astype("string").str.fullmatch(pattern).fillna(False).to_numpy(dtype=bool)
+
+
+def format_bound(bound: float | date) -> str:
+    """A bound as written in a rule: ``0``, ``0.01``, ``2000-01-01``."""
+    if isinstance(bound, date):
+        return bound.isoformat()
+    return str(int(bound)) if float(bound).is_integer() else str(bound)
