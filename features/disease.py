@@ -1,0 +1,129 @@
+"""Disease risk: one row per person from the baseline health check; four outcomes from the follow-up.
+
+What may be a feature, and why:
+
+* Baseline demographics, exposures and readings are all measured at the baseline check, before any
+  outcome, so each may predict each outcome.
+* No outcome is *defined* by a feature. Echinococcosis is found by ultrasound and brucellosis by
+  serology: neither exam is recorded at baseline, so neither can leak. Hypertension and chronic mountain
+  sickness are *onsets* within five years among people free of them at baseline: the baseline blood
+  pressure and haemoglobin only describe the starting point (clinically the strongest predictors), while
+  the outcome is a later reading. So :func:`features_for_condition` drops nothing today; it is the one
+  place to drop a feature for one condition if a new feature ever takes part in an outcome's definition.
+* ``baseline_hypertension`` / ``baseline_cms`` are *not* features: they decide who is at risk (the
+  outcome is NaN for people who had the condition at baseline; training drops those rows per condition),
+  so as features they would be constant among the rows a model learns from. ``patient_id`` (a key) and
+  ``check_date`` (no signal, identifying) are not features either.
+
+Directions the domain fixes differ by condition, so they are given per condition
+(:func:`monotone_for_condition`), not for the family.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.common import as_flag
+from features.featureset import FeatureSet, vocabulary
+from features.tables import CountyTables, require_columns
+from muzhang.domain import DEFAULT_DOMAIN, Domain
+
+CONDITIONS = ("echinococcosis", "hypertension_5y", "cms_5y", "brucellosis")
+KEYS = ["patient_id"]
+CATEGORICAL = {
+    "township_id": (),
+    "sex": ("female", "male"),
+    "ethnicity": ("han_or_other", "tibetan"),
+    "occupation": ("herder", "other", "student"),
+    "water_source": ("open_stream", "tap", "well"),
+    "smoking": ("current", "former", "never"),
+}
+FLAGS = [
+    "plays_with_dogs",
+    "flies_on_food",
+    "fox_skin",
+    "alcohol",
+    "handles_livestock_births",
+    "herd_abortion_history",
+    "raw_milk",
+]
+FEATURES = [
+    "age",
+    "sex",
+    "ethnicity",
+    "occupation",
+    "township_id",
+    "residence_altitude_m",
+    "years_above_4500m",
+    "dogs_owned",
+    "plays_with_dogs",
+    "water_source",
+    "flies_on_food",
+    "fox_skin",
+    "butter_tea_cups_day",
+    "smoking",
+    "alcohol",
+    "handles_livestock_births",
+    "herd_abortion_history",
+    "raw_milk",
+    "bmi",
+    "systolic_bp",
+    "diastolic_bp",
+    "heart_rate",
+    "spo2_pct",
+    "haemoglobin_g_dl",
+]
+NOT_FEATURES = ("patient_id", "check_date", "baseline_hypertension", "baseline_cms")
+# Risk factors with a published direction (DOMAIN.md); only those, and only for their condition.
+MONOTONE_BY_CONDITION: dict[str, dict[str, int]] = {
+    "echinococcosis": {"dogs_owned": 1, "plays_with_dogs": 1, "flies_on_food": 1, "fox_skin": 1},
+    "hypertension_5y": {"systolic_bp": 1, "butter_tea_cups_day": 1, "residence_altitude_m": 1},
+    "cms_5y": {"haemoglobin_g_dl": 1, "years_above_4500m": 1},
+    "brucellosis": {"herd_abortion_history": 1, "handles_livestock_births": 1, "raw_milk": 1},
+}
+
+
+def build_disease_features(
+    tables: CountyTables, *, domain: Domain = DEFAULT_DOMAIN, forecast: bool = False
+) -> FeatureSet:
+    """One row per person; outcomes as floats (NaN: not at risk). ``forecast`` leaves outcomes NaN (new
+    people to score)."""
+    require_columns(tables.patients, [*KEYS, *FEATURES], "patients")
+    people = tables.patients[[*KEYS, *FEATURES]].copy()
+    for flag in FLAGS:
+        people[flag] = as_flag(people[flag])
+    if forecast:
+        outcomes = pd.DataFrame({c: np.full(len(people), np.nan) for c in CONDITIONS}, index=people.index)
+        frame = pd.concat([people, outcomes], axis=1)
+    else:
+        require_columns(tables.patient_outcomes, [*KEYS, *CONDITIONS], "patient_outcomes")
+        outcomes = tables.patient_outcomes[[*KEYS, *CONDITIONS]].copy()
+        outcomes[list(CONDITIONS)] = outcomes[list(CONDITIONS)].astype("float64")
+        frame = people.merge(outcomes, on=KEYS, how="inner", validate="one_to_one")
+    return FeatureSet(
+        family="disease",
+        frame=frame.sort_values(KEYS, ignore_index=True),
+        keys=KEYS,
+        time_col=None,
+        features=FEATURES,
+        categorical={
+            name: vocabulary(frame[name], tables.townships["township_id"] if name == "township_id" else known)
+            for name, known in CATEGORICAL.items()
+        },
+        targets=list(CONDITIONS),
+    )
+
+
+def features_for_condition(condition: str) -> list[str]:
+    """The features a model of ``condition`` may use (all of them today; see the module docstring)."""
+    if condition not in CONDITIONS:
+        raise KeyError(f"unknown condition {condition!r}; expected one of {', '.join(CONDITIONS)}")
+    return list(FEATURES)
+
+
+def monotone_for_condition(condition: str) -> dict[str, int]:
+    """Feature -> +1 where DOMAIN.md names a risk factor of ``condition`` (more exposure, more risk)."""
+    if condition not in CONDITIONS:
+        raise KeyError(f"unknown condition {condition!r}; expected one of {', '.join(CONDITIONS)}")
+    return dict(MONOTONE_BY_CONDITION[condition])

@@ -1,0 +1,145 @@
+"""Livestock market: head sold and price per township and species, 1-6 months ahead.
+
+Rows are township x species x origin month ``t0`` x horizon ``h``; the targets are the values at the
+target month ``t0 + h``. A forecast is made at the end of ``t0``, so every feature uses data up to ``t0``
+(the decision month of :mod:`features.common` is ``t0 + 1``): values at and before the origin, seasonal
+lags of the target month (12 and 24 months before it, both at or before ``t0`` for ``h <= 12``), rolling
+means, the township's herd and its change, and the township's last summer rain and this/last winter's
+snow. ``seasonal_naive_*`` (the value 12 months before the target month) is both a feature and the
+baseline every forecast is compared with (MASE).
+
+``time_col`` is the *target* month: a time split on it keeps every training target before the held-out
+months (splitting on the origin would let training rows see targets inside the test window).
+
+Training rows stop where the data stop; ``forecast=True`` gives the rows of the latest origin instead,
+targets NaN.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from features.common import (
+    Past,
+    anomaly_vs_past_years,
+    calendar_features,
+    complete_panel,
+    last_season_total,
+    month_timestamp,
+    past_features,
+)
+from features.featureset import FeatureSet, ordered_columns, vocabulary
+from features.tables import CountyTables, require_columns
+from muzhang.domain import DEFAULT_DOMAIN, SPECIES, Domain
+
+HORIZONS = (1, 2, 3, 4, 5, 6)
+SEASONAL_LAGS = (12, 24)  # months before the target month; each must be >= max(HORIZONS)
+SERIES = {"head_sold": "target_head_sold", "price_yuan_per_head": "target_price"}
+SHORT = {"head_sold": "head_sold", "price_yuan_per_head": "price"}
+KEYS = ["township_id", "species", "origin_month", "horizon"]
+PAST = (
+    *(Past(col, "lag", 1, f"{SHORT[col]}_at_origin") for col in SERIES),
+    *(Past(col, "lag", 2, f"{SHORT[col]}_before_origin") for col in SERIES),
+    *(Past(col, "mean", w, f"{SHORT[col]}_mean{w}") for col in SERIES for w in (3, 12)),
+    Past("herd_head", "lag", 1, "herd_head_at_origin"),
+    Past("herd_head", "lag", 13, "herd_head_year_before"),
+)
+SEASONAL = [
+    f"seasonal_naive_{SHORT[c]}" if lag == 12 else f"{SHORT[c]}_seasonal{lag}"
+    for c in SERIES
+    for lag in SEASONAL_LAGS
+]
+WEATHER = ["summer_precip_anomaly", "winter_snow_days"]
+FEATURES = [
+    "horizon",
+    "species",
+    "township_id",
+    "target_month_of_year",
+    "target_festival",
+    *(p.output for p in PAST if p.output != "herd_head_year_before"),
+    "herd_head_change12",
+    *SEASONAL,
+    *WEATHER,
+]
+TARGETS = list(SERIES.values())
+
+
+def build_market_features(
+    tables: CountyTables, *, domain: Domain = DEFAULT_DOMAIN, forecast: bool = False
+) -> FeatureSet:
+    """Origin x horizon rows with known targets, or the latest origin's rows (``forecast``)."""
+    if max(HORIZONS) > min(SEASONAL_LAGS):
+        raise ValueError("a seasonal lag shorter than the horizon would read beyond the origin")
+    require_columns(
+        tables.market_monthly, ["township_id", "species", "month", *SERIES, "herd_head"], "market_monthly"
+    )
+    by = ["township_id", "species"]
+    series = complete_panel(tables.market_monthly[[*by, "month", *SERIES, "herd_head"]], by, extra_months=1)
+    series = pd.concat([series, past_features(series, by, PAST)], axis=1)
+    series["herd_head_change12"] = series["herd_head_at_origin"] / series["herd_head_year_before"] - 1
+    series = series.merge(_township_weather(tables, domain), on=["township_id", "month_n"], how="left")
+
+    last_n = int(series["month_n"].max()) - 1  # the panel runs one month past the data
+    origins = series[series["month_n"] == last_n + 1] if forecast else series[series["month_n"] <= last_n]
+    rows = origins.merge(pd.DataFrame({"horizon": HORIZONS}), how="cross")
+    rows["origin_n"] = rows["month_n"] - 1
+    rows["target_n"] = rows["origin_n"] + rows["horizon"]
+    first_n = int(series["month_n"].min())  # an origin is a month with data
+    rows = rows[(rows["origin_n"] >= first_n) & (forecast | (rows["target_n"] <= last_n))]
+    rows = _join_series(rows, series, by, 0, {c: t for c, t in SERIES.items()})
+    for lag in SEASONAL_LAGS:
+        names = {
+            c: (f"seasonal_naive_{SHORT[c]}" if lag == 12 else f"{SHORT[c]}_seasonal{lag}") for c in SERIES
+        }
+        rows = _join_series(rows, series, by, lag, names)
+    calendar = calendar_features(rows["target_n"], prefix="target_")
+    rows["target_month_of_year"] = calendar["target_month_of_year"].to_numpy()
+    rows["target_festival"] = calendar["target_festival_window"].to_numpy()
+    rows["origin_month"] = month_timestamp(rows["origin_n"])
+    rows["target_month"] = month_timestamp(rows["target_n"])
+    frame = rows[ordered_columns(KEYS, ["target_month"], FEATURES, TARGETS)].sort_values(
+        KEYS, ignore_index=True
+    )
+    return FeatureSet(
+        family="market",
+        frame=frame,
+        keys=KEYS,
+        time_col="target_month",
+        features=FEATURES,
+        categorical={
+            "species": vocabulary(frame["species"], SPECIES),
+            "township_id": vocabulary(frame["township_id"], tables.townships["township_id"]),
+        },
+        targets=TARGETS,
+        as_of_col="origin_month",
+    )
+
+
+def _join_series(
+    rows: pd.DataFrame, series: pd.DataFrame, by: list[str], lag: int, names: dict[str, str]
+) -> pd.DataFrame:
+    """Add each series' value ``lag`` months before the target month, under the given names."""
+    values = series[[*by, "month_n", *names]].rename(columns={"month_n": "target_n", **names})
+    values["target_n"] = values["target_n"] + lag
+    return rows.merge(values, on=[*by, "target_n"], how="left", validate="many_to_one")
+
+
+def _township_weather(tables: CountyTables, domain: Domain) -> pd.DataFrame:
+    """Per township and decision month: last finished summer's rain anomaly, this (or the last)
+    winter's snow days so far; grid means of ``grid_monthly``, data up to the month before."""
+    require_columns(tables.grid_monthly, ["grid_id", "month", "precip_mm", "snow_days"], "grid_monthly")
+    town = tables.grid_monthly["grid_id"].map(tables.grids.set_index("grid_id")["township_id"])
+    weather = (
+        tables.grid_monthly.assign(township_id=town)
+        .groupby(["township_id", "month"], as_index=False)[["precip_mm", "snow_days"]]
+        .mean()
+    )
+    panel = complete_panel(weather, ["township_id"], extra_months=1)
+    panel["summer_precip"] = last_season_total(
+        panel, ["township_id"], "precip_mm", domain.season_months["warm"], to_date=False
+    )
+    panel["summer_precip_anomaly"] = anomaly_vs_past_years(panel, ["township_id"], "summer_precip")
+    panel["winter_snow_days"] = last_season_total(
+        panel, ["township_id"], "snow_days", domain.season_months["cold"], to_date=True
+    )
+    return panel[["township_id", "month_n", *WEATHER]]
