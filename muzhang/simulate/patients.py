@@ -15,7 +15,7 @@ from scipy.special import expit
 
 from muzhang.domain import Domain
 
-N_PATIENTS = 6_000
+N_PATIENTS = 12_000
 BASELINE_YEAR = 2019
 FOLLOW_UP_YEARS = 5
 # Target prevalence of each outcome (echinococcosis: Dari ultrasound survey; the rest: assumptions within
@@ -88,20 +88,26 @@ def simulate_patients(
     baseline_cms = hb > hb_limit
     latent = rng.normal(0, LATENT_SD, (n, 4))
 
+    child_dogs = plays_dogs & child
     linear = {
-        # Age, women, dogs, playing with dogs, herding, open streams, flies, fox skin (DOMAIN.md risk factors).
-        "echinococcosis": 0.03 * (age - 35) + 0.35 * female + 0.28 * np.minimum(dogs, 4) + 0.5 * plays_dogs
-        + 0.45 * herder + 0.6 * (water == "open_stream") + 0.3 * flies + 0.35 * fox_skin + latent[:, 0],
-        # Altitude, age, male sex, salted butter tea (OR 1.33 for heavy drinkers), BMI, baseline SBP.
-        "hypertension_5y": 0.045 * (age - 45) + 0.35 * ~female + 0.9 * alt_km
-        + np.log(domain.butter_tea_hypertension_or) * (tea >= 6) + 0.05 * (bmi - 23) + 0.045 * (sbp - 120)
-        + 0.2 * (smoking == "current") + latent[:, 1],
-        # Haemoglobin near the limit, migrants, smoking, long residence above 4,500 m, altitude, men.
-        "cms_5y": 0.9 * (hb - hb_limit) + 1.0 * ~tibetan + 0.6 * (smoking == "current") + 0.025 * years_high
-        + 0.8 * alt_km + 0.3 * ~female + latent[:, 2],
-        # Herd abortion history (OR ~5), handling births, raw milk, herding.
-        "brucellosis": np.log(domain.brucellosis_abortion_or) * abortion_history + 0.7 * births_handling
-        + 0.5 * raw_milk + 0.6 * herder + latent[:, 3],
+        # Age (rising, then levelling off), women, dogs, children playing with dogs, herding, open streams,
+        # flies, fox skin (DOMAIN.md risk factors).
+        "echinococcosis": 0.05 * np.minimum(age, 45) - 0.01 * np.maximum(age - 45, 0) + 0.35 * female
+        + 0.28 * np.minimum(dogs, 4) + 0.3 * plays_dogs + 0.7 * child_dogs + 0.45 * herder
+        + 0.6 * (water == "open_stream") + 0.3 * flies + 0.35 * fox_skin + latent[:, 0],
+        # Altitude (stronger after 40), age (accelerating after 55), male sex, salted butter tea (OR 1.33
+        # for heavy drinkers), BMI above 25, baseline SBP.
+        "hypertension_5y": 0.03 * (age - 45) + 0.06 * np.maximum(age - 55, 0) + 0.35 * ~female
+        + 0.4 * alt_km + 0.9 * alt_km * (age >= 40) + np.log(domain.butter_tea_hypertension_or) * (tea >= 6)
+        + 0.12 * np.maximum(bmi - 25, 0) + 0.045 * (sbp - 120) + 0.2 * (smoking == "current") + latent[:, 1],
+        # Haemoglobin close to the limit (little risk far below it), migrants, smoking (worse above 4,500 m),
+        # long residence above 4,500 m, men.
+        "cms_5y": 1.4 * np.maximum(hb - (hb_limit - 3.0), 0) + 1.0 * ~tibetan
+        + 0.3 * (smoking == "current") + 0.6 * (smoking == "current") * high + 0.025 * years_high
+        + 0.3 * ~female + latent[:, 2],
+        # Herd abortion history (OR ~5), worst for those who handle births; raw milk; herding.
+        "brucellosis": np.log(domain.brucellosis_abortion_or) * abortion_history + 0.4 * births_handling
+        + 0.8 * abortion_history * births_handling + 0.5 * raw_milk + 0.6 * herder + latent[:, 3],
     }
     eligible = {
         "echinococcosis": np.ones(n, bool),
