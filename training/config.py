@@ -1,0 +1,103 @@
+"""Experiment configuration: one versioned YAML per family in ``experiments/``, validated on load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from muzhang.paths import EXPERIMENTS
+
+Direction = Literal["minimize", "maximize"]
+
+
+class SplitConfig(BaseModel):
+    """How held-out rows are chosen: the last months by time, or a share of people (stratified)."""
+
+    model_config = ConfigDict(extra="forbid")
+    valid_months: int = Field(12, ge=1, le=60)
+    test_months: int = Field(12, ge=1, le=60)
+    valid_share: float = Field(0.2, gt=0, lt=0.5)
+    test_share: float = Field(0.2, gt=0, lt=0.5)
+
+
+class SearchDim(BaseModel):
+    """One Optuna search dimension."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["int", "float"]
+    low: float
+    high: float
+    log: bool = False
+
+
+class TuningConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    trials: int = Field(0, ge=0, le=10_000)
+    timeout_s: float | None = Field(None, gt=0)
+    space: dict[str, SearchDim] = Field(default_factory=dict)
+
+
+class GateConfig(BaseModel):
+    """Promotion gate: the metric a new model must beat, its direction and the margin."""
+
+    model_config = ConfigDict(extra="forbid")
+    metric: str
+    direction: Direction
+    margin: float = Field(0.0, ge=0)
+
+
+class ExperimentConfig(BaseModel):
+    """Everything one training run of a family does."""
+
+    model_config = ConfigDict(extra="forbid")
+    family: Literal["grazing", "market", "dispute", "disease"]
+    registered_model: str
+    description: str = ""
+    features: list[str] | None = None  # None: every feature the builder declares
+    drop_features: list[str] = Field(default_factory=list)
+    split: SplitConfig = Field(default_factory=SplitConfig)  # type: ignore[arg-type]
+    lightgbm: dict[str, Any]
+    num_boost_round: int = Field(600, ge=1, le=20_000)
+    early_stopping_rounds: int = Field(50, ge=1)
+    quantiles: list[float] = Field(default_factory=list)
+    tuning: TuningConfig = Field(default_factory=TuningConfig)  # type: ignore[arg-type]
+    gate: GateConfig
+    thresholds: dict[str, Any] = Field(default_factory=dict)
+    seed: int = 42
+
+
+class ConfigError(ValueError):
+    """A YAML file that cannot be read or does not match :class:`ExperimentConfig`."""
+
+
+def default_config_path(family: str) -> Path:
+    return EXPERIMENTS / f"{family}.yaml"
+
+
+def load_config(path: Path, **overrides: Any) -> ExperimentConfig:
+    """Read a family YAML and apply command-line overrides (``None`` values are ignored).
+
+    Overrides use dotted keys for nested fields, e.g. ``{"tuning.trials": 20, "seed": 7}``.
+    """
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read experiment config {path}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        node = raw
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    try:
+        return ExperimentConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{path}: {problems}") from exc

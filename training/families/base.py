@@ -1,0 +1,106 @@
+"""The one shape every family follows: tasks, split, baselines, oracle (Bayes limit) and metrics.
+
+A family subclass only says what differs (its tasks, its baselines, how its oracle joins); fitting,
+evaluation, tracking and the gate are written once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features import FeatureSet
+from models.bundle import TaskKind, Transform, quantile_label
+from training.config import ExperimentConfig
+from training.metrics import probability_metrics, quantile_metrics, regression_metrics
+from training.splits import Split, split_by_time
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    """One target a family predicts."""
+
+    name: str
+    target: str
+    kind: TaskKind
+    unit: str = ""
+    transform: Transform = "none"
+    base: str | None = None  # the feature a "log_ratio" target is relative to
+    monotone: dict[str, int] | None = None  # None: the feature set's family-wide directions
+
+
+class Family:
+    """Defaults suit a single-task family split by time; subclasses override what differs."""
+
+    name: str = ""
+
+    def tasks(self, fs: FeatureSet, cfg: ExperimentConfig) -> list[TaskPlan]:
+        raise NotImplementedError
+
+    def split(self, fs: FeatureSet, cfg: ExperimentConfig) -> Split:
+        assert fs.time_col is not None, f"{self.name}: a time split needs a time column"
+        return split_by_time(fs.frame[fs.time_col], cfg.split.valid_months, cfg.split.test_months)
+
+    def context(self, fs: FeatureSet, split: Split) -> dict[str, Any]:
+        """Anything evaluation needs beyond the rows themselves (e.g. MASE scales)."""
+        return {}
+
+    def baselines(self, fs: FeatureSet, split: Split, cfg: ExperimentConfig,
+                  features: list[str]) -> dict[str, pd.DataFrame]:
+        """Baseline predictions for the test rows, in the bundle's column names."""
+        raise NotImplementedError
+
+    def oracle(self, fs: FeatureSet, split: Split, oracle: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
+        """The simulator's true probabilities / expected values for the test rows, if known."""
+        return None
+
+    def thresholds(self, cfg: ExperimentConfig) -> dict[str, Any]:
+        return dict(cfg.thresholds)
+
+    def extra_metrics(self, test: pd.DataFrame, preds: pd.DataFrame, cfg: ExperimentConfig) -> dict[str, float]:
+        return {}
+
+    def evaluate(self, test: pd.DataFrame, preds: pd.DataFrame, tasks: list[TaskPlan],
+                 context: dict[str, Any], cfg: ExperimentConfig) -> dict[str, float]:
+        """Metrics of one set of predictions on the test rows; task-prefixed when a family has several."""
+        per_task: dict[str, dict[str, float]] = {}
+        for task in tasks:
+            y = pd.to_numeric(test[task.target], errors="coerce").to_numpy(dtype=float)
+            mask = np.isfinite(y)
+            per_task[task.name] = _task_metrics(task, y, preds, mask, context)
+        if len(tasks) == 1:
+            out = dict(next(iter(per_task.values())))
+        else:
+            out = {f"{t}_{k}": v for t, m in per_task.items() for k, v in m.items()}
+            # Averages across tasks only for scale-free metrics (MAE of heads and of yuan do not add).
+            shared = set.intersection(*(set(m) for m in per_task.values())) - {"mae", "rmse"}
+            out.update({k: float(np.nanmean([m[k] for m in per_task.values()])) for k in sorted(shared)})
+        out.update(self.extra_metrics(test, preds, cfg))
+        return out
+
+
+def _task_metrics(task: TaskPlan, y: np.ndarray, preds: pd.DataFrame, mask: np.ndarray,
+                  context: dict[str, Any]) -> dict[str, float]:
+    quantile_cols = {float(c.rsplit("_q", 1)[1]) / 1000: c for c in preds.columns
+                     if c.startswith(f"{task.name}_q") and c.rsplit("_q", 1)[1].isdigit()}
+    if task.kind == "binary":
+        return probability_metrics(y[mask], preds[f"p_{task.name}"].to_numpy(dtype=float)[mask])
+    point = preds[task.name].to_numpy(dtype=float)[mask]
+    if task.kind == "regression":
+        out = regression_metrics(y[mask], point)
+        lo, hi = quantile_cols.get(0.1), quantile_cols.get(0.9)
+        if lo and hi:
+            inside = (y[mask] >= preds[lo].to_numpy()[mask]) & (y[mask] <= preds[hi].to_numpy()[mask])
+            out["coverage_80"] = float(inside.mean())
+        return out
+    scale = np.asarray(context["scale"][task.name], dtype=float)[mask]
+    quantiles = {q: preds[c].to_numpy(dtype=float)[mask] for q, c in quantile_cols.items()}
+    return quantile_metrics(y[mask], point, quantiles, scale)
+
+
+def quantile_columns(task: str, values: dict[float, np.ndarray]) -> dict[str, np.ndarray]:
+    """Name quantile forecasts the way :class:`models.ModelBundle` does."""
+    return {f"{task}_{quantile_label(q)}": v for q, v in values.items()}

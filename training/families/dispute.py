@@ -1,0 +1,40 @@
+"""Dispute risk: any dispute in a grid area next month (probability), split by time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features import FeatureSet
+from training.baselines import logistic_probabilities
+from training.config import ExperimentConfig
+from training.families.base import Family, TaskPlan
+from training.splits import Split
+
+TARGET = "any_dispute"
+
+
+class DisputeFamily(Family):
+    name = "dispute"
+
+    def tasks(self, fs: FeatureSet, cfg: ExperimentConfig) -> list[TaskPlan]:
+        return [TaskPlan("any_dispute", TARGET, "binary", unit="probability")]
+
+    def baselines(self, fs: FeatureSet, split: Split, cfg: ExperimentConfig,
+                  features: list[str]) -> dict[str, pd.DataFrame]:
+        train, test = fs.frame.iloc[split.train], fs.frame.iloc[split.test]
+        base_rate = float(train[TARGET].mean())
+        categorical = [f for f in features if f in fs.categorical]
+        logistic = logistic_probabilities(train, test, TARGET, features, categorical, cfg.seed)
+        return {
+            "base_rate": pd.DataFrame({"p_any_dispute": np.full(len(test), base_rate)}),
+            "logistic": pd.DataFrame({"p_any_dispute": logistic}),
+        }
+
+    def oracle(self, fs: FeatureSet, split: Split, oracle: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
+        table = oracle.get("grid_monthly_oracle")
+        if table is None:
+            return None
+        test = fs.frame.iloc[split.test][["grid_id", "month"]]
+        joined = test.merge(table[["grid_id", "month", "p_any_dispute"]], on=["grid_id", "month"], how="left")
+        return pd.DataFrame({"p_any_dispute": joined["p_any_dispute"].to_numpy()})

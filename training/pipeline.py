@@ -1,0 +1,120 @@
+"""One training run from the command line: validate -> features -> (tune) -> train -> log, register, gate."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from features import build_features, load_county
+from muzhang.settings import Settings
+from training.config import ExperimentConfig, default_config_path, load_config
+from training.engine import train_family
+
+ORACLE_FOLDER = "oracle"
+
+
+class DataValidationError(RuntimeError):
+    """The county directory does not pass ``muzhang data validate``; carries the report text."""
+
+
+@dataclass
+class RunSummary:
+    family: str
+    run_id: str
+    version: str
+    promoted: bool
+    gate_note: str
+    metrics: dict[str, float]
+    baselines: dict[str, dict[str, float]]
+    bayes: dict[str, float] | None
+    seconds: float
+    study: dict[str, Any] | None = None
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+def data_fingerprint(data_dir: Path) -> str:
+    """sha256 over the county's table files (names and bytes), oracle excluded."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(data_dir).iterdir() if p.is_file() and p.suffix in {".csv", ".parquet"}):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def load_oracle(data_dir: Path) -> dict[str, pd.DataFrame]:
+    """The simulator's truth tables, used only to report the Bayes limit (absent for real counties)."""
+    folder = Path(data_dir) / ORACLE_FOLDER
+    if not folder.is_dir():
+        return {}
+    return {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))}
+
+
+def check_data(data_dir: Path) -> None:
+    from muzhang.catalog.validate import format_report, validate_path
+
+    report = validate_path(Path(data_dir))
+    if not report.ok:
+        raise DataValidationError(format_report(report))
+
+
+def run_training(
+    family: str,
+    settings: Settings,
+    *,
+    data_dir: Path | None = None,
+    config_path: Path | None = None,
+    tune: int | None = None,
+    seed: int | None = None,
+    overrides: dict[str, Any] | None = None,
+    log: Callable[[str], None] = print,
+) -> RunSummary:
+    """Train, evaluate, log and gate one family; raises before training if the data is invalid."""
+    from training.tracking import log_and_register  # mlflow import is slow; only runs need it
+    from training.tune import tune_family
+
+    data_dir = Path(data_dir or settings.data_dir)
+    config_path = Path(config_path or default_config_path(family))
+    cfg: ExperimentConfig = load_config(config_path, seed=seed, **{"tuning.trials": tune}, **(overrides or {}))
+    if cfg.family != family:
+        raise ValueError(f"{config_path} is for family {cfg.family!r}, not {family!r}")
+    log(f"[{family}] validating {data_dir}")
+    check_data(data_dir)
+    tables = load_county(data_dir)
+    fs = build_features(family, tables)
+    log(f"[{family}] features: {len(fs.frame):,} rows x {len(fs.features)} features")
+    study = None
+    params: dict[str, Any] = {}
+    if cfg.tuning.trials:
+        log(f"[{family}] tuning: {cfg.tuning.trials} Optuna trials on the validation slice")
+        study = tune_family(fs, cfg, cfg.tuning.trials, settings.study_storage())
+        params = study["best_params"]
+        log(f"[{family}] best {study['objective']} = {study['best_value']:.5g} after {study['n_trials']} trials")
+    log(f"[{family}] training")
+    result = train_family(fs, cfg, oracle=load_oracle(data_dir), params=params)
+    rows = {"frame": len(fs.frame), **result.split.sizes()}
+    log(f"[{family}] logging to MLflow and applying the promotion gate")
+    run_id, version, decision = log_and_register(
+        result, cfg, settings, config_text=config_path.read_text(encoding="utf-8"),
+        fingerprint=data_fingerprint(data_dir), rows=rows, personal=family == "disease", study=study)
+    return RunSummary(family, run_id, version, decision.promoted, decision.note, result.metrics, result.baselines,
+                      result.bayes, result.seconds, study, rows)
+
+
+def format_summary(s: RunSummary, metrics: list[str] | None = None) -> str:
+    """A few lines: run id, version, metrics beside baselines and Bayes limit, the gate's decision."""
+    names = metrics or [k for k in s.metrics if "_" not in k or k.startswith(("status_", "coverage_"))]
+    header = f"{'metric':<18}{'model':>10}" + "".join(f"{b[:14]:>16}" for b in s.baselines) + f"{'bayes':>10}"
+    lines = [f"{s.family}: run {s.run_id} -> version {s.version} "
+             f"({'PROMOTED to champion' if s.promoted else 'kept as challenger'}; {s.seconds:.1f} s)", header]
+    for k in names:
+        row = f"{k:<18}{s.metrics[k]:>10.4g}" + "".join(f"{b.get(k, float('nan')):>16.4g}"
+                                                         for b in s.baselines.values())
+        row += f"{(s.bayes or {}).get(k, float('nan')):>10.4g}"
+        lines.append(row)
+    lines.append(f"gate: {s.gate_note}")
+    return "\n".join(lines)
