@@ -10,7 +10,8 @@ the yield, pressure = stocking / capacity, status by the domain's balance band. 
 actually grazed that season, so training scores actual against predicted status. Yield is constrained to
 fall as stocking (and last year's pressure) rises, so predicted pressure never falls as the herd grows.
 
-Forecast rows (``forecast=True``) are the first season that starts after the data. If the data stop
+Forecast rows (``forecast=True``) are the next season of each kind (warm, cold, transition) that starts
+after the data. If the data stop
 before that season's month before (e.g. data to December, season from May), its features are taken as
 of the last month of data, and its decision columns assume the current herd and rest continue, no drought.
 """
@@ -70,12 +71,12 @@ def build_grazing_features(
     """Season-yield rows for every grid: complete seasons (training) or the next season (``forecast``)."""
     panel = grid_panel(tables, domain)
     last_n = int(panel["month_n"].max()) - 1  # the panel runs one month past the data
-    seasons = _with_next_season(
+    seasons = _with_next_seasons(
         summarise_seasons(panel, drought_years(tables.grid_monthly), domain), last_n, domain
     )
     seasons = _add_season_history(seasons, domain)
-    next_start = _next_season_start(last_n, domain)
-    rows = seasons[seasons["start_n"] == next_start] if forecast else seasons[seasons[TARGET].notna()]
+    next_starts = _next_season_starts(last_n, domain)
+    rows = seasons[seasons["start_n"].isin(next_starts)] if forecast else seasons[seasons[TARGET].notna()]
     rows = rows.assign(decision_n=np.minimum(rows["start_n"], last_n + 1))
     past = pd.concat([panel[["grid_id", "month_n"]], past_features(panel, ["grid_id"], PAST)], axis=1)
     rows = rows.merge(
@@ -122,29 +123,27 @@ def assess_grazing(
     )
 
 
-def _next_season_start(last_n: int, domain: Domain) -> int:
-    """First month (months since 1970-01) of the first season that starts after month ``last_n``."""
+def _next_season_starts(last_n: int, domain: Domain) -> list[int]:
+    """First month (months since 1970-01) of the next season of each kind starting after month ``last_n``."""
     year = (last_n + 1) // 12
-    starts = [(year + dy) * 12 + months[0] - 1 for months in domain.season_months.values() for dy in (0, 1)]
-    return min(s for s in starts if s > last_n)
+    starts = []
+    for months in domain.season_months.values():
+        starts.append(min(s for s in ((year + dy) * 12 + months[0] - 1 for dy in (0, 1)) if s > last_n))
+    return sorted(starts)
 
 
-def _with_next_season(seasons: pd.DataFrame, last_n: int, domain: Domain) -> pd.DataFrame:
-    """Add the (empty) rows of the next season, so its history lags line up with the other seasons."""
-    start = _next_season_start(last_n, domain)
-    label = label_seasons([start], domain).iloc[0]
-    have = (seasons["season"] == label["season"]) & (seasons["season_year"] == label["season_year"])
-    if have.any():
-        return seasons
+def _with_next_seasons(seasons: pd.DataFrame, last_n: int, domain: Domain) -> pd.DataFrame:
+    """Add the (empty) rows of the next season of each kind, so their history lags line up."""
     statics = seasons.drop_duplicates("grid_id")[GRID_STATICS]
-    upcoming = statics.assign(
-        season=label["season"],
-        season_year=int(label["season_year"]),
-        start_n=start,
-        observed_months=0,
-        drought=0,
-    )
-    return pd.concat([seasons, upcoming], ignore_index=True).sort_values(KEYS, ignore_index=True)
+    parts = [seasons]
+    for start in _next_season_starts(last_n, domain):
+        label = label_seasons([start], domain).iloc[0]
+        have = (seasons["season"] == label["season"]) & (seasons["season_year"] == label["season_year"])
+        if have.any():
+            continue
+        parts.append(statics.assign(season=label["season"], season_year=int(label["season_year"]),
+                                    start_n=start, observed_months=0, drought=0))
+    return pd.concat(parts, ignore_index=True).sort_values(KEYS, ignore_index=True)
 
 
 def _add_season_history(seasons: pd.DataFrame, domain: Domain) -> pd.DataFrame:

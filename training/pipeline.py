@@ -90,6 +90,7 @@ def run_training(
     study = None
     params: dict[str, Any] = {}
     if cfg.tuning.trials:
+        settings.work_dir.mkdir(parents=True, exist_ok=True)  # the default study lives in work_dir/optuna.db
         log(f"[{family}] tuning: {cfg.tuning.trials} Optuna trials on the validation slice")
         study = tune_family(fs, cfg, cfg.tuning.trials, settings.study_storage())
         params = study["best_params"]

@@ -68,8 +68,9 @@ def tune_family(fs: FeatureSet, cfg: ExperimentConfig, n_trials: int, storage: s
     kind = "quantile" if task.kind == "quantile" else task.kind
     metric = VALID_METRIC[kind]
     monotone = [fs.monotone.get(f, 0) for f in features]
+    # One Dataset serves every trial; pre-filtering would freeze min_data_in_leaf at its first value.
     train_set = lgb.Dataset(x[tr], y[tr], feature_name=features, categorical_feature=encoder.categorical_indices,
-                            free_raw_data=False)
+                            free_raw_data=False, params={"feature_pre_filter": False})
     valid_set = lgb.Dataset(x[va], y[va], reference=train_set)
 
     def objective(trial: optuna.Trial) -> float:

@@ -123,7 +123,10 @@ def test_forecast_rows_start_after_the_data(
     assert sorted(forecasts["market"].frame["horizon"].unique()) == [1, 2, 3, 4, 5, 6]
     grazing = forecasts["grazing"].frame
     assert (grazing["season_start"] > last).all() and (grazing["as_of_month"] <= last).all()
-    assert grazing["grid_id"].nunique() == len(small_tables.grids) == len(grazing)
+    # the next season of each kind, once per grid
+    assert sorted(grazing["season"].unique()) == ["cold", "transition", "warm"]
+    assert grazing["grid_id"].nunique() == len(small_tables.grids) == len(grazing) // 3
+    assert (grazing["season_start"] <= last + pd.DateOffset(months=12)).all()
 
 
 def test_build_features_unknown_family_raises(small_tables: CountyTables) -> None:
