@@ -114,3 +114,62 @@ def train(
         typer.echo(format_summary(summary))
     typer.echo(f"total {time.perf_counter() - total:.1f} s; tracking store: {settings.tracking_uri()}", err=True)
     raise typer.Exit(code=1 if failed else 0)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default 8000).")] = None,
+) -> None:
+    """Start the API (uvicorn): loads each family's champion and the county data, then serves /v1."""
+    from muzhang.settings import get_settings
+    from serving.app import serve as run_server
+
+    settings = get_settings(host=host, port=port)
+    if not settings.api_keys:
+        typer.echo("warning: no API keys configured (MUZHANG_API_KEYS); every /v1 route will answer 401. "
+                   "Create one with `muzhang keys new --role planner`.", err=True)
+    run_server(settings)
+
+
+keys_app = typer.Typer(help="API keys (only their sha256 is ever stored).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("new")
+def keys_new(
+    role: Annotated[str, typer.Option(help="planner, health, data_scientist or admin.")],
+    name: Annotated[str | None, typer.Option(help="Who holds the key (shown in the audit log).")] = None,
+) -> None:
+    """Print a new random key once, and the settings entry (with its hash) to add to MUZHANG_API_KEYS."""
+    import json
+    import secrets
+
+    from muzhang.settings import ApiKey
+    from serving.deps import hash_key
+
+    key = f"mz_{secrets.token_urlsafe(24)}"
+    entry = ApiKey(name=name or role, role=role, sha256=hash_key(key))  # type: ignore[arg-type]
+    typer.echo(f"key (give it to {entry.name}; it is not stored anywhere): {key}")
+    typer.echo(f"settings entry: {json.dumps(entry.model_dump())}")
+
+
+@keys_app.command("demo")
+def keys_demo(
+    out: Annotated[Path, typer.Option(help="Write the demo keys (plain) and settings here, for `make run`.")],
+) -> None:
+    """Create one random demo key per role: prints them and writes an env file with their hashes."""
+    import json
+    import secrets
+
+    from serving.deps import hash_key
+
+    entries, lines = [], []
+    for role in ("planner", "health", "data_scientist", "admin"):
+        key = f"mz_demo_{role}_{secrets.token_urlsafe(12)}"
+        entries.append({"name": f"demo-{role}", "role": role, "sha256": hash_key(key)})
+        lines.append(f"{role:<15} {key}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(f"MUZHANG_API_KEYS='{json.dumps(entries)}'\n", encoding="utf-8")
+    (out.with_suffix(".txt")).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    typer.echo("demo keys (this run only):\n  " + "\n  ".join(lines))

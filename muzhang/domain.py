@@ -71,6 +71,9 @@ class Domain:
     # --- Grazing balance decision rule (草畜平衡: within +-10 % counts as balanced; assumption) -----
     balanced_low: float = 0.90
     balanced_high: float = 1.10
+    # Advice: above this pressure a season's pasture rests instead of shedding only its excess
+    # (assumption: half again over capacity means rotation alone cannot save it this season).
+    rest_pressure: float = 1.5
     # Rotation: 1-2 reserve paddocks (grids) per township are held back.
     reserve_grids_per_township: int = 1
 
@@ -159,3 +162,35 @@ def grazing_status(pressure: npt.ArrayLike, domain: Domain = DEFAULT_DOMAIN) -> 
     """Classify pressure as ``under``, ``balanced`` or ``over`` with the domain's balance band."""
     p = np.asarray(pressure, dtype=float)
     return np.where(p > domain.balanced_high, "over", np.where(p < domain.balanced_low, "under", "balanced"))
+
+
+def grazing_advice(
+    pressure: npt.ArrayLike,
+    stocking_su: npt.ArrayLike,
+    capacity_su: npt.ArrayLike,
+    yield_ratio: npt.ArrayLike,
+    domain: Domain = DEFAULT_DOMAIN,
+) -> tuple[npt.NDArray[np.str_], FloatArray]:
+    """"Graze where suitable, rest where needed" (宜牧则牧、宜休则休) as a rule: action and SU to move.
+
+    - ``graze``: pressure within the balance band or below; nothing moves.
+    - ``rotate``: over the band but below ``rest_pressure``; move the excess over capacity elsewhere.
+    - ``rest``: pressure at or above ``rest_pressure``, or the forecast yield has fallen to moderate
+      degradation against the grid's own past (loss >= ``degradation_moderate``); the whole herd moves.
+
+    Args:
+        pressure: grazing-pressure index.
+        stocking_su: sheep units on the pasture.
+        capacity_su: reasonable capacity (SU) for the season.
+        yield_ratio: forecast yield / the grid's mean past yield for the season (NaN if unknown).
+    """
+    p = np.asarray(pressure, dtype=float)
+    stock = np.asarray(stocking_su, dtype=float)
+    cap = np.asarray(capacity_su, dtype=float)
+    ratio = np.asarray(yield_ratio, dtype=float)
+    degraded = np.nan_to_num(ratio, nan=1.0) <= 1.0 - domain.degradation_moderate
+    rest = (p >= domain.rest_pressure) | (degraded & (stock > 0))
+    rotate = ~rest & (p > domain.balanced_high)
+    action = np.where(rest, "rest", np.where(rotate, "rotate", "graze"))
+    move = np.where(rest, stock, np.where(rotate, np.clip(stock - cap, 0, None), 0.0))
+    return action, np.asarray(move, dtype=float)

@@ -6,11 +6,23 @@ Create it explicitly with :func:`get_settings`; nothing is read at import time.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from muzhang.paths import DEFAULT_WORK_DIR, SAMPLE_COUNTY
+
+
+Role = Literal["planner", "health", "data_scientist", "admin"]
+
+
+class ApiKey(BaseModel):
+    """One API key: who holds it, its role, and the sha256 of the key (never the key itself)."""
+
+    name: str = Field(min_length=1, max_length=64)
+    role: Role
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
 class Settings(BaseSettings):
@@ -30,6 +42,22 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("OPTUNA_STORAGE", "MUZHANG_OPTUNA_STORAGE"),
         description="Optuna RDB URL; default: SQLite under work_dir.",
     )
+
+    # --- Serving ------------------------------------------------------------------------------------
+    api_keys: list[ApiKey] = Field(
+        default_factory=list,
+        description='API keys as JSON: [{"name": "...", "role": "planner", "sha256": "<hex of the key>"}]. '
+        "Only hashes are stored; there is no default key.",
+    )
+    audit_log: Path | None = Field(None, description="Append-only disease access log (default work_dir/audit/).")
+    poll_seconds: float = Field(30.0, ge=0, description="How often to check the registry for a new champion (0: never).")
+    batch_cap: int = Field(1000, ge=1, le=100_000, description="Most items in one batch request.")
+    max_body_bytes: int = Field(2_000_000, ge=1_000, description="Largest request body accepted.")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+
+    def audit_path(self) -> Path:
+        return self.audit_log or self.work_dir / "audit" / "disease-access.jsonl"
 
     def tracking_uri(self) -> str:
         """The MLflow tracking URI in force (embedded SQLite store unless one is configured)."""

@@ -3,7 +3,15 @@
 import numpy as np
 import pytest
 
-from muzhang.domain import DEFAULT_DOMAIN, Domain, grazing_pressure, grazing_status, nyt635_capacity_su, sheep_units
+from muzhang.domain import (
+    DEFAULT_DOMAIN,
+    Domain,
+    grazing_advice,
+    grazing_pressure,
+    grazing_status,
+    nyt635_capacity_su,
+    sheep_units,
+)
 
 
 def test_sheep_units_use_domain_factors():
@@ -52,3 +60,19 @@ def test_season_of_month_covers_the_year():
     assert days == 365
     with pytest.raises(ValueError):
         DEFAULT_DOMAIN.season_of_month(13)
+
+
+def test_grazing_advice_graze_rotate_rest():
+    action, move = grazing_advice(
+        pressure=[0.8, 1.3, 1.7, 0.9],
+        stocking_su=[80, 130, 170, 90],
+        capacity_su=[100, 100, 100, 100],
+        yield_ratio=[1.0, 1.0, 1.0, 0.6],  # the last grid's forecast yield fell 40 %: moderate degradation
+    )
+    assert action.tolist() == ["graze", "rotate", "rest", "rest"]
+    assert move.tolist() == [0, 30, 170, 90]
+
+
+def test_grazing_advice_threshold_is_configurable():
+    action, _ = grazing_advice([1.3], [130], [100], [1.0], Domain(rest_pressure=1.25))
+    assert action.tolist() == ["rest"]

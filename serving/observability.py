@@ -1,0 +1,83 @@
+"""Prometheus metrics and the append-only disease access log.
+
+Neither ever holds personal data: metrics carry route templates and families, the audit log carries
+who (key name and role), when, which route, how many rows and the count of each risk band.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+
+@dataclass
+class Metrics:
+    """One registry per app (no global state), exported as Prometheus text at /metrics."""
+
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        self.requests = Counter("muzhang_requests", "HTTP requests", ["route", "family", "status"],
+                                registry=self.registry)
+        self.errors = Counter("muzhang_errors", "Responses with status >= 400", ["route", "family", "status"],
+                              registry=self.registry)
+        self.latency = Histogram("muzhang_request_seconds", "Request latency", ["route", "family"],
+                                 buckets=(0.001, 0.002, 0.003, 0.005, 0.008, 0.013, 0.021, 0.05, 0.1, 0.25, 1, 5),
+                                 registry=self.registry)
+        self.explain = Histogram("muzhang_explanation_seconds", "Time spent explaining predictions", ["family"],
+                                 buckets=(0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 1), registry=self.registry)
+        self.rows = Counter("muzhang_rows_scored", "Rows scored", ["family"], registry=self.registry)
+
+    def observe_request(self, route: str, family: str, status: int, seconds: float) -> None:
+        self.requests.labels(route, family, str(status)).inc()
+        self.latency.labels(route, family).observe(seconds)
+        if status >= 400:
+            self.errors.labels(route, family, str(status)).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class Timer:
+    """``with Timer() as t: ...; t.seconds``."""
+
+    def __enter__(self) -> Timer:
+        self.start = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+
+@dataclass
+class AuditLog:
+    """Append-only JSON lines. The file is opened with O_APPEND for every entry; nothing rewrites it."""
+
+    path: Path
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def write(self, *, who: str, role: str, route: str, rows: int, bands: dict[str, dict[str, int]]) -> None:
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "who": who,
+            "role": role,
+            "route": route,
+            "rows": rows,
+            "bands": bands,
+        }
+        line = (json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            try:
+                os.write(fd, line)
+            finally:
+                os.close(fd)

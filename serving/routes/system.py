@@ -1,0 +1,49 @@
+"""Health, readiness, metrics and the models being served."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from serving.deps import AnyRoleDep, ReloaderDep, StateDep
+from serving.schemas import Health, ModelsOut, ModelStatus, ReloadOut
+
+router = APIRouter(tags=["system"])
+
+
+def _models(state: StateDep) -> list[ModelStatus]:
+    return [ModelStatus(family=f, **s) for f, s in state.registry.status().items()]
+
+
+@router.get("/healthz", response_model=Health)
+def healthz() -> Health:
+    """The process is up."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
+def readyz(state: StateDep, response: Response) -> Health:
+    """Ready when every family has a model loaded (503 lists which are missing)."""
+    families = {f: s.model is not None for f, s in state.registry.slots.items()}
+    ready = all(families.values())
+    if not ready:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return Health(status="ready" if ready else "degraded", families=families)
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(state: StateDep) -> Response:
+    """Prometheus text: requests, latency, errors, explanation time, rows scored, per family."""
+    return Response(state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+@router.get("/v1/models", response_model=ModelsOut)
+def list_models(state: StateDep, caller: AnyRoleDep) -> ModelsOut:
+    """Which version serves each family, when it was trained, and its test metrics."""
+    return ModelsOut(models=_models(state))
+
+
+@router.post("/v1/models/reload", response_model=ReloadOut)
+def reload_models(state: StateDep, caller: ReloaderDep) -> ReloadOut:
+    """Load each family's current champion now (data scientists); a failed load keeps the old model."""
+    results = state.registry.reload()
+    return ReloadOut(results=results, models=_models(state))

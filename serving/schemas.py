@@ -1,0 +1,299 @@
+"""Request and response schemas. Bounds, units and categories of patient fields come from the catalog."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, create_model
+
+from muzhang.catalog import load_catalog
+
+Season = Literal["warm", "cold", "transition"]
+Species = Literal["yak", "sheep", "goat", "horse"]
+Band = Literal["low", "medium", "high"]
+GRID_PATTERN = r"^G\d{3,4}$"
+TOWNSHIP_PATTERN = r"^T\d{2}$"
+GRID_ID = Field(pattern=GRID_PATTERN, description="Grid area id, e.g. G001.", examples=["G001"])
+TOWNSHIP_ID = Field(pattern=TOWNSHIP_PATTERN, description="Township id, e.g. T01.", examples=["T01"])
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# --- explanations -----------------------------------------------------------------------------------
+class ReasonOut(BaseModel):
+    feature: str = Field(description="Model input name.")
+    label: str = Field(description="Display name in the requested language.")
+    value: float | str | None = Field(description="The input's value (category or number; null if unknown).")
+    display_value: str = Field(description="The value formatted with its unit.")
+    contribution: float = Field(description="Push on the model's raw score (log-odds, kg DM/ha or log change).")
+    direction: Literal["up", "down"]
+    text: str = Field(description="The input in plain words.")
+
+
+class ExplanationOut(BaseModel):
+    sentence: str = Field(description="One plain sentence: the result and its main reasons.")
+    base_value: float = Field(description="The model's average raw score; base + contributions = raw score.")
+    raw_prediction: float
+    reasons: list[ReasonOut]
+
+
+# --- grazing ----------------------------------------------------------------------------------------
+class YieldOut(BaseModel):
+    predicted: float = Field(description="Forecast season yield, kg DM/ha.")
+    low: float = Field(description="10 % quantile, kg DM/ha.")
+    high: float = Field(description="90 % quantile, kg DM/ha.")
+
+
+class AdviceOut(BaseModel):
+    action: Literal["graze", "rotate", "rest"]
+    su_to_move: float = Field(ge=0, description="Sheep units to move off the grid's season pasture.")
+    text: str
+
+
+class GrazingAssessment(BaseModel):
+    grid_id: str
+    grid_name: str
+    township_id: str
+    season: Season
+    season_year: int
+    as_of_month: dt.date = Field(description="Last month of data the forecast uses.")
+    yield_kg_ha: YieldOut
+    capacity_su: float = Field(description="NY/T 635 reasonable carrying capacity for the season, SU.")
+    capacity_range_su: tuple[float, float] = Field(description="Capacity at the low and high yield, SU.")
+    stocking_su: float = Field(description="Sheep units on the season pasture.")
+    pressure: float = Field(description="Grazing-pressure index: stocking / capacity (1 = balance).")
+    status: Literal["under", "balanced", "over"]
+    advice: AdviceOut
+    overrides: dict[str, Any] = Field(default_factory=dict, description="What-if changes applied.")
+    explanation: ExplanationOut
+
+
+class HeadChange(Strict):
+    yak: int = Field(0, ge=-100_000, le=100_000, description="Head of yak added (negative: removed).")
+    sheep: int = Field(0, ge=-100_000, le=100_000)
+    goat: int = Field(0, ge=-100_000, le=100_000)
+    horse: int = Field(0, ge=-100_000, le=100_000)
+
+
+class GrazingQuery(Strict):
+    grid_id: str = GRID_ID
+    season: Season = "warm"
+
+
+class WhatIfRequest(GrazingQuery):
+    add_head: HeadChange = Field(default_factory=HeadChange)  # type: ignore[arg-type]
+    rest: StrictBool = Field(False, description="Rest this season's pasture.")
+    drought: StrictBool = Field(False, description="A drought year: DB63/T 2298 cuts the edible share.")
+
+
+class GrazingBatchRequest(Strict):
+    items: list[GrazingQuery] = Field(min_length=1)
+
+
+class GrazingBatchResponse(BaseModel):
+    items: list[GrazingAssessment]
+
+
+class RotationMoveOut(BaseModel):
+    from_grid: str
+    to_grid: str
+    from_township: str
+    to_township: str
+    su: float
+    distance_km: float
+
+
+class RotationGridOut(BaseModel):
+    grid_id: str
+    township_id: str
+    action: str
+    su_before: float
+    su_after: float
+    capacity_su: float
+    pressure_after: float | None
+
+
+class ShortfallOut(BaseModel):
+    township_id: str
+    shortfall_su: float = Field(description="SU that must be sold or fed.")
+    hay_t: float = Field(description="Hay to feed the shortfall for the season, t.")
+    reserve_room_su: float
+
+
+class RotationPlanOut(BaseModel):
+    season: Season
+    season_year: int
+    feasible: bool
+    summary: str
+    totals: dict[str, float]
+    moves: list[RotationMoveOut]
+    grids: list[RotationGridOut]
+    shortfall: list[ShortfallOut]
+    solve_seconds: float
+
+
+# --- market -----------------------------------------------------------------------------------------
+class ForecastPoint(BaseModel):
+    target_month: dt.date
+    horizon: int = Field(ge=1, le=6)
+    median: float
+    quantiles: dict[str, float] = Field(description="Quantile level (q005 = 0.5 %) -> value.")
+    explanation: ExplanationOut
+
+
+class MarketForecast(BaseModel):
+    township_id: str
+    species: Species
+    origin_month: dt.date
+    head_sold: list[ForecastPoint] = Field(description="Head sold, head.")
+    price: list[ForecastPoint] = Field(description="Price, yuan per head.")
+
+
+class MarketQuery(Strict):
+    township_id: str = TOWNSHIP_ID
+    species: Species = "yak"
+
+
+class MarketBatchRequest(Strict):
+    items: list[MarketQuery] = Field(min_length=1)
+
+
+class MarketBatchResponse(BaseModel):
+    items: list[MarketForecast]
+
+
+class HistoryPoint(BaseModel):
+    month: dt.date
+    head_sold: int
+    price_yuan_per_head: float
+
+
+class MarketHistory(BaseModel):
+    township_id: str
+    species: Species
+    points: list[HistoryPoint]
+
+
+# --- dispute ----------------------------------------------------------------------------------------
+class DisputeRisk(BaseModel):
+    grid_id: str
+    grid_name: str
+    township_id: str
+    month: dt.date = Field(description="The month the risk is for.")
+    probability: float = Field(ge=0, le=1, description="Probability of any dispute that month.")
+    band: Band
+    explanation: ExplanationOut
+
+
+class WatchItem(BaseModel):
+    rank: int
+    grid_id: str
+    grid_name: str
+    township_id: str
+    probability: float
+    band: Band
+    reason: str
+
+
+class Watchlist(BaseModel):
+    month: dt.date
+    items: list[WatchItem]
+
+
+class DisputeBatchRequest(Strict):
+    grid_ids: list[str] = Field(min_length=1)
+
+
+class DisputeBatchResponse(BaseModel):
+    items: list[DisputeRisk]
+
+
+# --- disease ----------------------------------------------------------------------------------------
+@cache
+def patient_record_model() -> type[BaseModel]:
+    """The health-check record a health worker sends: the disease features, bounds from the catalog.
+
+    Every field but age and sex may be left out (the model treats it as unknown).
+    """
+    from features.disease import FEATURES
+
+    catalog = load_catalog()
+    fields: dict[str, Any] = {"ref": (str | None, Field(None, max_length=64, pattern=r"^[\w.\-]*$",
+                                                        description="Your own reference, echoed back; never stored."))}
+    for name in FEATURES:
+        spec = catalog.field(name)
+        kind: Any
+        extra: dict[str, Any] = {}
+        if spec.type == "category":
+            kind = Literal[tuple(spec.categories or ())]  # type: ignore[misc]
+        elif spec.type == "boolean":
+            kind = StrictBool
+        elif spec.type == "integer":
+            kind = int
+        elif spec.type == "float":
+            kind = float
+            extra["allow_inf_nan"] = False
+        else:
+            kind = str
+            if spec.pattern:
+                extra["pattern"] = spec.pattern
+        if spec.min is not None and spec.type in ("integer", "float"):
+            extra["ge"] = spec.min
+        if spec.max is not None and spec.type in ("integer", "float"):
+            extra["le"] = spec.max
+        unit = f" ({spec.unit})" if spec.unit else ""
+        required = name in ("age", "sex")
+        description = f"{spec.display}{unit} / {spec.display_zh}"
+        fields[name] = (kind if required else kind | None,
+                        Field(... if required else None, description=description, **extra))
+    return create_model("PatientRecord", __config__=ConfigDict(extra="forbid", strict=True), **fields)
+
+
+class ConditionRisk(BaseModel):
+    condition: str
+    label: str
+    probability: float = Field(ge=0, le=1)
+    band: Band
+    explanation: ExplanationOut
+
+
+class PatientResult(BaseModel):
+    index: int = Field(description="Position of the record in the request.")
+    ref: str | None
+    highest_band: Band
+    risks: list[ConditionRisk] = Field(description="Conditions ranked by probability.")
+
+
+class DiseaseResponse(BaseModel):
+    n: int
+    results: list[PatientResult] = Field(description="People ranked by their highest risk.")
+
+
+# --- models and health ------------------------------------------------------------------------------
+class ModelStatus(BaseModel):
+    family: str
+    registered_model: str
+    version: str | None
+    serving: bool
+    trained_at: str | None
+    run_id: str | None
+    test_metrics: dict[str, float]
+    error: str | None
+
+
+class ModelsOut(BaseModel):
+    models: list[ModelStatus]
+
+
+class ReloadOut(BaseModel):
+    results: dict[str, str]
+    models: list[ModelStatus]
+
+
+class Health(BaseModel):
+    status: str
+    families: dict[str, bool] = Field(default_factory=dict)
