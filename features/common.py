@@ -135,9 +135,9 @@ def past_features(panel: pd.DataFrame, by: list[str], specs: Sequence[Past]) -> 
     return pd.DataFrame(out, index=panel.index)
 
 
-def expanding_mean_within(frame: pd.DataFrame, by: list[str], column: str) -> pd.Series:
-    """Mean of ``column`` over all earlier rows of the same group (rows in time order); NaN if none known."""
-    prev = lag_within(frame, by, column, 1)
+def expanding_mean_within(frame: pd.DataFrame, by: list[str], column: str, lag: int = 1) -> pd.Series:
+    """Mean of ``column`` over the group's rows at least ``lag`` rows earlier (time order); NaN if none."""
+    prev = lag_within(frame, by, column, lag)
     keys = _groupers(frame, by)
     total = prev.fillna(0.0).groupby(keys, sort=False).cumsum()
     count = prev.notna().astype(float).groupby(keys, sort=False).cumsum()

@@ -37,7 +37,10 @@ from features.tables import CountyTables
 from muzhang.domain import DEFAULT_DOMAIN, PASTURE_TYPES, SEASONS, Domain, grazing_pressure, grazing_status
 
 TARGET = "forage_yield_kg_ha"
-KEYS = ["grid_id", "season", "season_year"]
+SEASON_KEYS = ["grid_id", "season", "season_year"]
+KEYS = [*SEASON_KEYS, "lead_months"]
+# Forecasts are made 1 to 12 months before a season starts (planners plan the year in winter).
+LEADS = tuple(range(1, 13))
 PAST = (
     Past("precip_mm", "sum", 3),
     Past("precip_mm", "sum", 12),
@@ -53,6 +56,7 @@ PAST = (
 )
 SEASON_HISTORY = ["yield_last_year", "yield_mean_past", "pressure_last_year"]
 FEATURES = [
+    "lead_months",
     "season",
     "pasture_type",
     "area_km2",
@@ -76,8 +80,14 @@ def build_grazing_features(
     )
     seasons = _add_season_history(seasons, domain)
     next_starts = _next_season_starts(last_n, domain)
-    rows = seasons[seasons["start_n"].isin(next_starts)] if forecast else seasons[seasons[TARGET].notna()]
-    rows = rows.assign(decision_n=np.minimum(rows["start_n"], last_n + 1))
+    if forecast:
+        rows = seasons[seasons["start_n"].isin(next_starts)]
+        rows = rows.assign(decision_n=np.minimum(rows["start_n"], last_n + 1))
+    else:  # one row per lead time, so a forecast made months ahead meets rows like itself
+        done = seasons[seasons[TARGET].notna()]
+        rows = pd.concat([done.assign(decision_n=done["start_n"] - (lead - 1)) for lead in LEADS],
+                         ignore_index=True)
+    rows = _history_known_at_decision(rows.assign(lead_months=rows["start_n"] - rows["decision_n"] + 1), domain)
     past = pd.concat([panel[["grid_id", "month_n"]], past_features(panel, ["grid_id"], PAST)], axis=1)
     rows = rows.merge(
         past.rename(columns={"month_n": "decision_n"}), on=["grid_id", "decision_n"], how="left"
@@ -143,7 +153,7 @@ def _with_next_seasons(seasons: pd.DataFrame, last_n: int, domain: Domain) -> pd
             continue
         parts.append(statics.assign(season=label["season"], season_year=int(label["season_year"]),
                                     start_n=start, observed_months=0, drought=0))
-    return pd.concat(parts, ignore_index=True).sort_values(KEYS, ignore_index=True)
+    return pd.concat(parts, ignore_index=True).sort_values(SEASON_KEYS, ignore_index=True)
 
 
 def _add_season_history(seasons: pd.DataFrame, domain: Domain) -> pd.DataFrame:
@@ -155,10 +165,22 @@ def _add_season_history(seasons: pd.DataFrame, domain: Domain) -> pd.DataFrame:
     by = ["grid_id", "season"]
     capacity = capacity_su(seasons[TARGET], seasons, domain)
     out = seasons.assign(pressure=pressure_index(seasons["stocking_su_season"], capacity))
-    out["yield_last_year"] = lag_within(out, by, TARGET)
-    out["yield_mean_past"] = expanding_mean_within(out, by, TARGET)
-    out["pressure_last_year"] = lag_within(out, by, "pressure")
+    for k in (1, 2):  # one and two seasons of the same kind back; which is known depends on the lead
+        out[f"yield_last_year_{k}"] = lag_within(out, by, TARGET, k)
+        out[f"yield_mean_past_{k}"] = expanding_mean_within(out, by, TARGET, lag=k)
+        out[f"pressure_last_year_{k}"] = lag_within(out, by, "pressure", k)
     return out
+
+
+def _history_known_at_decision(rows: pd.DataFrame, domain: Domain) -> pd.DataFrame:
+    """Season history as known at the decision month: last year's same season counts only if it had
+    ended by then (a warm season ends in September, so a June decision a year ahead cannot see it)."""
+    length = rows["season"].map({s: len(m) for s, m in domain.season_months.items()})
+    last_year_ended = rows["lead_months"] <= 13 - length
+    out = rows.copy()
+    for name in SEASON_HISTORY:
+        out[name] = np.where(last_year_ended, rows[f"{name}_1"], rows[f"{name}_2"])
+    return out.drop(columns=[f"{n}_{k}" for n in SEASON_HISTORY for k in (1, 2)])
 
 
 def _assume_current_use(rows: pd.DataFrame) -> pd.DataFrame:

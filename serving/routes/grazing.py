@@ -185,7 +185,7 @@ def rotation_plan(
     plan = plan_rotation(plan_input, config)
     g = plan.grids
     return RotationPlanOut(
-        season=season, season_year=int(rows["season_year"].iloc[0]), feasible=plan.feasible, summary=plan.summary(),
+        season=season, season_year=int(rows["season_year"].iloc[0]), feasible=plan.feasible, summary=plan.summary(lang),
         totals={k: float(v) for k, v in plan.totals.items()},
         moves=[RotationMoveOut(**{k: m[k] for k in RotationMoveOut.model_fields}) for m in
                plan.moves.to_dict("records")],

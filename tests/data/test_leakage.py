@@ -63,8 +63,9 @@ def last_month_seen(fs: FeatureSet) -> pd.Series:
         return frame["month"] - pd.DateOffset(months=1)
     if fs.family == "market":  # a forecast made at the end of origin t0 knows t0
         return frame["origin_month"]
-    if fs.family == "grazing":  # a season starting at s is decided with data up to s - 1
-        return frame["season_start"] - pd.DateOffset(months=1)
+    if fs.family == "grazing":  # a season starting at s, forecast L months ahead, sees data up to s - L
+        start = frame["season_start"].dt.to_period("M")
+        return (start - frame["lead_months"].to_numpy()).dt.to_timestamp()
     raise ValueError(fs.family)
 
 

@@ -184,7 +184,7 @@ def test_grazing_has_every_complete_season_once(
         "transition": 4,
         "warm": 4,
     }
-    assert len(frame) == 11 * len(small_tables.grids)
+    assert len(frame) == 11 * len(small_tables.grids) * 12  # 11 seasons per grid, 12 lead times each
 
 
 def test_grazing_pressure_rises_with_stocking_on_the_same_yield(built: dict[str, FeatureSet]) -> None:
