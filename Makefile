@@ -20,10 +20,26 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install Muzhang with its dev tools
 
-run: $(STAMP) ## Main job on embedded defaults: sample county -> validate -> features
+run: $(STAMP) ## Main job: sample county -> validate -> features -> train + register all -> serve (demo keys printed)
 	$(BIN)/muzhang data generate
 	$(BIN)/muzhang data validate
 	$(BIN)/muzhang features build
+	$(BIN)/muzhang train all
+	$(BIN)/muzhang keys demo --out work/demo-keys.env
+	@echo ""
+	@echo "Muzhang is starting on http://$(HOST):$(PORT)  (API docs: http://$(HOST):$(PORT)/docs)"
+	@echo "Use a demo key above as 'Authorization: Bearer <key>', e.g.:"
+	@echo "  curl -H \"Authorization: Bearer \$$(awk '/^planner/{print \$$2}' work/demo-keys.txt)\" 'http://$(HOST):$(PORT)/v1/grazing/rotation-plan?season=warm&lang=en'"
+	@set -a; . work/demo-keys.env; set +a; exec $(BIN)/muzhang serve --host $(HOST) --port $(PORT)
+
+serve: $(STAMP) ## Serve the registered champions (keys from MUZHANG_API_KEYS)
+	$(BIN)/muzhang serve --host $(HOST) --port $(PORT)
+
+mlflow-ui: $(STAMP) ## Open the MLflow UI on the local tracking store (http://127.0.0.1:5000)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/work/mlflow.db --host 127.0.0.1 --port 5000
+
+benchmark: $(STAMP) ## Run the speed benchmarks (figures printed, not asserted)
+	$(BIN)/python benchmarks/train_all.py
 
 test: $(STAMP) ## Run the whole test suite (unit, data, pipeline tiers)
 	$(BIN)/python -m pytest -q
@@ -40,4 +56,4 @@ format: $(STAMP) ## Apply ruff's formatting and safe fixes
 clean: ## Remove local state (work/: MLflow store, artifacts, Optuna DB)
 	rm -rf work
 
-.PHONY: help install run test lint format clean
+.PHONY: help install run serve mlflow-ui benchmark test lint format clean

@@ -173,3 +173,26 @@ def keys_demo(
     out.write_text(f"MUZHANG_API_KEYS='{json.dumps(entries)}'\n", encoding="utf-8")
     (out.with_suffix(".txt")).write_text("\n".join(lines) + "\n", encoding="utf-8")
     typer.echo("demo keys (this run only):\n  " + "\n  ".join(lines))
+
+
+@app.command("predict")
+def predict(
+    family: Annotated[str, typer.Argument(help="grazing, market, dispute or disease.")],
+    input: Annotated[Path, typer.Option("--input", help="CSV to score (see serving/offline.py for columns).")],
+    output: Annotated[Path, typer.Option("--output", help="CSV to write.")],
+    lang: Annotated[str, typer.Option(help="zh or en, for the reasons.")] = "zh",
+) -> None:
+    """Score a CSV offline with the serving champions, explanations included."""
+    from muzhang.settings import get_settings
+    from serving.offline import OfflineInputError, predict_file
+
+    if family not in TRAINABLE:
+        raise typer.BadParameter(f"unknown family {family!r}; choose from {', '.join(TRAINABLE)}")
+    if lang not in ("zh", "en"):
+        raise typer.BadParameter("lang must be zh or en")
+    try:
+        n = predict_file(get_settings(), family, input, output, lang)
+    except OfflineInputError as exc:
+        typer.echo(f"cannot score {input}: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(f"wrote {n} rows to {output}")

@@ -103,7 +103,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             return JSONResponse({"detail": "body: malformed JSON"}, status_code=status.HTTP_400_BAD_REQUEST)
         detail = [{"field": ".".join(str(p) for p in e["loc"] if p != "body") or "body",
                    "rule": e["msg"], "type": e["type"]} for e in errors]
-        return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=status.HTTP_422_UNPROCESSABLE_ENTITY)
+        return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -90,13 +90,13 @@ def parse_csv(content: bytes, cap: int) -> list[Any]:
         text = content.decode("utf-8-sig")
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, on_bad_lines="error")
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+        raise HTTPException(422,
                             f"file: not a readable UTF-8 CSV with a header row ({type(exc).__name__})") from None
     check_cap(len(frame), cap, "rows")
     known = set(PatientRecord.model_fields)
     unknown = [c for c in frame.columns if c not in known]
     if unknown:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+        raise HTTPException(422,
                             f"file: unknown column(s) {', '.join(map(repr, unknown[:10]))}; "
                             f"allowed: {', '.join(sorted(known))}")
     catalog = load_catalog()
@@ -110,9 +110,9 @@ def parse_csv(content: bytes, cap: int) -> list[Any]:
         if len(errors) >= CSV_ROW_ERRORS:
             break
     if errors:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, errors[:CSV_ROW_ERRORS])
+        raise HTTPException(422, errors[:CSV_ROW_ERRORS])
     if not records:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "file: no data rows")
+        raise HTTPException(422, "file: no data rows")
     return records
 
 
