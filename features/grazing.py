@@ -85,9 +85,12 @@ def build_grazing_features(
         rows = rows.assign(decision_n=np.minimum(rows["start_n"], last_n + 1))
     else:  # one row per lead time, so a forecast made months ahead meets rows like itself
         done = seasons[seasons[TARGET].notna()]
-        rows = pd.concat([done.assign(decision_n=done["start_n"] - (lead - 1)) for lead in LEADS],
-                         ignore_index=True)
-    rows = _history_known_at_decision(rows.assign(lead_months=rows["start_n"] - rows["decision_n"] + 1), domain)
+        rows = pd.concat(
+            [done.assign(decision_n=done["start_n"] - (lead - 1)) for lead in LEADS], ignore_index=True
+        )
+    rows = _history_known_at_decision(
+        rows.assign(lead_months=rows["start_n"] - rows["decision_n"] + 1), domain
+    )
     past = pd.concat([panel[["grid_id", "month_n"]], past_features(panel, ["grid_id"], PAST)], axis=1)
     rows = rows.merge(
         past.rename(columns={"month_n": "decision_n"}), on=["grid_id", "decision_n"], how="left"
@@ -151,8 +154,15 @@ def _with_next_seasons(seasons: pd.DataFrame, last_n: int, domain: Domain) -> pd
         have = (seasons["season"] == label["season"]) & (seasons["season_year"] == label["season_year"])
         if have.any():
             continue
-        parts.append(statics.assign(season=label["season"], season_year=int(label["season_year"]),
-                                    start_n=start, observed_months=0, drought=0))
+        parts.append(
+            statics.assign(
+                season=label["season"],
+                season_year=int(label["season_year"]),
+                start_n=start,
+                observed_months=0,
+                drought=0,
+            )
+        )
     return pd.concat(parts, ignore_index=True).sort_values(SEASON_KEYS, ignore_index=True)
 
 

@@ -19,6 +19,14 @@ TaskKind = Literal["regression", "binary", "quantile"]
 Transform = Literal["none", "log1p", "log_ratio"]
 
 
+SMALL_BATCH = 512
+
+
+def predict_threads(x: np.ndarray) -> int:
+    """One thread for small batches: starting OpenMP threads costs more than a few rows take."""
+    return 1 if len(x) < SMALL_BATCH else 0
+
+
 def quantile_label(q: float) -> str:
     """Column suffix for a quantile, e.g. 0.025 -> ``q025``, 0.5 -> ``q500``."""
     return f"q{round(q * 1000):03d}"
@@ -36,7 +44,9 @@ class FeatureEncoder:
     vocabularies: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._index = {name: {v: float(i) for i, v in enumerate(vocab)} for name, vocab in self.vocabularies.items()}
+        self._index = {
+            name: {v: float(i) for i, v in enumerate(vocab)} for name, vocab in self.vocabularies.items()
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -89,7 +99,9 @@ class TaskModel:
 
     def raw(self, x: np.ndarray) -> np.ndarray:
         """The booster's raw score (log-odds for binary tasks)."""
-        return np.asarray(self.booster.predict(x, raw_score=True), dtype=float)
+        return np.asarray(
+            self.booster.predict(x, raw_score=True, num_threads=predict_threads(x)), dtype=float
+        )
 
     def point(self, x: np.ndarray) -> np.ndarray:
         """Probability (binary, calibrated) or value (regression / median quantile)."""
@@ -113,7 +125,11 @@ class TaskModel:
         if not self.quantile_boosters:
             return {}
         qs = sorted(self.quantile_boosters)
-        raw = [self.quantile_boosters[q].predict(x) + self.quantile_shifts.get(q, 0.0) for q in qs]
+        threads = predict_threads(x)
+        raw = [
+            self.quantile_boosters[q].predict(x, num_threads=threads) + self.quantile_shifts.get(q, 0.0)
+            for q in qs
+        ]
         stacked = np.sort(np.column_stack([self.untransform(np.asarray(r), x) for r in raw]), axis=1)
         return {q: stacked[:, i] for i, q in enumerate(qs)}
 
@@ -164,10 +180,19 @@ def save_bundle(bundle: ModelBundle, folder: Path) -> Path:
             name = f"{task.name}_{quantile_label(q)}.txt"
             booster.save_model(folder / name)
             quantiles[repr(q)] = name
-        tasks.append({"name": task.name, "kind": task.kind, "unit": task.unit, "booster": point,
-                      "quantiles": quantiles, "calibration": list(task.calibration) if task.calibration else None,
-                      "transform": task.transform, "base_index": task.base_index,
-                      "quantile_shifts": {repr(q): v for q, v in task.quantile_shifts.items()}})
+        tasks.append(
+            {
+                "name": task.name,
+                "kind": task.kind,
+                "unit": task.unit,
+                "booster": point,
+                "quantiles": quantiles,
+                "calibration": list(task.calibration) if task.calibration else None,
+                "transform": task.transform,
+                "base_index": task.base_index,
+                "quantile_shifts": {repr(q): v for q, v in task.quantile_shifts.items()},
+            }
+        )
     doc = {
         "format": 1,
         "family": bundle.family,
@@ -178,7 +203,9 @@ def save_bundle(bundle: ModelBundle, folder: Path) -> Path:
         "units": bundle.units,
         "metadata": bundle.metadata,
     }
-    (folder / BUNDLE_FILE).write_text(json.dumps(doc, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
+    (folder / BUNDLE_FILE).write_text(
+        json.dumps(doc, indent=1, ensure_ascii=False, default=str), encoding="utf-8"
+    )
     return folder
 
 
@@ -195,14 +222,25 @@ def load_bundle_files(folder: Path) -> ModelBundle:
                 quantiles[0.5] = booster
             calibration = tuple(t["calibration"]) if t["calibration"] else None
             shifts = {float(q): float(v) for q, v in t.get("quantile_shifts", {}).items()}
-            tasks[t["name"]] = TaskModel(t["name"], t["kind"], booster, quantiles, calibration, t["unit"],
-                                         t.get("transform", "none"), t.get("base_index"), shifts)
+            tasks[t["name"]] = TaskModel(
+                t["name"],
+                t["kind"],
+                booster,
+                quantiles,
+                calibration,
+                t["unit"],
+                t.get("transform", "none"),
+                t.get("base_index"),
+                shifts,
+            )
         encoder = FeatureEncoder(doc["features"], doc["vocabularies"])
         bundle = ModelBundle(doc["family"], encoder, tasks, doc["thresholds"], doc["units"], doc["metadata"])
     except (OSError, KeyError, TypeError, ValueError, lgb.basic.LightGBMError) as exc:
         raise ValueError(f"model bundle in {folder} is unreadable: {type(exc).__name__}: {exc}") from exc
     for task in bundle.tasks.values():
         if task.booster.num_feature() != len(encoder.features):
-            raise ValueError(f"model bundle in {folder}: task {task.name} expects {task.booster.num_feature()} "
-                             f"features, bundle lists {len(encoder.features)}")
+            raise ValueError(
+                f"model bundle in {folder}: task {task.name} expects {task.booster.num_feature()} "
+                f"features, bundle lists {len(encoder.features)}"
+            )
     return bundle

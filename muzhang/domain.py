@@ -41,7 +41,14 @@ class Domain:
     su_daily_intake_kg: float = 1.8  # one sheep unit eats 1.8 kg hay (DM) a day
     # Sheep-unit factors (DOMAIN.md defaults; Tibetan sheep factor is an assumption).
     su_factors: dict[str, float] = field(
-        default_factory=lambda: {"yak": 4.0, "sheep": 1.0, "goat": 0.8, "horse": 6.0, "donkey": 3.0, "mule": 5.0}
+        default_factory=lambda: {
+            "yak": 4.0,
+            "sheep": 1.0,
+            "goat": 0.8,
+            "horse": 6.0,
+            "donkey": 3.0,
+            "mule": 5.0,
+        }
     )
     # Edible share of standing forage by pasture type (assumption, NY/T 635 tables give 0.6-0.9).
     edible_share: dict[str, float] = field(
@@ -109,7 +116,9 @@ def sheep_units(counts: dict[str, npt.ArrayLike], domain: Domain = DEFAULT_DOMAI
         counts: species name -> head count (scalar or array); unknown species raise ``KeyError``.
         domain: figures to use.
     """
-    total: FloatArray = np.zeros(np.broadcast(*counts.values()).shape, dtype=float) if counts else np.zeros(())
+    total: FloatArray = (
+        np.zeros(np.broadcast(*counts.values()).shape, dtype=float) if counts else np.zeros(())
+    )
     for species, heads in counts.items():
         total = total + domain.su_factors[species] * np.asarray(heads, dtype=float)
     return total
@@ -171,7 +180,7 @@ def grazing_advice(
     yield_ratio: npt.ArrayLike,
     domain: Domain = DEFAULT_DOMAIN,
 ) -> tuple[npt.NDArray[np.str_], FloatArray]:
-    """"Graze where suitable, rest where needed" (宜牧则牧、宜休则休) as a rule: action and SU to move.
+    """ "Graze where suitable, rest where needed" (宜牧则牧、宜休则休) as a rule: action and SU to move.
 
     - ``graze``: pressure within the balance band or below; nothing moves.
     - ``rotate``: over the band but below ``rest_pressure``; move the excess over capacity elsewhere.

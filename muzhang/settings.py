@@ -13,7 +13,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from muzhang.paths import DEFAULT_WORK_DIR, SAMPLE_COUNTY
 
-
 Role = Literal["planner", "health", "data_scientist", "admin"]
 
 
@@ -30,8 +29,12 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="MUZHANG_", extra="ignore", populate_by_name=True)
 
-    data_dir: Path = Field(SAMPLE_COUNTY, description="County data directory (the shipped sample by default).")
-    work_dir: Path = Field(DEFAULT_WORK_DIR, description="Local state: MLflow SQLite store, artifacts, Optuna DB.")
+    data_dir: Path = Field(
+        SAMPLE_COUNTY, description="County data directory (the shipped sample by default)."
+    )
+    work_dir: Path = Field(
+        DEFAULT_WORK_DIR, description="Local state: MLflow SQLite store, artifacts, Optuna DB."
+    )
     mlflow_tracking_uri: str | None = Field(
         None,
         validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "MUZHANG_MLFLOW_TRACKING_URI"),
@@ -49,8 +52,12 @@ class Settings(BaseSettings):
         description='API keys as JSON: [{"name": "...", "role": "planner", "sha256": "<hex of the key>"}]. '
         "Only hashes are stored; there is no default key.",
     )
-    audit_log: Path | None = Field(None, description="Append-only disease access log (default work_dir/audit/).")
-    poll_seconds: float = Field(30.0, ge=0, description="How often to check the registry for a new champion (0: never).")
+    audit_log: Path | None = Field(
+        None, description="Append-only disease access log (default work_dir/audit/)."
+    )
+    poll_seconds: float = Field(
+        30.0, ge=0, description="How often to check the registry for a new champion (0: never)."
+    )
     batch_cap: int = Field(1000, ge=1, le=100_000, description="Most items in one batch request.")
     max_body_bytes: int = Field(2_000_000, ge=1_000, description="Largest request body accepted.")
     host: str = "127.0.0.1"

@@ -30,8 +30,14 @@ def build_state(settings: Settings) -> AppState:
     registry = ModelRegistry(settings.tracking_uri())
     for family, outcome in registry.reload().items():
         log.info("model %s: %s", family, outcome)
-    return AppState(settings=settings, registry=registry, county=load_county_state(settings.data_dir),
-                    metrics=Metrics(), audit=AuditLog(settings.audit_path()), keys=list(settings.api_keys))
+    return AppState(
+        settings=settings,
+        registry=registry,
+        county=load_county_state(settings.data_dir),
+        metrics=Metrics(),
+        audit=AuditLog(settings.audit_path()),
+        keys=list(settings.api_keys),
+    )
 
 
 async def _poll_registry(state: AppState) -> None:
@@ -77,7 +83,9 @@ def _family_of(path: str) -> str:
 
 def _install_middleware(app: FastAPI) -> None:
     @app.middleware("http")
-    async def limit_and_measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def limit_and_measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         state: AppState = request.app.state.muzhang
         start = time.perf_counter()
         limit = state.settings.max_body_bytes
@@ -85,13 +93,15 @@ def _install_middleware(app: FastAPI) -> None:
         if length is not None and (not length.isdigit() or int(length) > limit):
             response: Response = JSONResponse(
                 {"detail": f"request body larger than {limit:,} bytes (content-length {length[:20]})"},
-                status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+                status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
         else:
             response = await call_next(request)
         route = request.scope.get("route")
         template = getattr(route, "path", "unmatched")
-        state.metrics.observe_request(template, _family_of(request.url.path), response.status_code,
-                                      time.perf_counter() - start)
+        state.metrics.observe_request(
+            template, _family_of(request.url.path), response.status_code, time.perf_counter() - start
+        )
         return response
 
 
@@ -101,19 +111,31 @@ def _install_error_handlers(app: FastAPI) -> None:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
             return JSONResponse({"detail": "body: malformed JSON"}, status_code=status.HTTP_400_BAD_REQUEST)
-        detail = [{"field": ".".join(str(p) for p in e["loc"] if p != "body") or "body",
-                   "rule": e["msg"], "type": e["type"]} for e in errors]
+        detail = [
+            {
+                "field": ".".join(str(p) for p in e["loc"] if p != "body") or "body",
+                "rule": e["msg"],
+                "type": e["type"],
+            }
+            for e in errors
+        ]
         return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s", request.url.path)  # the log has the traceback; the user does not
-        return JSONResponse({"detail": "internal error; the operators have the details in the service log"},
-                            status_code=status.HTTP_500_INTERNAL_SERVER_ERROR)
+        log.exception(
+            "unhandled error on %s", request.url.path
+        )  # the log has the traceback; the user does not
+        return JSONResponse(
+            {"detail": "internal error; the operators have the details in the service log"},
+            status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
 
 
 def serve(settings: Settings, **uvicorn_options: Any) -> None:
     """Run the app under uvicorn (one worker by default)."""
     import uvicorn
 
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", **uvicorn_options)
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level="info", **uvicorn_options
+    )

@@ -17,7 +17,6 @@ from features import FeatureSet, build_features, load_county
 from features.tables import CountyTables
 
 
-
 @dataclass(frozen=True)
 class CountyState:
     """Tables, grid and township lookups, and next-period feature rows for grazing, market and dispute."""
@@ -28,10 +27,7 @@ class CountyState:
     townships: pd.DataFrame  # indexed by township_id
     forecasts: dict[str, FeatureSet]
     geojson: dict[str, Any] | None
-
-    @property
-    def grid_ids(self) -> set[str]:
-        return set(self.grids.index)
+    grid_ids: frozenset[str]
 
     @property
     def last_month(self) -> pd.Timestamp:
@@ -56,7 +52,5 @@ def load_county_state(data_dir: Path) -> CountyState:
         townships=tables.townships.set_index("township_id", drop=False),
         forecasts=forecasts,
         geojson=geojson,
+        grid_ids=frozenset(tables.grids["grid_id"].astype(str)),
     )
-
-
-

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
-from typing import Annotated
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -32,6 +32,8 @@ class AppState:
     metrics: Metrics
     audit: AuditLog
     keys: list[ApiKey]
+    # (family, model version) -> forecast rows encoded for that model: requests only index into it.
+    encoded: dict[tuple[str, str], tuple[Any, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -65,20 +67,28 @@ def identify(keys: list[ApiKey], presented: str) -> ApiKey | None:
 
 def _caller(request: Request, credentials: HTTPAuthorizationCredentials | None, group: str) -> Caller:
     if credentials is None or not credentials.credentials:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing API key: send 'Authorization: Bearer <key>'",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing API key: send 'Authorization: Bearer <key>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     entry = identify(get_state(request).keys, credentials.credentials)
     if entry is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown API key", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "unknown API key", headers={"WWW-Authenticate": "Bearer"}
+        )
     if entry.role not in ROLES[group]:
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            f"role '{entry.role}' may not use this route (allowed: {', '.join(sorted(ROLES[group]))})")
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"role '{entry.role}' may not use this route (allowed: {', '.join(sorted(ROLES[group]))})",
+        )
     return Caller(entry.name, entry.role)
 
 
 def _requires(group: str):  # type: ignore[no-untyped-def]
-    def dependency(request: Request,
-                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
+    def dependency(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    ) -> Caller:
         return _caller(request, credentials, group)
 
     return dependency

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from models.bundle import FeatureEncoder, TaskModel
+from models.bundle import FeatureEncoder, TaskModel, predict_threads
 from muzhang.catalog.labels import describe, feature_label, format_value
 
 Lang = Literal["zh", "en"]
@@ -42,7 +42,7 @@ class Explanation:
 
 def contributions(task: TaskModel, x: np.ndarray) -> np.ndarray:
     """Exact TreeSHAP contributions of the task's point booster: (rows, features + 1), last = base value."""
-    return np.asarray(task.booster.predict(x, pred_contrib=True), dtype=float)
+    return np.asarray(task.booster.predict(x, pred_contrib=True, num_threads=predict_threads(x)), dtype=float)
 
 
 def raw_value(encoder: FeatureEncoder, feature: str, code: float) -> Any:
@@ -53,8 +53,9 @@ def raw_value(encoder: FeatureEncoder, feature: str, code: float) -> Any:
     return None if np.isnan(code) else float(code)
 
 
-def top_reasons(encoder: FeatureEncoder, x_row: np.ndarray, contrib_row: np.ndarray, lang: Lang,
-                k: int = TOP_K) -> list[Reason]:
+def top_reasons(
+    encoder: FeatureEncoder, x_row: np.ndarray, contrib_row: np.ndarray, lang: Lang, k: int = TOP_K
+) -> list[Reason]:
     """The ``k`` inputs that moved this prediction most, largest first."""
     values = contrib_row[:-1]
     order = np.argsort(-np.abs(values), kind="stable")[:k]
@@ -64,15 +65,17 @@ def top_reasons(encoder: FeatureEncoder, x_row: np.ndarray, contrib_row: np.ndar
             continue
         name = encoder.features[j]
         value = raw_value(encoder, name, float(x_row[j]))
-        reasons.append(Reason(
-            feature=name,
-            label=feature_label(name, lang),
-            value=value,
-            display_value=format_value(name, value, lang),
-            contribution=float(values[j]),
-            direction="up" if values[j] > 0 else "down",
-            text=describe(name, value, lang),
-        ))
+        reasons.append(
+            Reason(
+                feature=name,
+                label=feature_label(name, lang),
+                value=value,
+                display_value=format_value(name, value, lang),
+                contribution=float(values[j]),
+                direction="up" if values[j] > 0 else "down",
+                text=describe(name, value, lang),
+            )
+        )
     return reasons
 
 
@@ -86,7 +89,9 @@ def compose_sentence(headline: str, reasons: list[Reason], above_average: bool, 
     if lang == "zh":
         out = headline
         if lead:
-            out += ("，高于平均水平，" if above_average else "，低于平均水平，") + "主要因为" + "，且".join(lead)
+            out += (
+                ("，高于平均水平，" if above_average else "，低于平均水平，") + "主要因为" + "，且".join(lead)
+            )
         if other:
             out += f"；{other[0]}，" + ("使其降低" if other_dir == "down" else "使其升高")
         return out + "。"
@@ -99,8 +104,15 @@ def compose_sentence(headline: str, reasons: list[Reason], above_average: bool, 
     return out + "."
 
 
-def explain_row(encoder: FeatureEncoder, task: TaskModel, x_row: np.ndarray, contrib_row: np.ndarray,
-                headline: str, lang: Lang, k: int = TOP_K) -> Explanation:
+def explain_row(
+    encoder: FeatureEncoder,
+    task: TaskModel,
+    x_row: np.ndarray,
+    contrib_row: np.ndarray,
+    headline: str,
+    lang: Lang,
+    k: int = TOP_K,
+) -> Explanation:
     reasons = top_reasons(encoder, x_row, contrib_row, lang, k)
     base = float(contrib_row[-1])
     raw = float(contrib_row.sum())

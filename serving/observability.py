@@ -24,15 +24,29 @@ class Metrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
     def __post_init__(self) -> None:
-        self.requests = Counter("muzhang_requests", "HTTP requests", ["route", "family", "status"],
-                                registry=self.registry)
-        self.errors = Counter("muzhang_errors", "Responses with status >= 400", ["route", "family", "status"],
-                              registry=self.registry)
-        self.latency = Histogram("muzhang_request_seconds", "Request latency", ["route", "family"],
-                                 buckets=(0.001, 0.002, 0.003, 0.005, 0.008, 0.013, 0.021, 0.05, 0.1, 0.25, 1, 5),
-                                 registry=self.registry)
-        self.explain = Histogram("muzhang_explanation_seconds", "Time spent explaining predictions", ["family"],
-                                 buckets=(0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 1), registry=self.registry)
+        self.requests = Counter(
+            "muzhang_requests", "HTTP requests", ["route", "family", "status"], registry=self.registry
+        )
+        self.errors = Counter(
+            "muzhang_errors",
+            "Responses with status >= 400",
+            ["route", "family", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "muzhang_request_seconds",
+            "Request latency",
+            ["route", "family"],
+            buckets=(0.001, 0.002, 0.003, 0.005, 0.008, 0.013, 0.021, 0.05, 0.1, 0.25, 1, 5),
+            registry=self.registry,
+        )
+        self.explain = Histogram(
+            "muzhang_explanation_seconds",
+            "Time spent explaining predictions",
+            ["family"],
+            buckets=(0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 1),
+            registry=self.registry,
+        )
         self.rows = Counter("muzhang_rows_scored", "Rows scored", ["family"], registry=self.registry)
 
     def observe_request(self, route: str, family: str, status: int, seconds: float) -> None:

@@ -34,7 +34,8 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     for column in out.columns:
         if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
             out[column] = out[column].map(
-                lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_START) else v)
+                lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_START) else v
+            )
     return out
 
 
@@ -43,8 +44,14 @@ def offline_state(settings: Settings, family: str) -> AppState:
     outcome = registry.reload(family)[family]
     if registry.slots[family].model is None:
         raise OfflineInputError(f"no {family} champion to score with: {outcome}")
-    return AppState(settings=settings, registry=registry, county=load_county_state(settings.data_dir),
-                    metrics=Metrics(), audit=AuditLog(settings.audit_path()), keys=[])
+    return AppState(
+        settings=settings,
+        registry=registry,
+        county=load_county_state(settings.data_dir),
+        metrics=Metrics(),
+        audit=AuditLog(settings.audit_path()),
+        keys=[],
+    )
 
 
 def score_frame(state: AppState, family: str, frame: pd.DataFrame, lang: Any) -> pd.DataFrame:
@@ -58,34 +65,71 @@ def score_frame(state: AppState, family: str, frame: pd.DataFrame, lang: Any) ->
         seasons = frame["season"] if "season" in frame else pd.Series("warm", index=frame.index)
         queries = list(zip(frame["grid_id"].astype(str), seasons.astype(str), strict=True))
         results = grazing.assess(state, queries, [grazing.Scenario()] * len(queries), lang)
-        return pd.DataFrame([{
-            "grid_id": r.grid_id, "season": r.season, "season_year": r.season_year,
-            "yield_kg_ha": r.yield_kg_ha.predicted, "yield_low": r.yield_kg_ha.low, "yield_high": r.yield_kg_ha.high,
-            "capacity_su": r.capacity_su, "stocking_su": r.stocking_su, "pressure": r.pressure, "status": r.status,
-            "advice": r.advice.action, "su_to_move": r.advice.su_to_move, "reason": r.explanation.sentence,
-        } for r in results])
+        return pd.DataFrame(
+            [
+                {
+                    "grid_id": r.grid_id,
+                    "season": r.season,
+                    "season_year": r.season_year,
+                    "yield_kg_ha": r.yield_kg_ha.predicted,
+                    "yield_low": r.yield_kg_ha.low,
+                    "yield_high": r.yield_kg_ha.high,
+                    "capacity_su": r.capacity_su,
+                    "stocking_su": r.stocking_su,
+                    "pressure": r.pressure,
+                    "status": r.status,
+                    "advice": r.advice.action,
+                    "su_to_move": r.advice.su_to_move,
+                    "reason": r.explanation.sentence,
+                }
+                for r in results
+            ]
+        )
     if family == "dispute":
         risks = dispute.score(state, list(frame["grid_id"].astype(str)), lang)
-        return pd.DataFrame([{"grid_id": r.grid_id, "month": r.month, "probability": r.probability, "band": r.band,
-                              "reason": r.explanation.sentence} for r in risks])
+        return pd.DataFrame(
+            [
+                {
+                    "grid_id": r.grid_id,
+                    "month": r.month,
+                    "probability": r.probability,
+                    "band": r.band,
+                    "reason": r.explanation.sentence,
+                }
+                for r in risks
+            ]
+        )
     if family == "market":
         species = frame["species"] if "species" in frame else pd.Series("yak", index=frame.index)
         rows = []
         for township_id, sp in zip(frame["township_id"].astype(str), species.astype(str), strict=True):
             f = market.forecast(state, township_id, sp, lang)
             for head, price in zip(f.head_sold, f.price, strict=True):
-                rows.append({"township_id": township_id, "species": sp, "target_month": head.target_month,
-                             "horizon": head.horizon, "head_sold": head.median,
-                             **{f"head_sold_{k}": v for k, v in head.quantiles.items()},
-                             "price": price.median, **{f"price_{k}": v for k, v in price.quantiles.items()},
-                             "reason": head.explanation.sentence})
+                rows.append(
+                    {
+                        "township_id": township_id,
+                        "species": sp,
+                        "target_month": head.target_month,
+                        "horizon": head.horizon,
+                        "head_sold": head.median,
+                        **{f"head_sold_{k}": v for k, v in head.quantiles.items()},
+                        "price": price.median,
+                        **{f"price_{k}": v for k, v in price.quantiles.items()},
+                        "reason": head.explanation.sentence,
+                    }
+                )
         return pd.DataFrame(rows)
     records = disease.parse_csv(frame.to_csv(index=False).encode("utf-8"), state.settings.batch_cap)
-    response = disease.score_records(state, Caller(getpass.getuser(), "cli"), "cli: muzhang predict disease",
-                                     records, lang)
+    response = disease.score_records(
+        state, Caller(getpass.getuser(), "cli"), "cli: muzhang predict disease", records, lang
+    )
     out = []
     for result in sorted(response.results, key=lambda r: r.index):
-        row: dict[str, Any] = {"row": result.index + 1, "ref": result.ref, "highest_band": result.highest_band}
+        row: dict[str, Any] = {
+            "row": result.index + 1,
+            "ref": result.ref,
+            "highest_band": result.highest_band,
+        }
         for risk in result.risks:
             row[f"p_{risk.condition}"] = risk.probability
             row[f"band_{risk.condition}"] = risk.band
@@ -94,7 +138,9 @@ def score_frame(state: AppState, family: str, frame: pd.DataFrame, lang: Any) ->
     return pd.DataFrame(out)
 
 
-def predict_file(settings: Settings, family: str, input_path: Path, output_path: Path, lang: Any = "zh") -> int:
+def predict_file(
+    settings: Settings, family: str, input_path: Path, output_path: Path, lang: Any = "zh"
+) -> int:
     """Score ``input_path`` into ``output_path`` (CSV, formula cells neutralised); returns rows written."""
     try:
         frame = pd.read_csv(input_path, dtype=str, keep_default_na=False)

@@ -117,15 +117,19 @@ class RotationPlan:
         """One plain sentence for the planner, in English (``en``) or Chinese (``zh``)."""
         t = self.totals
         if lang == "zh":
-            moved = (f"{t['moves']:.0f}次转移共{t['su_moved']:,.0f}个羊单位（{t['su_km']:,.0f}羊单位·千米，"
-                     f"其中跨乡镇{t['moves_across_township']:.0f}次）；{t['grids_resting']:.0f}个网格休牧，"
-                     f"{t['reserves']:.0f}个网格留作储备")
+            moved = (
+                f"{t['moves']:.0f}次转移共{t['su_moved']:,.0f}个羊单位（{t['su_km']:,.0f}羊单位·千米，"
+                f"其中跨乡镇{t['moves_across_township']:.0f}次）；{t['grids_resting']:.0f}个网格休牧，"
+                f"{t['reserves']:.0f}个网格留作储备"
+            )
             if self.feasible:
                 return f"方案可行：{moved}，所有网格均不超过合理载畜量。"
             worst = self.shortfall.sort_values("shortfall_su", ascending=False).iloc[0]
-            return (f"方案不可行：需出栏或舍饲{t['shortfall_su']:,.0f}个羊单位（{self.config.season_days}天约需干草"
-                    f"{t['hay_t']:,.1f}吨），缺口最大的是{worst['township_id']}（{worst['shortfall_su']:,.0f}个羊单位）；"
-                    f"最佳安排：{moved}。")
+            return (
+                f"方案不可行：需出栏或舍饲{t['shortfall_su']:,.0f}个羊单位（{self.config.season_days}天约需干草"
+                f"{t['hay_t']:,.1f}吨），缺口最大的是{worst['township_id']}（{worst['shortfall_su']:,.0f}个羊单位）；"
+                f"最佳安排：{moved}。"
+            )
         moved = (
             f"{t['su_moved']:,.0f} SU move {t['su_km']:,.0f} SU·km in {t['moves']:.0f} moves "
             f"({t['moves_across_township']:.0f} across township borders); {t['grids_resting']:.0f} grids "

@@ -29,7 +29,9 @@ class ReasonOut(BaseModel):
     label: str = Field(description="Display name in the requested language.")
     value: float | str | None = Field(description="The input's value (category or number; null if unknown).")
     display_value: str = Field(description="The value formatted with its unit.")
-    contribution: float = Field(description="Push on the model's raw score (log-odds, kg DM/ha or log change).")
+    contribution: float = Field(
+        description="Push on the model's raw score (log-odds, kg DM/ha or log change)."
+    )
     direction: Literal["up", "down"]
     text: str = Field(description="The input in plain words.")
 
@@ -222,8 +224,17 @@ def patient_record_model() -> type[BaseModel]:
     from features.disease import FEATURES
 
     catalog = load_catalog()
-    fields: dict[str, Any] = {"ref": (str | None, Field(None, max_length=64, pattern=r"^[\w.\-]*$",
-                                                        description="Your own reference, echoed back; never stored."))}
+    fields: dict[str, Any] = {
+        "ref": (
+            str | None,
+            Field(
+                None,
+                max_length=64,
+                pattern=r"^[\w.\-]*$",
+                description="Your own reference, echoed back; never stored.",
+            ),
+        )
+    }
     for name in FEATURES:
         spec = catalog.field(name)
         kind: Any
@@ -248,8 +259,10 @@ def patient_record_model() -> type[BaseModel]:
         unit = f" ({spec.unit})" if spec.unit else ""
         required = name in ("age", "sex")
         description = f"{spec.display}{unit} / {spec.display_zh}"
-        fields[name] = (kind if required else kind | None,
-                        Field(... if required else None, description=description, **extra))
+        fields[name] = (
+            kind if required else kind | None,
+            Field(... if required else None, description=description, **extra),
+        )
     return create_model("PatientRecord", __config__=ConfigDict(extra="forbid", strict=True), **fields)
 
 

@@ -11,8 +11,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 
-def group_mean_forecast(train: pd.DataFrame, test: pd.DataFrame, target: str, by: list[str],
-                        fallback_by: list[str]) -> np.ndarray:
+def group_mean_forecast(
+    train: pd.DataFrame, test: pd.DataFrame, target: str, by: list[str], fallback_by: list[str]
+) -> np.ndarray:
     """Mean of the target per group in the training rows (e.g. a grid's own seasonal mean).
 
     Groups never seen in training fall back to the mean over ``fallback_by`` groups, then the overall mean.
@@ -23,8 +24,14 @@ def group_mean_forecast(train: pd.DataFrame, test: pd.DataFrame, target: str, by
     return out["own"].fillna(out["wide"]).fillna(train[target].mean()).to_numpy(dtype=float)
 
 
-def logistic_probabilities(train: pd.DataFrame, test: pd.DataFrame, target: str, features: list[str],
-                           categorical: list[str], seed: int) -> np.ndarray:
+def logistic_probabilities(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    target: str,
+    features: list[str],
+    categorical: list[str],
+    seed: int,
+) -> np.ndarray:
     """Probabilities from a standardised, one-hot logistic regression on the same features."""
     numeric = [f for f in features if f not in categorical]
     pre = ColumnTransformer(

@@ -51,7 +51,11 @@ def select_features(fs: FeatureSet, cfg: ExperimentConfig) -> list[str]:
 
 
 def fit_tasks(
-    fs: FeatureSet, cfg: ExperimentConfig, split: Split, features: list[str], tasks: list[TaskPlan],
+    fs: FeatureSet,
+    cfg: ExperimentConfig,
+    split: Split,
+    features: list[str],
+    tasks: list[TaskPlan],
     params: dict[str, Any] | None = None,
 ) -> tuple[FeatureEncoder, dict[str, TaskModel]]:
     """Fit the boosters of every task on the train slice (early stopping and calibration on validation)."""
@@ -66,25 +70,52 @@ def fit_tasks(
         tr = split.train[np.isfinite(y[split.train])]
         va = split.valid[np.isfinite(y[split.valid])]
 
-        def fit(kind: Any, alpha: float | None = None, *, tr: np.ndarray = tr, va: np.ndarray = va,
-                y: np.ndarray = y, monotone: list[int] = monotone) -> Any:
+        def fit(
+            kind: Any,
+            alpha: float | None = None,
+            *,
+            tr: np.ndarray = tr,
+            va: np.ndarray = va,
+            y: np.ndarray = y,
+            monotone: list[int] = monotone,
+        ) -> Any:
             p = booster_params(base, kind, alpha=alpha, seed=cfg.seed, monotone=monotone)
-            return fit_booster(x[tr], y[tr], x[va], y[va], p, feature_names=features,
-                               categorical=encoder.categorical_indices, num_boost_round=cfg.num_boost_round,
-                               early_stopping_rounds=cfg.early_stopping_rounds)
+            return fit_booster(
+                x[tr],
+                y[tr],
+                x[va],
+                y[va],
+                p,
+                feature_names=features,
+                categorical=encoder.categorical_indices,
+                num_boost_round=cfg.num_boost_round,
+                early_stopping_rounds=cfg.early_stopping_rounds,
+            )
 
         if task.kind == "binary":
             booster = fit("binary")
             calibration = fit_platt(np.asarray(booster.predict(x[va], raw_score=True)), y[va])
-            models[task.name] = TaskModel(task.name, "binary", booster, calibration=calibration, unit=task.unit)
+            models[task.name] = TaskModel(
+                task.name, "binary", booster, calibration=calibration, unit=task.unit
+            )
         else:
             levels = cfg.quantiles if task.kind == "regression" else sorted({*cfg.quantiles, 0.5})
             quantiles = {q: fit("quantile", q) for q in levels}
             point = fit("regression") if task.kind == "regression" else quantiles[0.5]
-            shifts = {q: conformal_shift(y[va], b.predict(x[va]), q) for q, b in quantiles.items() if b is not point}
+            shifts = {
+                q: conformal_shift(y[va], b.predict(x[va]), q) for q, b in quantiles.items() if b is not point
+            }
             base_index = features.index(task.base) if task.base else None
-            models[task.name] = TaskModel(task.name, task.kind, point, quantiles, unit=task.unit,
-                                          transform=task.transform, base_index=base_index, quantile_shifts=shifts)
+            models[task.name] = TaskModel(
+                task.name,
+                task.kind,
+                point,
+                quantiles,
+                unit=task.unit,
+                transform=task.transform,
+                base_index=base_index,
+                quantile_shifts=shifts,
+            )
     return encoder, models
 
 
@@ -106,8 +137,12 @@ def conformal_shift(y_valid: np.ndarray, q_pred_valid: np.ndarray, q: float) -> 
     return float(np.quantile(y_valid - q_pred_valid, q))
 
 
-def train_family(fs: FeatureSet, cfg: ExperimentConfig, oracle: dict[str, pd.DataFrame] | None = None,
-                 params: dict[str, Any] | None = None) -> TrainResult:
+def train_family(
+    fs: FeatureSet,
+    cfg: ExperimentConfig,
+    oracle: dict[str, pd.DataFrame] | None = None,
+    params: dict[str, Any] | None = None,
+) -> TrainResult:
     """Fit, then evaluate the model, its baselines and the oracle on the same test rows."""
     start = time.perf_counter()
     plan = FAMILY_PLANS[cfg.family]
@@ -128,12 +163,27 @@ def train_family(fs: FeatureSet, cfg: ExperimentConfig, oracle: dict[str, pd.Dat
     preds = bundle.predict_matrix(x_test)
     context = plan.context(fs, split)
     metrics = plan.evaluate(test, preds, tasks, context, cfg)
-    baselines = {name: plan.evaluate(test, p, tasks, context, cfg)
-                 for name, p in plan.baselines(fs, split, cfg, features).items()}
+    baselines = {
+        name: plan.evaluate(test, p, tasks, context, cfg)
+        for name, p in plan.baselines(fs, split, cfg, features).items()
+    }
     oracle_preds = plan.oracle(fs, split, oracle) if oracle else None
     bayes = plan.evaluate(test, oracle_preds, tasks, context, cfg) if oracle_preds is not None else None
-    return TrainResult(bundle, split, features, test, preds, metrics, baselines, bayes,
-                       time.perf_counter() - start, plan, tasks, context, x_test)
+    return TrainResult(
+        bundle,
+        split,
+        features,
+        test,
+        preds,
+        metrics,
+        baselines,
+        bayes,
+        time.perf_counter() - start,
+        plan,
+        tasks,
+        context,
+        x_test,
+    )
 
 
 def score_bundle(bundle: ModelBundle, result: TrainResult, cfg: ExperimentConfig) -> dict[str, float]:

@@ -15,7 +15,12 @@ OBJECTIVES: dict[str, str] = {"regression": "regression", "binary": "binary", "q
 
 
 def booster_params(
-    base: dict[str, Any], kind: TaskKind, *, alpha: float | None = None, seed: int, monotone: Sequence[int] | None = None
+    base: dict[str, Any],
+    kind: TaskKind,
+    *,
+    alpha: float | None = None,
+    seed: int,
+    monotone: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """LightGBM parameters for one task: the experiment's params plus objective, seed and constraints."""
     params = {
@@ -51,8 +56,9 @@ def fit_booster(
     callbacks: Sequence[Callable[..., Any]] = (),
 ) -> lgb.Booster:
     """Train with early stopping on the validation slice; returns the booster at its best iteration."""
-    train = lgb.Dataset(x_train, y_train, feature_name=feature_names, categorical_feature=categorical,
-                        free_raw_data=False)
+    train = lgb.Dataset(
+        x_train, y_train, feature_name=feature_names, categorical_feature=categorical, free_raw_data=False
+    )
     valid = lgb.Dataset(x_valid, y_valid, reference=train)
     booster = lgb.train(
         params,

@@ -13,6 +13,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+
 def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     """MAE, RMSE and R² of a value forecast."""
     return {

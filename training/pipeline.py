@@ -40,7 +40,9 @@ class RunSummary:
 def data_fingerprint(data_dir: Path) -> str:
     """sha256 over the county's table files (names and bytes), oracle excluded."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in Path(data_dir).iterdir() if p.is_file() and p.suffix in {".csv", ".parquet"}):
+    for path in sorted(
+        p for p in Path(data_dir).iterdir() if p.is_file() and p.suffix in {".csv", ".parquet"}
+    ):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -79,7 +81,9 @@ def run_training(
 
     data_dir = Path(data_dir or settings.data_dir)
     config_path = Path(config_path or default_config_path(family))
-    cfg: ExperimentConfig = load_config(config_path, seed=seed, **{"tuning.trials": tune}, **(overrides or {}))
+    cfg: ExperimentConfig = load_config(
+        config_path, seed=seed, **{"tuning.trials": tune}, **(overrides or {})
+    )
     if cfg.family != family:
         raise ValueError(f"{config_path} is for family {cfg.family!r}, not {family!r}")
     log(f"[{family}] validating {data_dir}")
@@ -94,27 +98,51 @@ def run_training(
         log(f"[{family}] tuning: {cfg.tuning.trials} Optuna trials on the validation slice")
         study = tune_family(fs, cfg, cfg.tuning.trials, settings.study_storage())
         params = study["best_params"]
-        log(f"[{family}] best {study['objective']} = {study['best_value']:.5g} after {study['n_trials']} trials")
+        log(
+            f"[{family}] best {study['objective']} = {study['best_value']:.5g} after {study['n_trials']} trials"
+        )
     log(f"[{family}] training")
     result = train_family(fs, cfg, oracle=load_oracle(data_dir), params=params)
     rows = {"frame": len(fs.frame), **result.split.sizes()}
     log(f"[{family}] logging to MLflow and applying the promotion gate")
     run_id, version, decision = log_and_register(
-        result, cfg, settings, config_text=config_path.read_text(encoding="utf-8"),
-        fingerprint=data_fingerprint(data_dir), rows=rows, personal=family == "disease", study=study)
-    return RunSummary(family, run_id, version, decision.promoted, decision.note, result.metrics, result.baselines,
-                      result.bayes, result.seconds, study, rows)
+        result,
+        cfg,
+        settings,
+        config_text=config_path.read_text(encoding="utf-8"),
+        fingerprint=data_fingerprint(data_dir),
+        rows=rows,
+        personal=family == "disease",
+        study=study,
+    )
+    return RunSummary(
+        family,
+        run_id,
+        version,
+        decision.promoted,
+        decision.note,
+        result.metrics,
+        result.baselines,
+        result.bayes,
+        result.seconds,
+        study,
+        rows,
+    )
 
 
 def format_summary(s: RunSummary, metrics: list[str] | None = None) -> str:
     """A few lines: run id, version, metrics beside baselines and Bayes limit, the gate's decision."""
     names = metrics or [k for k in s.metrics if "_" not in k or k.startswith(("status_", "coverage_"))]
     header = f"{'metric':<18}{'model':>10}" + "".join(f"{b[:14]:>16}" for b in s.baselines) + f"{'bayes':>10}"
-    lines = [f"{s.family}: run {s.run_id} -> version {s.version} "
-             f"({'PROMOTED to champion' if s.promoted else 'kept as challenger'}; {s.seconds:.1f} s)", header]
+    lines = [
+        f"{s.family}: run {s.run_id} -> version {s.version} "
+        f"({'PROMOTED to champion' if s.promoted else 'kept as challenger'}; {s.seconds:.1f} s)",
+        header,
+    ]
     for k in names:
-        row = f"{k:<18}{s.metrics[k]:>10.4g}" + "".join(f"{b.get(k, float('nan')):>16.4g}"
-                                                         for b in s.baselines.values())
+        row = f"{k:<18}{s.metrics[k]:>10.4g}" + "".join(
+            f"{b.get(k, float('nan')):>16.4g}" for b in s.baselines.values()
+        )
         row += f"{(s.bayes or {}).get(k, float('nan')):>10.4g}"
         lines.append(row)
     lines.append(f"gate: {s.gate_note}")

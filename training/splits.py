@@ -38,9 +38,7 @@ def split_by_time(times: pd.Series, valid_months: int, test_months: int) -> Spli
     return split
 
 
-def split_by_person(
-    strata: pd.Series, valid_share: float, test_share: float, seed: int
-) -> Split:
+def split_by_person(strata: pd.Series, valid_share: float, test_share: float, seed: int) -> Split:
     """Stratified random split of people (each row is one person)."""
     pos = np.arange(len(strata))
     rest, test = train_test_split(pos, test_size=test_share, random_state=seed, stratify=strata)

@@ -66,14 +66,22 @@ def ensure_experiment(name: str, settings: Settings) -> str:
 
 def git_commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                             timeout=5, check=False)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
         return out.stdout.strip() or "unknown"
     except OSError:
         return "unknown"
 
 
-def typical_input(frame: pd.DataFrame, features: list[str], categorical: dict[str, list[str]]) -> pd.DataFrame:
+def typical_input(
+    frame: pd.DataFrame, features: list[str], categorical: dict[str, list[str]]
+) -> pd.DataFrame:
     """A made-up example row (medians and most common categories): never a real record of a person."""
     row: dict[str, Any] = {}
     for f in features:
@@ -95,8 +103,9 @@ def _flat_metrics(result: TrainResult) -> dict[str, float]:
     return {k: float(v) for k, v in out.items() if v is not None and np.isfinite(v)}
 
 
-def decide_promotion(result: TrainResult, cfg: ExperimentConfig, champion_score: float | None,
-                     champion_label: str) -> GateDecision:
+def decide_promotion(
+    result: TrainResult, cfg: ExperimentConfig, champion_score: float | None, champion_label: str
+) -> GateDecision:
     """Challenger beats the champion on the same rows by the margin; a first model must beat its baselines."""
     metric, direction, margin = cfg.gate.metric, cfg.gate.direction, cfg.gate.margin
     if metric not in result.metrics:
@@ -105,14 +114,26 @@ def decide_promotion(result: TrainResult, cfg: ExperimentConfig, champion_score:
     if champion_score is not None:
         promoted = is_better(candidate, champion_score, direction, margin)
         verb = "beats" if promoted else "does not beat"
-        return GateDecision(promoted, metric, candidate, champion_score, champion_label,
-                            f"{metric} {candidate:.5g} {verb} {champion_label} {champion_score:.5g} by margin {margin}")
+        return GateDecision(
+            promoted,
+            metric,
+            candidate,
+            champion_score,
+            champion_label,
+            f"{metric} {candidate:.5g} {verb} {champion_label} {champion_score:.5g} by margin {margin}",
+        )
     scores = {name: m[metric] for name, m in result.baselines.items() if metric in m}
     best_name = min(scores, key=scores.get) if direction == "minimize" else max(scores, key=scores.get)  # type: ignore[arg-type]
     promoted = all(is_better(candidate, s, direction, margin) for s in scores.values())
     verb = "beats" if promoted else "does not beat"
-    return GateDecision(promoted, metric, candidate, scores[best_name], f"baseline {best_name}",
-                        f"first model: {metric} {candidate:.5g} {verb} baseline {best_name} {scores[best_name]:.5g}")
+    return GateDecision(
+        promoted,
+        metric,
+        candidate,
+        scores[best_name],
+        f"baseline {best_name}",
+        f"first model: {metric} {candidate:.5g} {verb} baseline {best_name} {scores[best_name]:.5g}",
+    )
 
 
 def current_champion(client: MlflowClient, name: str) -> Any | None:
@@ -122,9 +143,17 @@ def current_champion(client: MlflowClient, name: str) -> Any | None:
         return None
 
 
-def log_and_register(result: TrainResult, cfg: ExperimentConfig, settings: Settings, *, config_text: str,
-                     fingerprint: str, rows: dict[str, int], personal: bool,
-                     study: dict[str, Any] | None = None) -> tuple[str, str, GateDecision]:
+def log_and_register(
+    result: TrainResult,
+    cfg: ExperimentConfig,
+    settings: Settings,
+    *,
+    config_text: str,
+    fingerprint: str,
+    rows: dict[str, int],
+    personal: bool,
+    study: dict[str, Any] | None = None,
+) -> tuple[str, str, GateDecision]:
     """Log the run, register a new version as ``challenger`` and apply the promotion gate.
 
     Returns (run id, new version, gate decision).
@@ -135,11 +164,20 @@ def log_and_register(result: TrainResult, cfg: ExperimentConfig, settings: Setti
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"{cfg.family}-seed{cfg.seed}") as run:
         run_id = run.info.run_id
         mlflow.set_tags({"family": cfg.family, "git_commit": git_commit(), "data_fingerprint": fingerprint})
-        mlflow.log_params({f"lgb_{k}": v for k, v in {**cfg.lightgbm, **result.bundle.metadata["params"]}.items()})
-        mlflow.log_params({"seed": cfg.seed, "n_features": len(result.features), "gate_metric": cfg.gate.metric,
-                           "gate_margin": cfg.gate.margin, "quantiles": ",".join(map(str, cfg.quantiles)),
-                           **{f"rows_{k}": v for k, v in rows.items()},
-                           **{f"split_{k}": v for k, v in result.split.sizes().items()}})
+        mlflow.log_params(
+            {f"lgb_{k}": v for k, v in {**cfg.lightgbm, **result.bundle.metadata["params"]}.items()}
+        )
+        mlflow.log_params(
+            {
+                "seed": cfg.seed,
+                "n_features": len(result.features),
+                "gate_metric": cfg.gate.metric,
+                "gate_margin": cfg.gate.margin,
+                "quantiles": ",".join(map(str, cfg.quantiles)),
+                **{f"rows_{k}": v for k, v in rows.items()},
+                **{f"split_{k}": v for k, v in result.split.sizes().items()},
+            }
+        )
         mlflow.log_text(config_text, "experiment.yaml")
         mlflow.log_metrics(_flat_metrics(result))
         if study:
@@ -163,20 +201,26 @@ def log_and_register(result: TrainResult, cfg: ExperimentConfig, settings: Setti
             importance = feature_importance(result)
             importance.to_csv(folder / "feature_importance.csv", index=False)
             write_shap_summary(result, folder / "shap_summary.png", personal=personal)
-            write_diagnostic_plot(result, folder / ("calibration.png" if result.tasks[0].kind == "binary"
-                                                    else "forecast.png"))
+            write_diagnostic_plot(
+                result, folder / ("calibration.png" if result.tasks[0].kind == "binary" else "forecast.png")
+            )
             (folder / "model_card.md").write_text(
-                model_card(result, run_id=run_id, fingerprint=fingerprint, rows=rows, gate_note=decision.note),
-                encoding="utf-8")
+                model_card(
+                    result, run_id=run_id, fingerprint=fingerprint, rows=rows, gate_note=decision.note
+                ),
+                encoding="utf-8",
+            )
             mlflow.log_artifacts(str(folder))
 
         bundle = result.bundle
-        bundle.metadata.update({
-            "run_id": run_id,
-            "trained_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-            "test_metrics": {k: round(float(v), 6) for k, v in result.metrics.items()},
-            "data_fingerprint": fingerprint,
-        })
+        bundle.metadata.update(
+            {
+                "run_id": run_id,
+                "trained_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+                "test_metrics": {k: round(float(v), 6) for k, v in result.metrics.items()},
+                "data_fingerprint": fingerprint,
+            }
+        )
         example = typical_input(result.test_frame, result.features, bundle.encoder.vocabularies)
         signature = infer_signature(example, bundle.predict_frame(example))
         with tempfile.TemporaryDirectory() as tmp:
@@ -187,15 +231,24 @@ def log_and_register(result: TrainResult, cfg: ExperimentConfig, settings: Setti
                 signature=signature,
                 input_example=example,
                 code_paths=[str(PROJECT_ROOT / "models")],
-                pip_requirements=[f"lightgbm=={lgb.__version__}", f"pandas=={pd.__version__}",
-                                  f"numpy=={np.__version__}", f"mlflow=={mlflow.__version__}"],
+                pip_requirements=[
+                    f"lightgbm=={lgb.__version__}",
+                    f"pandas=={pd.__version__}",
+                    f"numpy=={np.__version__}",
+                    f"mlflow=={mlflow.__version__}",
+                ],
                 registered_model_name=name,
             )
         version = str(info.registered_model_version)
         mlflow.log_metrics({"gate_candidate": decision.candidate, "gate_reference": decision.reference})
-        mlflow.set_tags({"gate_decision": "promoted" if decision.promoted else "kept_as_challenger",
-                         "gate_reference": decision.reference_kind, "gate_note": decision.note,
-                         "model_version": version})
+        mlflow.set_tags(
+            {
+                "gate_decision": "promoted" if decision.promoted else "kept_as_challenger",
+                "gate_reference": decision.reference_kind,
+                "gate_note": decision.note,
+                "model_version": version,
+            }
+        )
         # Only now, with everything logged, do aliases move.
         client.set_registered_model_alias(name, CHALLENGER, version)
         if decision.promoted:

@@ -50,8 +50,9 @@ def suggest_params(trial: optuna.Trial, cfg: ExperimentConfig) -> dict[str, Any]
     return params
 
 
-def tune_family(fs: FeatureSet, cfg: ExperimentConfig, n_trials: int, storage: str,
-                study_name: str | None = None) -> dict[str, Any]:
+def tune_family(
+    fs: FeatureSet, cfg: ExperimentConfig, n_trials: int, storage: str, study_name: str | None = None
+) -> dict[str, Any]:
     """Run ``n_trials`` more trials of the family's study (created or resumed); return its summary.
 
     The objective is the primary task's validation loss, so the test slice is never looked at.
@@ -69,18 +70,36 @@ def tune_family(fs: FeatureSet, cfg: ExperimentConfig, n_trials: int, storage: s
     metric = VALID_METRIC[kind]
     monotone = [fs.monotone.get(f, 0) for f in features]
     # One Dataset serves every trial; pre-filtering would freeze min_data_in_leaf at its first value.
-    train_set = lgb.Dataset(x[tr], y[tr], feature_name=features, categorical_feature=encoder.categorical_indices,
-                            free_raw_data=False, params={"feature_pre_filter": False})
+    train_set = lgb.Dataset(
+        x[tr],
+        y[tr],
+        feature_name=features,
+        categorical_feature=encoder.categorical_indices,
+        free_raw_data=False,
+        params={"feature_pre_filter": False},
+    )
     valid_set = lgb.Dataset(x[va], y[va], reference=train_set)
 
     def objective(trial: optuna.Trial) -> float:
-        params = booster_params({**cfg.lightgbm, **suggest_params(trial, cfg), "metric": metric}, kind,
-                                seed=cfg.seed, monotone=monotone)
+        params = booster_params(
+            {**cfg.lightgbm, **suggest_params(trial, cfg), "metric": metric},
+            kind,
+            seed=cfg.seed,
+            monotone=monotone,
+        )
         evals: dict[str, Any] = {}
-        booster = lgb.train(params, train_set, num_boost_round=cfg.num_boost_round, valid_sets=[valid_set],
-                            valid_names=["valid"],
-                            callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False),
-                                       lgb.record_evaluation(evals), pruning_callback(trial, metric)])
+        booster = lgb.train(
+            params,
+            train_set,
+            num_boost_round=cfg.num_boost_round,
+            valid_sets=[valid_set],
+            valid_names=["valid"],
+            callbacks=[
+                lgb.early_stopping(cfg.early_stopping_rounds, verbose=False),
+                lgb.record_evaluation(evals),
+                pruning_callback(trial, metric),
+            ],
+        )
         trial.set_user_attr("best_iteration", booster.best_iteration)
         return float(min(evals["valid"][metric]))
 

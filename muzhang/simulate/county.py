@@ -54,12 +54,15 @@ def last_year_totals(monthly: pd.DataFrame) -> dict[str, float]:
     """County totals in the last simulated year: mean monthly livestock head and people."""
     last = monthly[monthly["month"].dt.year == monthly["month"].dt.year.max()]
     per_month = last.groupby("month")[[*SPECIES, "people"]].sum()
-    return {"livestock_head": float(per_month[list(SPECIES)].sum(axis=1).mean()),
-            "people": float(per_month["people"].mean())}
+    return {
+        "livestock_head": float(per_month[list(SPECIES)].sum(axis=1).mean()),
+        "people": float(per_month["people"].mean()),
+    }
 
 
-def generate_county(seed: int, domain: Domain = DEFAULT_DOMAIN, n_grids: int | None = None,
-                    last_month: str = LAST_MONTH) -> County:
+def generate_county(
+    seed: int, domain: Domain = DEFAULT_DOMAIN, n_grids: int | None = None, last_month: str = LAST_MONTH
+) -> County:
     """Simulate a Dari-like county.
 
     Args:
@@ -71,23 +74,40 @@ def generate_county(seed: int, domain: Domain = DEFAULT_DOMAIN, n_grids: int | N
     if n_grids is not None:
         share = n_grids / domain.n_grid_areas
         villages = max(domain.n_townships, round(domain.n_villages * share))
-        domain = replace(domain, n_grid_areas=n_grids, county_area_km2=domain.county_area_km2 * share,
-                         county_livestock_head=round(domain.county_livestock_head * share),
-                         county_people=round(domain.county_people * share),
-                         n_villages=villages, n_communities=max(1, round(domain.n_communities * share)),
-                         n_cooperatives=max(villages, round(domain.n_cooperatives * share)),
-                         n_herder_chiefs=max(n_grids, round(domain.n_herder_chiefs * share)))
+        domain = replace(
+            domain,
+            n_grid_areas=n_grids,
+            county_area_km2=domain.county_area_km2 * share,
+            county_livestock_head=round(domain.county_livestock_head * share),
+            county_people=round(domain.county_people * share),
+            n_villages=villages,
+            n_communities=max(1, round(domain.n_communities * share)),
+            n_cooperatives=max(villages, round(domain.n_cooperatives * share)),
+            n_herder_chiefs=max(n_grids, round(domain.n_herder_chiefs * share)),
+        )
     streams = np.random.SeedSequence(seed).spawn(5)
     geo = build_geography(np.random.default_rng(streams[0]), domain)
     months = pd.date_range(FIRST_MONTH, last_month, freq="MS")
     grids = geo.grids
-    weather = simulate_weather(np.random.default_rng(streams[1]), months, grids["x_km"].to_numpy(),
-                               grids["y_km"].to_numpy(), grids["elevation_m"].to_numpy(dtype=float))
+    weather = simulate_weather(
+        np.random.default_rng(streams[1]),
+        months,
+        grids["x_km"].to_numpy(),
+        grids["y_km"].to_numpy(),
+        grids["elevation_m"].to_numpy(dtype=float),
+    )
 
     herd_scale = people_scale = 1.0
     for _ in range(MAX_CALIBRATION_PASSES):
-        records = simulate_pastoral(np.random.default_rng(streams[2]), grids, geo.neighbours, weather, domain,
-                                    herd_scale=herd_scale, people_scale=people_scale)
+        records = simulate_pastoral(
+            np.random.default_rng(streams[2]),
+            grids,
+            geo.neighbours,
+            weather,
+            domain,
+            herd_scale=herd_scale,
+            people_scale=people_scale,
+        )
         totals = last_year_totals(records.monthly)
         herd_ratio = domain.county_livestock_head / totals["livestock_head"]
         people_ratio = domain.county_people / totals["people"]
@@ -96,15 +116,23 @@ def generate_county(seed: int, domain: Domain = DEFAULT_DOMAIN, n_grids: int | N
         herd_scale *= herd_ratio
         people_scale *= people_ratio
 
-    market, market_oracle = simulate_market(np.random.default_rng(streams[3]), records.monthly,
-                                            records.expected_sales, grids, geo.townships, weather.drought_years)
+    market, market_oracle = simulate_market(
+        np.random.default_rng(streams[3]),
+        records.monthly,
+        records.expected_sales,
+        grids,
+        geo.townships,
+        weather.drought_years,
+    )
     last = records.monthly[records.monthly["month"] == records.monthly["month"].max()]
     baseline, outcomes, patient_oracle = simulate_patients(
-        np.random.default_rng(streams[4]), grids, last.set_index("grid_id")["people"], domain)
+        np.random.default_rng(streams[4]), grids, last.set_index("grid_id")["people"], domain
+    )
 
     grid_table = grids.copy()
-    grid_table["herder_chiefs"] = _herder_chiefs(last.set_index("grid_id")["households"].reindex(grids["grid_id"]),
-                                                 domain.n_herder_chiefs)
+    grid_table["herder_chiefs"] = _herder_chiefs(
+        last.set_index("grid_id")["households"].reindex(grids["grid_id"]), domain.n_herder_chiefs
+    )
     tables = {
         "grids": grid_table,
         "townships": geo.townships,
@@ -114,14 +142,21 @@ def generate_county(seed: int, domain: Domain = DEFAULT_DOMAIN, n_grids: int | N
         "patients": baseline,
         "patient_outcomes": outcomes,
     }
-    oracle = {"grid_monthly_oracle": records.oracle, "market_oracle": market_oracle, "patient_oracle": patient_oracle}
+    oracle = {
+        "grid_monthly_oracle": records.oracle,
+        "market_oracle": market_oracle,
+        "patient_oracle": patient_oracle,
+    }
     manifest = {
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
         "first_month": FIRST_MONTH,
         "last_month": last_month,
-        "calibration": {"herd_scale": round(herd_scale, 6), "people_scale": round(people_scale, 6),
-                        "last_year_totals": {k: round(v, 1) for k, v in last_year_totals(records.monthly).items()}},
+        "calibration": {
+            "herd_scale": round(herd_scale, 6),
+            "people_scale": round(people_scale, 6),
+            "last_year_totals": {k: round(v, 1) for k, v in last_year_totals(records.monthly).items()},
+        },
         "drought_years": sorted(int(y) for y in weather.drought_years),
         "heavy_snow_winters": sorted(int(y) for y in weather.heavy_snow_winters),
         "rows": {name: len(df) for name, df in {**tables, **oracle}.items()},
@@ -153,12 +188,18 @@ def write_county(county: County, out_dir: Path) -> dict[str, str]:
             df.to_csv(path, index=False, float_format="%.6g")
         else:
             df.to_parquet(path, index=False, compression="zstd")
-    (tmp / GEOJSON_FILE).write_text(json.dumps(county.geojson, ensure_ascii=False, separators=(",", ":")),
-                                    encoding="utf-8")
-    checksums = {p.relative_to(tmp).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-                 for p in sorted(tmp.rglob("*")) if p.is_file()}
+    (tmp / GEOJSON_FILE).write_text(
+        json.dumps(county.geojson, ensure_ascii=False, separators=(",", ":")), encoding="utf-8"
+    )
+    checksums = {
+        p.relative_to(tmp).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(tmp.rglob("*"))
+        if p.is_file()
+    }
     manifest = {**county.manifest, "files": checksums}
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (tmp / "manifest.json").write_text(
+        json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     if out_dir.exists():
         old = out_dir.with_name(out_dir.name + ".old")
         if old.exists():

@@ -142,8 +142,9 @@ def build_geography(rng: np.random.Generator, domain: Domain) -> Geography:
 
     # Villages (33) and communities (3, in the town) nested in townships; cooperatives (109) in villages.
     counts = np.bincount(township_idx, minlength=domain.n_townships)
-    villages_per_township = _allocate(domain.n_villages, counts.astype(float),
-                                      minimum=min(2, domain.n_villages // domain.n_townships))
+    villages_per_township = _allocate(
+        domain.n_villages, counts.astype(float), minimum=min(2, domain.n_villages // domain.n_townships)
+    )
     village_ids = np.empty(len(grids), dtype=object)
     village_names = np.empty(len(grids), dtype=object)
     village_names_zh = np.empty(len(grids), dtype=object)
@@ -187,11 +188,13 @@ def build_geography(rng: np.random.Generator, domain: Domain) -> Geography:
     grids["area_km2"] = np.array([p.area for p in polygons])
     elevation = _elevation(x, y, rng)
     grids["elevation_m"] = np.round(elevation).astype(int)
-    wet = np.exp(-((elevation - 4_000) / 180) ** 2) + 0.15
+    wet = np.exp(-(((elevation - 4_000) / 180) ** 2)) + 0.15
     dry = np.clip((elevation - 4_450) / 500, 0, None) + 0.25 * (x < -30) + 0.1
     meadow = np.full_like(elevation, 1.2)
     weights = np.c_[meadow, dry, wet] * rng.gamma(4, 0.25, (len(grids), 3))
-    grids["pasture_type"] = np.array(["alpine_meadow", "alpine_steppe", "swamp_meadow"])[weights.argmax(axis=1)]
+    grids["pasture_type"] = np.array(["alpine_meadow", "alpine_steppe", "swamp_meadow"])[
+        weights.argmax(axis=1)
+    ]
     warm = np.clip(0.27 + 0.30 * (elevation - 4_100) / 1_000 + rng.normal(0, 0.05, len(grids)), 0.15, 0.60)
     transition = np.clip(rng.normal(0.17, 0.03, len(grids)), 0.10, 0.25)
     grids["warm_share"] = np.round(warm, 3)

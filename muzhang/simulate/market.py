@@ -38,10 +38,15 @@ def simulate_market(
     months = pd.DatetimeIndex(sorted(monthly["month"].unique()))
     town_of = grids.set_index("grid_id")["township_id"]
     long = monthly.melt(
-        id_vars=["grid_id", "month"], value_vars=[f"{s}_sold" for s in SPECIES], var_name="species", value_name="sold"
+        id_vars=["grid_id", "month"],
+        value_vars=[f"{s}_sold" for s in SPECIES],
+        var_name="species",
+        value_name="sold",
     )
     long["species"] = long["species"].str.removesuffix("_sold")
-    herd = monthly.melt(id_vars=["grid_id", "month"], value_vars=list(SPECIES), var_name="species", value_name="herd")
+    herd = monthly.melt(
+        id_vars=["grid_id", "month"], value_vars=list(SPECIES), var_name="species", value_name="herd"
+    )
     long = long.merge(herd, on=["grid_id", "month", "species"])
     long["township_id"] = long["grid_id"].map(town_of)
     market = long.groupby(["township_id", "species", "month"], as_index=False)[["sold", "herd"]].sum()
@@ -77,8 +82,13 @@ def simulate_market(
             observed = expected * (1 + rng.normal(0, TOWNSHIP_NOISE_SD, len(months)))
             price_parts.append(
                 pd.DataFrame(
-                    {"township_id": tid, "species": sp, "month": months, "price_yuan_per_head": np.round(observed),
-                     "expected_price_yuan_per_head": expected}
+                    {
+                        "township_id": tid,
+                        "species": sp,
+                        "month": months,
+                        "price_yuan_per_head": np.round(observed),
+                        "expected_price_yuan_per_head": expected,
+                    }
                 )
             )
     prices = pd.concat(price_parts, ignore_index=True)
@@ -88,6 +98,14 @@ def simulate_market(
         exp.rename(columns={"expected": "expected_head_sold"}), on=["township_id", "species", "month"]
     )
     market = market.drop(columns="expected_price_yuan_per_head")
-    cols = ["township_id", "species", "month", "head_sold", "price_yuan_per_head", "revenue_yuan", "herd_head"]
+    cols = [
+        "township_id",
+        "species",
+        "month",
+        "head_sold",
+        "price_yuan_per_head",
+        "revenue_yuan",
+        "herd_head",
+    ]
     key = ["township_id", "species", "month"]
     return market[cols].sort_values(key, ignore_index=True), oracle.sort_values(key, ignore_index=True)

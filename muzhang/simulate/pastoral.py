@@ -80,8 +80,9 @@ class PastoralRecords:
     expected_sales: pd.DataFrame  # grid, month, species, expected head sold (for the market oracle)
 
 
-def _peak_yield(ref: np.ndarray, degradation: np.ndarray, rain_ratio: np.ndarray, temp_anom: float,
-                noise: np.ndarray) -> np.ndarray:
+def _peak_yield(
+    ref: np.ndarray, degradation: np.ndarray, rain_ratio: np.ndarray, temp_anom: float, noise: np.ndarray
+) -> np.ndarray:
     return ref * (1 - degradation) * rain_ratio**YIELD_RAIN_ELASTICITY * (1 + 0.05 * temp_anom) * noise
 
 
@@ -119,9 +120,12 @@ def simulate_pastoral(
     years = sorted(set(months.year))
     moy = months.month.to_numpy()
     grow = np.isin(moy, (5, 6, 7, 8))
-    normal_grow = np.array([weather.precip_mm[grow & (months.year == y)].sum(axis=0) for y in years]).mean(axis=0)
+    normal_grow = np.array([weather.precip_mm[grow & (months.year == y)].sum(axis=0) for y in years]).mean(
+        axis=0
+    )
     rain_ratio = {
-        y: np.clip(weather.precip_mm[grow & (months.year == y)].sum(axis=0) / normal_grow, 0.3, 2.0) for y in years
+        y: np.clip(weather.precip_mm[grow & (months.year == y)].sum(axis=0) / normal_grow, 0.3, 2.0)
+        for y in years
     }
     temp_anom = {y: float(weather.temp_c[months.year == y].mean() - weather.temp_c.mean()) for y in years}
     peak_noise = {y: rng.lognormal(0, 0.07, n_g) for y in [years[0] - 1, *years]}
@@ -129,11 +133,15 @@ def simulate_pastoral(
 
     # Herds: sized from the cold-season capacity (the bottleneck), with a spread of under- and
     # over-stocked grids (DOMAIN.md: Dari not overgrazed overall, a mix locally).
-    cold_cap0 = nyt635_capacity_su(peak[years[0] - 1] * STANDING_CURVE[9], area_ha * shares["cold"], ptype, "cold")
+    cold_cap0 = nyt635_capacity_su(
+        peak[years[0] - 1] * STANDING_CURVE[9], area_ha * shares["cold"], ptype, "cold"
+    )
     target_su = cold_cap0 * rng.lognormal(-0.05, 0.38, n_g) * np.where(community, 0.15, 1.0) * herd_scale
     steppe = ptype == "alpine_steppe"
     herd = {
-        sp: np.round(target_su * np.where(steppe, SU_MIX["steppe"][sp], SU_MIX["meadow"][sp]) / domain.su_factors[sp])
+        sp: np.round(
+            target_su * np.where(steppe, SU_MIX["steppe"][sp], SU_MIX["meadow"][sp]) / domain.su_factors[sp]
+        )
         for sp in SPECIES
     }
     pph = np.where(community, rng.uniform(3.0, 3.6, n_g), rng.uniform(3.8, 4.8, n_g))
@@ -168,11 +176,13 @@ def simulate_pastoral(
         season = domain.season_of_month(m)
         season_peak_month = {"warm": 8, "cold": 10, "transition": 5}[season]
         season_yield = (peak[y] if m >= 5 else peak[y - 1]) * STANDING_CURVE[season_peak_month - 1]
-        active_share = np.where(rest_kind == "seasonal_rest", np.where(np.isin(m, (5, 6, 7, 8, 9)), rested_share, 0),
-                                rested_share)
+        active_share = np.where(
+            rest_kind == "seasonal_rest", np.where(np.isin(m, (5, 6, 7, 8, 9)), rested_share, 0), rested_share
+        )
         drought_now = (y in weather.drought_years) & (m >= 7)
-        capacity = nyt635_capacity_su(season_yield, area_ha * shares[season] * (1 - active_share), ptype, season,
-                                      drought=drought_now)
+        capacity = nyt635_capacity_su(
+            season_yield, area_ha * shares[season] * (1 - active_share), ptype, season, drought=drought_now
+        )
         su_prev = sum(herd[sp] * domain.su_factors[sp] for sp in SPECIES)
         pressure = su_prev / np.maximum(capacity, 1.0)
         pressure_year.append(pressure)
@@ -188,7 +198,11 @@ def simulate_pastoral(
         if m in (3, 4, 5):
             destock *= 1 + (SNOW_DESTOCK - 1) * weather.snow_severity[max(t - 2, 0)] / SNOW_SEVERITY_MAX
         years_in = (month.year - months[0].year) + (m - 1) / 12
-        target_now = target_su * (1 + TARGET_GROWTH_PER_YEAR) ** years_in * np.where(rest_kind == "grazing_ban", 0.8, 1)
+        target_now = (
+            target_su
+            * (1 + TARGET_GROWTH_PER_YEAR) ** years_in
+            * np.where(rest_kind == "grazing_ban", 0.8, 1)
+        )
         control = np.clip((su_prev / np.maximum(target_now, 1)) ** 3, 0.15, 2.5)
         overgrazed = 1 + 0.5 * np.clip(pressure - 1.2, 0, 2) * (season == "cold")
         births = np.zeros(n_g)
@@ -196,31 +210,48 @@ def simulate_pastoral(
         sold: dict[str, np.ndarray] = {}
         for sp in SPECIES:
             h = herd[sp].astype(np.int64)
-            birth_p = BIRTHS_PER_HEAD_YEAR[sp] * BIRTH_CALENDAR[sp].get(m, 0.0) * (1 - 0.5 * np.minimum(severity, 1))
-            death_p = DEATH_RATE_MONTH[sp] * (SPRING_WEAKNESS if m in (2, 3, 4) else 1.0) * overgrazed + snow_deaths
-            sale_p = np.minimum(OFFTAKE_PER_YEAR[sp] * SALES_MONTH_WEIGHT[m - 1] * festival * destock * control, 0.4)
+            birth_p = (
+                BIRTHS_PER_HEAD_YEAR[sp]
+                * BIRTH_CALENDAR[sp].get(m, 0.0)
+                * (1 - 0.5 * np.minimum(severity, 1))
+            )
+            death_p = (
+                DEATH_RATE_MONTH[sp] * (SPRING_WEAKNESS if m in (2, 3, 4) else 1.0) * overgrazed + snow_deaths
+            )
+            sale_p = np.minimum(
+                OFFTAKE_PER_YEAR[sp] * SALES_MONTH_WEIGHT[m - 1] * festival * destock * control, 0.4
+            )
             b = rng.binomial(h, np.clip(birth_p, 0, 1))
             d = rng.binomial(h, np.clip(death_p, 0, 0.5))
             s = rng.binomial(h - d, sale_p)
             herd[sp] = h + b - d - s
             births, deaths, sold[sp] = births + b, deaths + d, s
-            sales_rows.append({"t": np.full(n_g, t), "species": np.full(n_g, sp), "expected": (h * (1 - death_p)) * sale_p})
+            sales_rows.append(
+                {"t": np.full(n_g, t), "species": np.full(n_g, sp), "expected": (h * (1 - death_p)) * sale_p}
+            )
 
         # Households and people.
         new_hh = rng.binomial(households.astype(np.int64), HOUSEHOLD_SPLIT_RATE)
         left = rng.binomial(households.astype(np.int64), HOUSEHOLD_LEAVE_RATE)
         households = np.maximum(households + new_hh - left, 1)
         new_hh_hist[t] = new_hh
-        houses = np.minimum(houses + rng.binomial((households - houses).clip(0).astype(np.int64), 0.004), households)
-        people = np.round(households * pph * (1 + PEOPLE_TARGET_GROWTH / 12) ** t / (1 + HOUSEHOLD_SPLIT_RATE - HOUSEHOLD_LEAVE_RATE) ** t)
+        houses = np.minimum(
+            houses + rng.binomial((households - houses).clip(0).astype(np.int64), 0.004), households
+        )
+        people = np.round(
+            households
+            * pph
+            * (1 + PEOPLE_TARGET_GROWTH / 12) ** t
+            / (1 + HOUSEHOLD_SPLIT_RATE - HOUSEHOLD_LEAVE_RATE) ** t
+        )
         move_p = MOVE_PROBABILITY[m - 1] * np.where(community, 0.1, 1.0)
         camp_moves = rng.binomial(households.astype(np.int64), move_p)
         if m == 1 and y >= 2017:  # dog-control campaign (echinococcosis programme) trims dog numbers
             dogs = np.round(dogs * rng.uniform(0.94, 1.0, n_g))
 
         # Disputes: driven by what was on the ground last month and the season.
-        own6 = disputes_hist[max(t - 6, 0):t].sum(axis=0)
-        last3 = disputes_hist[max(t - 3, 0):t].sum(axis=0)
+        own6 = disputes_hist[max(t - 6, 0) : t].sum(axis=0)
+        last3 = disputes_hist[max(t - 3, 0) : t].sum(axis=0)
         neigh3 = np.bincount(nb_i, weights=last3[nb_j], minlength=n_g)
         stress = np.clip(drought_now + (severity if m in (11, 12, 1, 2, 3) else 0), 0, 1.5)
         log_rate = (
@@ -228,7 +259,7 @@ def simulate_pastoral(
             + dm.boundary_ambiguity * ambiguity
             + dm.pressure_above_balance * np.clip(pressure - 0.9, 0, 2)
             + dm.rested_share * active_share
-            + dm.new_households_3m * np.minimum(new_hh_hist[max(t - 3, 0):t].sum(axis=0), 4)
+            + dm.new_households_3m * np.minimum(new_hh_hist[max(t - 3, 0) : t].sum(axis=0), 4)
             + dm.moving_month * (MOVE_PROBABILITY[m - 1] >= 0.5)
             + dm.own_disputes_6m * np.minimum(own6, 4)
             + dm.neighbour_disputes_3m * np.minimum(neigh3, 6)
@@ -242,11 +273,19 @@ def simulate_pastoral(
         kind = _dispute_kind(rng, n_disputes, ambiguity, active_share, pressure, new_hh)
 
         observed_yield = expected_yield * rng.lognormal(0, 0.08, n_g)
-        ndvi = 0.10 + 0.62 * GREEN_CURVE[m - 1] * np.sqrt(np.clip(this_peak, 1, None) / REFERENCE_PEAK_YIELD["alpine_meadow"])
+        ndvi = 0.10 + 0.62 * GREEN_CURVE[m - 1] * np.sqrt(
+            np.clip(this_peak, 1, None) / REFERENCE_PEAK_YIELD["alpine_meadow"]
+        )
         ndvi = np.clip(ndvi - 0.004 * weather.snow_days[t] + rng.normal(0, 0.025, n_g), 0.02, 0.92)
         su_now = sum(herd[sp] * domain.su_factors[sp] for sp in SPECIES)
         in_feeding = m in (11, 12, 1, 2, 3, 4)
-        feed_t = (feed_coverage * in_feeding + 0.5 * active_share) * su_now * 30 * domain.feed_kg_per_su_day / 1_000
+        feed_t = (
+            (feed_coverage * in_feeding + 0.5 * active_share)
+            * su_now
+            * 30
+            * domain.feed_kg_per_su_day
+            / 1_000
+        )
         rows.append(
             {
                 "t": np.full(n_g, t),
@@ -286,13 +325,32 @@ def simulate_pastoral(
             p_mean = np.mean(pressure_year, axis=0)
             rest_mean = np.mean(rested_year, axis=0)
             degradation = np.clip(
-                degradation + 0.07 * np.clip(p_mean - 1, 0, 2) - 0.25 * rest_mean - 0.015 * np.clip(1 - p_mean, 0, 1)
-                + rng.normal(0, 0.01, n_g), 0, 0.6,
+                degradation
+                + 0.07 * np.clip(p_mean - 1, 0, 2)
+                - 0.25 * rest_mean
+                - 0.015 * np.clip(1 - p_mean, 0, 1)
+                + rng.normal(0, 0.01, n_g),
+                0,
+                0.6,
             )
 
     monthly = _frame(rows, grids, months)
-    counts = ["snow_days", "households", "people", "new_households", "settled_houses", "camp_moves", *SPECIES,
-              "births", "deaths", *(f"{sp}_sold" for sp in SPECIES), "dogs", "patrol_days", "disputes", "mediations"]
+    counts = [
+        "snow_days",
+        "households",
+        "people",
+        "new_households",
+        "settled_houses",
+        "camp_moves",
+        *SPECIES,
+        "births",
+        "deaths",
+        *(f"{sp}_sold" for sp in SPECIES),
+        "dogs",
+        "patrol_days",
+        "disputes",
+        "mediations",
+    ]
     monthly[counts] = monthly[counts].astype(np.int64)
     return PastoralRecords(
         monthly=monthly,
@@ -304,7 +362,9 @@ def simulate_pastoral(
 SNOW_SEVERITY_MAX = 1.3
 
 
-def _decide_rest(rng: np.random.Generator, degradation: np.ndarray, n_g: int) -> tuple[np.ndarray, np.ndarray]:
+def _decide_rest(
+    rng: np.random.Generator, degradation: np.ndarray, n_g: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Township rest programmes: degraded pasture gets a seasonal rest, badly degraded a grazing ban."""
     kind = np.full(n_g, "grazing", dtype=object)
     share = np.zeros(n_g)
@@ -320,11 +380,21 @@ def _decide_rest(rng: np.random.Generator, degradation: np.ndarray, n_g: int) ->
 DISPUTE_KINDS = ("boundary", "trespass", "livestock_damage", "family_debt")
 
 
-def _dispute_kind(rng: np.random.Generator, n: np.ndarray, ambiguity: np.ndarray, rested: np.ndarray,
-                  pressure: np.ndarray, new_hh: np.ndarray) -> np.ndarray:
+def _dispute_kind(
+    rng: np.random.Generator,
+    n: np.ndarray,
+    ambiguity: np.ndarray,
+    rested: np.ndarray,
+    pressure: np.ndarray,
+    new_hh: np.ndarray,
+) -> np.ndarray:
     """The main kind of a month's disputes, weighted by its drivers; ``none`` where there were none."""
-    w = np.c_[1.5 * ambiguity + 0.1, 1.2 * rested + 0.4 * np.clip(pressure - 1, 0, 2) + 0.05,
-              np.full(len(n), 0.3), 0.2 + 0.3 * new_hh]
+    w = np.c_[
+        1.5 * ambiguity + 0.1,
+        1.2 * rested + 0.4 * np.clip(pressure - 1, 0, 2) + 0.05,
+        np.full(len(n), 0.3),
+        0.2 + 0.3 * new_hh,
+    ]
     cum = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
     pick = (rng.uniform(size=(len(n), 1)) > cum).sum(axis=1)
     return np.where(n > 0, np.array(DISPUTE_KINDS)[np.minimum(pick, 3)], "none")

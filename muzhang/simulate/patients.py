@@ -50,8 +50,9 @@ def simulate_patients(
     herder = occupation == "herder"
     altitude = np.clip(g["elevation_m"].to_numpy() + rng.normal(0, 60, n), 3_850, 5_250).round()
     high = altitude > 4_450
-    years_high = np.where(tibetan, age * np.where(high, rng.uniform(0.5, 1, n), rng.uniform(0, 0.3, n)),
-                          rng.uniform(0, 12, n)).round()
+    years_high = np.where(
+        tibetan, age * np.where(high, rng.uniform(0.5, 1, n), rng.uniform(0, 0.3, n)), rng.uniform(0, 12, n)
+    ).round()
 
     dogs = rng.poisson(np.where(herder, 1.6, np.where(town, 0.2, 0.6)))
     plays_dogs = rng.uniform(size=n) < np.where(child, 0.5, 0.22)
@@ -64,9 +65,13 @@ def simulate_patients(
     fox_skin = rng.uniform(size=n) < np.where(herder, 0.16, 0.04)
     tea = rng.poisson(np.where(child, 2.5, np.where(tibetan, 6.0, 2.0)))
     smoking = np.where(
-        child, "never",
-        np.where(rng.uniform(size=n) < np.where(female, 0.03, 0.38), "current",
-                 np.where(rng.uniform(size=n) < 0.08, "former", "never")),
+        child,
+        "never",
+        np.where(
+            rng.uniform(size=n) < np.where(female, 0.03, 0.38),
+            "current",
+            np.where(rng.uniform(size=n) < 0.08, "former", "never"),
+        ),
     )
     alcohol = (~child) & (rng.uniform(size=n) < np.where(female, 0.05, 0.3))
     births_handling = herder & (rng.uniform(size=n) < 0.7)
@@ -75,13 +80,34 @@ def simulate_patients(
 
     alt_km = (altitude - 4_200) / 1_000
     bmi = np.where(child, rng.normal(17.5, 2.2, n), rng.normal(23.8, 3.3, n)).clip(12, 45).round(1)
-    sbp = (113 + 0.5 * (age - 30) + 5 * ~female + 8 * alt_km + 0.8 * (tea - 5) + 0.9 * (bmi - 23)
-           + rng.normal(0, 12, n)).clip(80, 220).round()
+    sbp = (
+        (
+            113
+            + 0.5 * (age - 30)
+            + 5 * ~female
+            + 8 * alt_km
+            + 0.8 * (tea - 5)
+            + 0.9 * (bmi - 23)
+            + rng.normal(0, 12, n)
+        )
+        .clip(80, 220)
+        .round()
+    )
     dbp = (0.55 * sbp + 8 + rng.normal(0, 7, n)).clip(45, 130).round()
     heart_rate = rng.normal(76, 9, n).clip(45, 130).round()
     spo2 = (91.5 - 4 * alt_km + 1.2 * tibetan + rng.normal(0, 2, n)).clip(72, 100).round()
-    hb = (np.where(female, 14.9, 17.2) + 1.1 * alt_km + 0.7 * (smoking == "current") - 0.5 * tibetan
-          + 0.012 * years_high + rng.normal(0, 1.4, n)).clip(8, 26).round(1)
+    hb = (
+        (
+            np.where(female, 14.9, 17.2)
+            + 1.1 * alt_km
+            + 0.7 * (smoking == "current")
+            - 0.5 * tibetan
+            + 0.012 * years_high
+            + rng.normal(0, 1.4, n)
+        )
+        .clip(8, 26)
+        .round(1)
+    )
 
     hb_limit = np.where(female, domain.cms_hb_threshold_women, domain.cms_hb_threshold_men)
     baseline_hypertension = (sbp >= domain.hypertension_sbp) | (dbp >= domain.hypertension_dbp)
@@ -92,22 +118,45 @@ def simulate_patients(
     linear = {
         # Age (rising, then levelling off), women, dogs, children playing with dogs, herding, open streams,
         # flies, fox skin (DOMAIN.md risk factors).
-        "echinococcosis": 0.05 * np.minimum(age, 45) - 0.01 * np.maximum(age - 45, 0) + 0.35 * female
-        + 0.28 * np.minimum(dogs, 4) + 0.3 * plays_dogs + 0.7 * child_dogs + 0.45 * herder
-        + 0.6 * (water == "open_stream") + 0.3 * flies + 0.35 * fox_skin + latent[:, 0],
+        "echinococcosis": 0.05 * np.minimum(age, 45)
+        - 0.01 * np.maximum(age - 45, 0)
+        + 0.35 * female
+        + 0.28 * np.minimum(dogs, 4)
+        + 0.3 * plays_dogs
+        + 0.7 * child_dogs
+        + 0.45 * herder
+        + 0.6 * (water == "open_stream")
+        + 0.3 * flies
+        + 0.35 * fox_skin
+        + latent[:, 0],
         # Altitude (stronger after 40), age (accelerating after 55), male sex, salted butter tea (OR 1.33
         # for heavy drinkers), BMI above 25, baseline SBP.
-        "hypertension_5y": 0.03 * (age - 45) + 0.06 * np.maximum(age - 55, 0) + 0.35 * ~female
-        + 0.4 * alt_km + 0.9 * alt_km * (age >= 40) + np.log(domain.butter_tea_hypertension_or) * (tea >= 6)
-        + 0.12 * np.maximum(bmi - 25, 0) + 0.045 * (sbp - 120) + 0.2 * (smoking == "current") + latent[:, 1],
+        "hypertension_5y": 0.03 * (age - 45)
+        + 0.06 * np.maximum(age - 55, 0)
+        + 0.35 * ~female
+        + 0.4 * alt_km
+        + 0.9 * alt_km * (age >= 40)
+        + np.log(domain.butter_tea_hypertension_or) * (tea >= 6)
+        + 0.12 * np.maximum(bmi - 25, 0)
+        + 0.045 * (sbp - 120)
+        + 0.2 * (smoking == "current")
+        + latent[:, 1],
         # Haemoglobin close to the limit (little risk far below it), migrants, smoking (worse above 4,500 m),
         # long residence above 4,500 m, men.
-        "cms_5y": 1.4 * np.maximum(hb - (hb_limit - 3.0), 0) + 1.0 * ~tibetan
-        + 0.3 * (smoking == "current") + 0.6 * (smoking == "current") * high + 0.025 * years_high
-        + 0.3 * ~female + latent[:, 2],
+        "cms_5y": 1.4 * np.maximum(hb - (hb_limit - 3.0), 0)
+        + 1.0 * ~tibetan
+        + 0.3 * (smoking == "current")
+        + 0.6 * (smoking == "current") * high
+        + 0.025 * years_high
+        + 0.3 * ~female
+        + latent[:, 2],
         # Herd abortion history (OR ~5), worst for those who handle births; raw milk; herding.
-        "brucellosis": np.log(domain.brucellosis_abortion_or) * abortion_history + 0.4 * births_handling
-        + 0.8 * abortion_history * births_handling + 0.5 * raw_milk + 0.6 * herder + latent[:, 3],
+        "brucellosis": np.log(domain.brucellosis_abortion_or) * abortion_history
+        + 0.4 * births_handling
+        + 0.8 * abortion_history * births_handling
+        + 0.5 * raw_milk
+        + 0.6 * herder
+        + latent[:, 3],
     }
     eligible = {
         "echinococcosis": np.ones(n, bool),
@@ -159,5 +208,8 @@ def simulate_patients(
         }
     )
     order = np.argsort(baseline["patient_id"].to_numpy())
-    return (baseline.iloc[order].reset_index(drop=True), outcomes.iloc[order].reset_index(drop=True),
-            oracle.iloc[order].reset_index(drop=True))
+    return (
+        baseline.iloc[order].reset_index(drop=True),
+        outcomes.iloc[order].reset_index(drop=True),
+        oracle.iloc[order].reset_index(drop=True),
+    )

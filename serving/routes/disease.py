@@ -24,7 +24,8 @@ router = APIRouter(prefix="/v1/disease", tags=["disease"])
 LangDep = Annotated[Lang, Depends(resolve_lang)]
 PatientRecord = patient_record_model()
 DiseaseRequest = create_model(
-    "DiseaseRequest", __config__=ConfigDict(extra="forbid", strict=True),
+    "DiseaseRequest",
+    __config__=ConfigDict(extra="forbid", strict=True),
     records=(list[PatientRecord], Field(min_length=1, description="Health-check records to score.")),  # type: ignore[valid-type]
 )
 CONDITION_NAMES = {
@@ -47,7 +48,9 @@ def _frame(records: list[BaseModel]) -> pd.DataFrame:
     return frame
 
 
-def score_records(state: AppState, caller: Caller, route: str, records: list[Any], lang: Lang) -> DiseaseResponse:
+def score_records(
+    state: AppState, caller: Caller, route: str, records: list[Any], lang: Lang
+) -> DiseaseResponse:
     check_cap(len(records), state.settings.batch_cap, "records")
     bundle = served(state.registry, "disease").bundle
     frame = _frame(records)
@@ -59,19 +62,32 @@ def score_records(state: AppState, caller: Caller, route: str, records: list[Any
         p = task.point(x)
         bands = [band_of(v, bands_cut) for v in p]
         name = CONDITION_NAMES.get(condition, (condition, condition))
-        heads = [f"{name[1]}风险{BAND_WORDS['zh'][b]}（{pct(v)}）" if lang == "zh"
-                 else f"{name[0]} risk is {BAND_WORDS['en'][b]} ({pct(v)})" for v, b in zip(p, bands, strict=True)]
+        heads = [
+            f"{name[1]}风险{BAND_WORDS['zh'][b]}（{pct(v)}）"
+            if lang == "zh"
+            else f"{name[0]} risk is {BAND_WORDS['en'][b]} ({pct(v)})"
+            for v, b in zip(p, bands, strict=True)
+        ]
         per_condition[condition] = (p, bands, explain_many(bundle, condition, x, heads, lang, state.metrics))
         band_counts[condition] = {b: bands.count(b) for b in ("low", "medium", "high")}
     results = []
     for i, record in enumerate(records):
-        risks = [ConditionRisk(condition=c, label=CONDITION_NAMES.get(c, (c, c))[0 if lang == "en" else 1],
-                               probability=float(p[i]), band=bands[i], explanation=expl[i])  # type: ignore[arg-type]
-                 for c, (p, bands, expl) in per_condition.items()]
+        risks = [
+            ConditionRisk(
+                condition=c,
+                label=CONDITION_NAMES.get(c, (c, c))[0 if lang == "en" else 1],
+                probability=float(p[i]),
+                band=bands[i],
+                explanation=expl[i],
+            )  # type: ignore[arg-type]
+            for c, (p, bands, expl) in per_condition.items()
+        ]
         risks.sort(key=lambda r: -r.probability)
         order = {"low": 0, "medium": 1, "high": 2}
         highest = max((r.band for r in risks), key=order.__getitem__)
-        results.append(PatientResult(index=i, ref=getattr(record, "ref", None), highest_band=highest, risks=risks))
+        results.append(
+            PatientResult(index=i, ref=getattr(record, "ref", None), highest_band=highest, risks=risks)
+        )
     results.sort(key=lambda r: -r.risks[0].probability)
     state.audit.write(who=caller.name, role=caller.role, route=route, rows=len(records), bands=band_counts)
     state.metrics.rows.labels("disease").inc(len(records))
@@ -90,15 +106,18 @@ def parse_csv(content: bytes, cap: int) -> list[Any]:
         text = content.decode("utf-8-sig")
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, on_bad_lines="error")
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise HTTPException(422,
-                            f"file: not a readable UTF-8 CSV with a header row ({type(exc).__name__})") from None
+        raise HTTPException(
+            422, f"file: not a readable UTF-8 CSV with a header row ({type(exc).__name__})"
+        ) from None
     check_cap(len(frame), cap, "rows")
     known = set(PatientRecord.model_fields)
     unknown = [c for c in frame.columns if c not in known]
     if unknown:
-        raise HTTPException(422,
-                            f"file: unknown column(s) {', '.join(map(repr, unknown[:10]))}; "
-                            f"allowed: {', '.join(sorted(known))}")
+        raise HTTPException(
+            422,
+            f"file: unknown column(s) {', '.join(map(repr, unknown[:10]))}; "
+            f"allowed: {', '.join(sorted(known))}",
+        )
     catalog = load_catalog()
     records, errors = [], []
     for i, row in enumerate(frame.to_dict("records"), start=2):  # row 1 is the header
@@ -148,13 +167,19 @@ def _row_errors(row: int, exc: Exception) -> list[dict[str, Any]]:
 
 
 @router.post("/score-csv", response_model=DiseaseResponse)
-async def disease_score_csv(request: Request, state: StateDep, caller: HealthDep, lang: LangDep,
-                            file: Annotated[UploadFile, File(description="UTF-8 CSV, one record per row.")]
-                            ) -> DiseaseResponse:
+async def disease_score_csv(
+    request: Request,
+    state: StateDep,
+    caller: HealthDep,
+    lang: LangDep,
+    file: Annotated[UploadFile, File(description="UTF-8 CSV, one record per row.")],
+) -> DiseaseResponse:
     """Risk per condition for a CSV upload of health-check records (columns = record fields)."""
     content = await file.read(state.settings.max_body_bytes + 1)
     if len(content) > state.settings.max_body_bytes:
-        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-                            f"file: larger than {state.settings.max_body_bytes:,} bytes")
+        raise HTTPException(
+            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            f"file: larger than {state.settings.max_body_bytes:,} bytes",
+        )
     records = parse_csv(content, state.settings.batch_cap)
     return score_records(state, caller, "/v1/disease/score-csv", records, lang)

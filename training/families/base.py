@@ -48,8 +48,9 @@ class Family:
         """Anything evaluation needs beyond the rows themselves (e.g. MASE scales)."""
         return {}
 
-    def baselines(self, fs: FeatureSet, split: Split, cfg: ExperimentConfig,
-                  features: list[str]) -> dict[str, pd.DataFrame]:
+    def baselines(
+        self, fs: FeatureSet, split: Split, cfg: ExperimentConfig, features: list[str]
+    ) -> dict[str, pd.DataFrame]:
         """Baseline predictions for the test rows, in the bundle's column names."""
         raise NotImplementedError
 
@@ -60,11 +61,19 @@ class Family:
     def thresholds(self, cfg: ExperimentConfig) -> dict[str, Any]:
         return dict(cfg.thresholds)
 
-    def extra_metrics(self, test: pd.DataFrame, preds: pd.DataFrame, cfg: ExperimentConfig) -> dict[str, float]:
+    def extra_metrics(
+        self, test: pd.DataFrame, preds: pd.DataFrame, cfg: ExperimentConfig
+    ) -> dict[str, float]:
         return {}
 
-    def evaluate(self, test: pd.DataFrame, preds: pd.DataFrame, tasks: list[TaskPlan],
-                 context: dict[str, Any], cfg: ExperimentConfig) -> dict[str, float]:
+    def evaluate(
+        self,
+        test: pd.DataFrame,
+        preds: pd.DataFrame,
+        tasks: list[TaskPlan],
+        context: dict[str, Any],
+        cfg: ExperimentConfig,
+    ) -> dict[str, float]:
         """Metrics of one set of predictions on the test rows; task-prefixed when a family has several."""
         per_task: dict[str, dict[str, float]] = {}
         for task in tasks:
@@ -82,10 +91,14 @@ class Family:
         return out
 
 
-def _task_metrics(task: TaskPlan, y: np.ndarray, preds: pd.DataFrame, mask: np.ndarray,
-                  context: dict[str, Any]) -> dict[str, float]:
-    quantile_cols = {float(c.rsplit("_q", 1)[1]) / 1000: c for c in preds.columns
-                     if c.startswith(f"{task.name}_q") and c.rsplit("_q", 1)[1].isdigit()}
+def _task_metrics(
+    task: TaskPlan, y: np.ndarray, preds: pd.DataFrame, mask: np.ndarray, context: dict[str, Any]
+) -> dict[str, float]:
+    quantile_cols = {
+        float(c.rsplit("_q", 1)[1]) / 1000: c
+        for c in preds.columns
+        if c.startswith(f"{task.name}_q") and c.rsplit("_q", 1)[1].isdigit()
+    }
     if task.kind == "binary":
         return probability_metrics(y[mask], preds[f"p_{task.name}"].to_numpy(dtype=float)[mask])
     point = preds[task.name].to_numpy(dtype=float)[mask]

@@ -20,8 +20,9 @@ class DisputeFamily(Family):
     def tasks(self, fs: FeatureSet, cfg: ExperimentConfig) -> list[TaskPlan]:
         return [TaskPlan("any_dispute", TARGET, "binary", unit="probability")]
 
-    def baselines(self, fs: FeatureSet, split: Split, cfg: ExperimentConfig,
-                  features: list[str]) -> dict[str, pd.DataFrame]:
+    def baselines(
+        self, fs: FeatureSet, split: Split, cfg: ExperimentConfig, features: list[str]
+    ) -> dict[str, pd.DataFrame]:
         train, test = fs.frame.iloc[split.train], fs.frame.iloc[split.test]
         base_rate = float(train[TARGET].mean())
         categorical = [f for f in features if f in fs.categorical]

@@ -23,8 +23,12 @@ def season_status(frame: pd.DataFrame, yield_kg_ha: np.ndarray) -> np.ndarray:
     for s in SEASONS:
         rows = season == s
         if rows.any():
-            capacity[rows] = nyt635_capacity_su(yield_kg_ha[rows], frame["area_ha_season"].to_numpy()[rows],
-                                                frame["pasture_type"].to_numpy()[rows], s)
+            capacity[rows] = nyt635_capacity_su(
+                yield_kg_ha[rows],
+                frame["area_ha_season"].to_numpy()[rows],
+                frame["pasture_type"].to_numpy()[rows],
+                s,
+            )
     return grazing_status(grazing_pressure(frame["stocking_su_season"].to_numpy(), capacity))
 
 
@@ -43,10 +47,13 @@ class GrazingFamily(Family):
     def tasks(self, fs: FeatureSet, cfg: ExperimentConfig) -> list[TaskPlan]:
         return [TaskPlan("yield", TARGET, "regression", unit="kg DM/ha")]
 
-    def baselines(self, fs: FeatureSet, split: Split, cfg: ExperimentConfig,
-                  features: list[str]) -> dict[str, pd.DataFrame]:
+    def baselines(
+        self, fs: FeatureSet, split: Split, cfg: ExperimentConfig, features: list[str]
+    ) -> dict[str, pd.DataFrame]:
         train, test = fs.frame.iloc[split.train], fs.frame.iloc[split.test]
-        seasonal_mean = group_mean_forecast(train, test, TARGET, by=["grid_id", "season"], fallback_by=["season"])
+        seasonal_mean = group_mean_forecast(
+            train, test, TARGET, by=["grid_id", "season"], fallback_by=["season"]
+        )
         return {"grid_seasonal_mean": pd.DataFrame({"yield": seasonal_mean})}
 
     def oracle(self, fs: FeatureSet, split: Split, oracle: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
@@ -55,14 +62,17 @@ class GrazingFamily(Family):
             return None
         per_season = (
             table.assign(_start=season_start_of(table["month"]))
-            .groupby(["grid_id", "_start"])["expected_forage_yield_kg_ha"].max()
+            .groupby(["grid_id", "_start"])["expected_forage_yield_kg_ha"]
+            .max()
             .rename("yield")
         )
         test = fs.frame.iloc[split.test]
         keys = pd.MultiIndex.from_arrays([test["grid_id"], pd.to_datetime(test[fs.time_col])])
         return pd.DataFrame({"yield": per_season.reindex(keys).to_numpy()})
 
-    def extra_metrics(self, test: pd.DataFrame, preds: pd.DataFrame, cfg: ExperimentConfig) -> dict[str, float]:
+    def extra_metrics(
+        self, test: pd.DataFrame, preds: pd.DataFrame, cfg: ExperimentConfig
+    ) -> dict[str, float]:
         actual = season_status(test, test[TARGET].to_numpy(dtype=float))
         predicted = season_status(test, preds["yield"].to_numpy(dtype=float))
         return {f"status_{k}": v for k, v in status_metrics(actual, predicted).items()}

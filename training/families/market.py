@@ -27,8 +27,10 @@ class MarketFamily(Family):
     name = "market"
 
     def tasks(self, fs: FeatureSet, cfg: ExperimentConfig) -> list[TaskPlan]:
-        return [TaskPlan(name, target, "quantile", unit, transform=TRANSFORMS[name][0], base=TRANSFORMS[name][1])
-                for name, (target, _, unit) in TASKS.items()]
+        return [
+            TaskPlan(name, target, "quantile", unit, transform=TRANSFORMS[name][0], base=TRANSFORMS[name][1])
+            for name, (target, _, unit) in TASKS.items()
+        ]
 
     def context(self, fs: FeatureSet, split: Split) -> dict[str, Any]:
         """MASE scale: each series' in-sample mean absolute seasonal-naive error (training rows only)."""
@@ -40,15 +42,25 @@ class MarketFamily(Family):
             scale[name] = test[SERIES].join(err, on=SERIES)["s"].to_numpy(dtype=float)
         return {"scale": scale}
 
-    def baselines(self, fs: FeatureSet, split: Split, cfg: ExperimentConfig,
-                  features: list[str]) -> dict[str, pd.DataFrame]:
+    def baselines(
+        self, fs: FeatureSet, split: Split, cfg: ExperimentConfig, features: list[str]
+    ) -> dict[str, pd.DataFrame]:
         train, test = fs.frame.iloc[split.train], fs.frame.iloc[split.test]
         cols: dict[str, np.ndarray] = {}
         for name, (target, naive, _) in TASKS.items():
             naive_test = test[naive].to_numpy(dtype=float)
             cols[name] = naive_test
-            cols.update(quantile_columns(name, seasonal_naive_quantiles(
-                train[naive].to_numpy(dtype=float), train[target].to_numpy(dtype=float), naive_test, cfg.quantiles)))
+            cols.update(
+                quantile_columns(
+                    name,
+                    seasonal_naive_quantiles(
+                        train[naive].to_numpy(dtype=float),
+                        train[target].to_numpy(dtype=float),
+                        naive_test,
+                        cfg.quantiles,
+                    ),
+                )
+            )
         return {"seasonal_naive": pd.DataFrame(cols)}
 
     def oracle(self, fs: FeatureSet, split: Split, oracle: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
@@ -56,6 +68,12 @@ class MarketFamily(Family):
         if table is None:
             return None
         test = fs.frame.iloc[split.test][[*SERIES, "target_month"]]
-        joined = test.merge(table.rename(columns={"month": "target_month"}), on=[*SERIES, "target_month"], how="left")
-        return pd.DataFrame({"head_sold": joined["expected_head_sold"].to_numpy(),
-                             "price": joined["expected_price_yuan_per_head"].to_numpy()})
+        joined = test.merge(
+            table.rename(columns={"month": "target_month"}), on=[*SERIES, "target_month"], how="left"
+        )
+        return pd.DataFrame(
+            {
+                "head_sold": joined["expected_head_sold"].to_numpy(),
+                "price": joined["expected_price_yuan_per_head"].to_numpy(),
+            }
+        )

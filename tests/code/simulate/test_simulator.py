@@ -54,17 +54,25 @@ def test_festival_table_covers_the_simulated_years():
 def _run(geo, herd_scale):
     months = pd.date_range("2015-01-01", "2020-12-01", freq="MS")
     g = geo.grids
-    weather = simulate_weather(np.random.default_rng(2), months, g["x_km"].to_numpy(), g["y_km"].to_numpy(),
-                               g["elevation_m"].to_numpy(dtype=float))
-    return simulate_pastoral(np.random.default_rng(3), g, geo.neighbours, weather, DEFAULT_DOMAIN,
-                             herd_scale=herd_scale)
+    weather = simulate_weather(
+        np.random.default_rng(2),
+        months,
+        g["x_km"].to_numpy(),
+        g["y_km"].to_numpy(),
+        g["elevation_m"].to_numpy(dtype=float),
+    )
+    return simulate_pastoral(
+        np.random.default_rng(3), g, geo.neighbours, weather, DEFAULT_DOMAIN, herd_scale=herd_scale
+    )
 
 
 def test_overgrazing_degrades_later_yields(geo):
     light, heavy = _run(geo, 0.5), _run(geo, 2.5)
     late = light.oracle["month"].dt.year >= 2019
-    assert heavy.oracle.loc[late, "expected_forage_yield_kg_ha"].mean() < \
-        0.95 * light.oracle.loc[late, "expected_forage_yield_kg_ha"].mean()
+    assert (
+        heavy.oracle.loc[late, "expected_forage_yield_kg_ha"].mean()
+        < 0.95 * light.oracle.loc[late, "expected_forage_yield_kg_ha"].mean()
+    )
     # and more stock on the same pasture means more disputes
     assert heavy.oracle["p_any_dispute"].mean() > light.oracle["p_any_dispute"].mean()
 
@@ -74,7 +82,7 @@ def test_herd_balance_is_conserved(geo):
     head = m[list(SPECIES)].sum(axis=1)
     sold = m[[f"{s}_sold" for s in SPECIES]].sum(axis=1)
     change = head.groupby(m["grid_id"]).diff()
-    expected = (m["births"] - m["deaths"] - sold)
+    expected = m["births"] - m["deaths"] - sold
     ok = change.notna()
     assert (change[ok] == expected[ok]).all()
 
