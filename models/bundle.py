@@ -113,8 +113,8 @@ class TaskModel:
 
     def untransform(self, values: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Back to the target's unit (quantiles survive a monotone transform exactly)."""
-        if self.transform == "log1p":
-            return np.expm1(values)
+        if self.transform == "log1p":  # a count: a conformal shift below log1p(0) must not give negative head
+            return np.maximum(np.expm1(values), 0.0)
         if self.transform == "log_ratio":
             assert self.base_index is not None
             return x[:, self.base_index] * np.exp(values)

@@ -6,20 +6,21 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from muzhang.settings import Settings, get_settings
 from serving.county import load_county_state
 from serving.deps import AppState
 from serving.observability import AuditLog, Metrics
 from serving.registry import ModelRegistry
-from serving.routes import disease, dispute, grazing, market, system
+from serving.routes import county, disease, dispute, grazing, market, system, ui
 
 log = logging.getLogger("muzhang.serving")
 FAMILY_PREFIXES = ("grazing", "market", "dispute", "disease")
@@ -69,9 +70,9 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     if state is not None:  # TestClient without a lifespan context still gets state
         app.state.muzhang = state
     app.include_router(system.router)
-    for router in (grazing.router, market.router, dispute.router, disease.router):
+    for router in (grazing.router, market.router, dispute.router, disease.router, county.router, ui.router):
         app.include_router(router)
-    _install_middleware(app)
+    app.add_middleware(GuardMiddleware)
     _install_error_handlers(app)
     return app
 
@@ -81,28 +82,57 @@ def _family_of(path: str) -> str:
     return parts[2] if len(parts) > 2 and parts[1] == "v1" and parts[2] in FAMILY_PREFIXES else "none"
 
 
-def _install_middleware(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def limit_and_measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        state: AppState = request.app.state.muzhang
-        start = time.perf_counter()
+class GuardMiddleware:
+    """Pure ASGI: refuses bodies over ``max_body_bytes`` (by header, or while a chunked body streams in)
+    and records every request's route, family, status and latency. Cheaper than ``@app.middleware``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state: AppState = scope["app"].state.muzhang
         limit = state.settings.max_body_bytes
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            response: Response = JSONResponse(
-                {"detail": f"request body larger than {limit:,} bytes (content-length {length[:20]})"},
-                status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-            )
+        start = time.perf_counter()
+        status_code = 500
+        received, cut_off = 0, False
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status_code
+            if cut_off:  # the app's answer to a body we cut off is replaced by a 413
+                return
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+            await send(message)
+
+        async def receive_limited() -> Message:
+            nonlocal received, cut_off
+            if cut_off:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    cut_off = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        length = dict(scope["headers"]).get(b"content-length", b"").decode("latin-1")
+        if length and (not length.isdigit() or int(length) > limit):
+            await too_large(limit)(scope, receive, send_and_note)
         else:
-            response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        state.metrics.observe_request(
-            template, _family_of(request.url.path), response.status_code, time.perf_counter() - start
-        )
-        return response
+            await self.app(scope, receive_limited, send_and_note)
+            if cut_off:
+                cut_off = False
+                await too_large(limit)(scope, receive, send_and_note)
+        template = getattr(scope.get("route"), "path", "unmatched")
+        state.metrics.observe_request(template, _family_of(scope["path"]), status_code, time.perf_counter() - start)
+
+
+def too_large(limit: int) -> JSONResponse:
+    return JSONResponse({"detail": f"request body larger than {limit:,} bytes"}, status_code=413)
 
 
 def _install_error_handlers(app: FastAPI) -> None:

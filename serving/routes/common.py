@@ -46,7 +46,7 @@ def served(registry: ModelRegistry, family: str) -> ServedModel:
 def check_cap(n: int, cap: int, what: str = "items") -> None:
     if n > cap:
         raise HTTPException(
-            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            413,
             f"too many {what}: {n}; at most {cap} per request (split the batch)",
         )
 

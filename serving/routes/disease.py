@@ -109,6 +109,8 @@ def parse_csv(content: bytes, cap: int) -> list[Any]:
         raise HTTPException(
             422, f"file: not a readable UTF-8 CSV with a header row ({type(exc).__name__})"
         ) from None
+    if not isinstance(frame.index, pd.RangeIndex):  # pandas made extra leading fields an index: values would shift
+        raise HTTPException(422, "file: some rows have more fields than the header row (a stray comma?)")
     check_cap(len(frame), cap, "rows")
     known = set(PatientRecord.model_fields)
     unknown = [c for c in frame.columns if c not in known]
@@ -178,7 +180,7 @@ async def disease_score_csv(
     content = await file.read(state.settings.max_body_bytes + 1)
     if len(content) > state.settings.max_body_bytes:
         raise HTTPException(
-            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            413,
             f"file: larger than {state.settings.max_body_bytes:,} bytes",
         )
     records = parse_csv(content, state.settings.batch_cap)

@@ -1,0 +1,172 @@
+// Hand-written SVG charts: an explanation's contributions, and a forecast fan chart.
+
+import { h, s, ticks } from "./dom.js";
+import { monthLabel, numberFormat, t } from "./i18n.js";
+
+/**
+ * The reasons of an explanation as horizontal bars around zero (up: warm colour, down: cool colour).
+ * Rows are HTML (labels wrap); each bar is a small SVG drawn on one scale shared by every row.
+ */
+export function contributionBars(explanation, caption, digits = 1) {
+  const reasons = explanation.reasons ?? [];
+  const biggest = Math.max(1e-9, ...reasons.map((r) => Math.abs(r.contribution)));
+  const rows = reasons.map((r) => {
+    const width = (Math.abs(r.contribution) / biggest) * 96;
+    const x = r.contribution >= 0 ? 100 : 100 - width;
+    const sign = r.contribution >= 0 ? "+" : "−";
+    return h(
+      "div",
+      { class: `bar-row ${r.direction}`, title: r.text },
+      h("span", { class: "reason-label", text: r.label }),
+      h("span", { class: "reason-value", text: r.display_value }),
+      s(
+        "svg",
+        { class: "bar", viewBox: "0 0 200 16", preserveAspectRatio: "none", role: "img", "aria-label": r.text },
+        s("line", { class: "zero", x1: 100, x2: 100, y1: 0, y2: 16 }),
+        s("rect", { class: `bar-${r.direction}`, x, y: 3, width: Math.max(width, 0.8), height: 10 }),
+      ),
+      h("span", { class: "reason-contrib", text: `${sign}${numberFormat(Math.abs(r.contribution), digits)}` }),
+    );
+  });
+  return h(
+    "div",
+    { class: "explanation" },
+    h("p", { class: "sentence", text: explanation.sentence }),
+    h("div", { class: "bars" }, rows),
+    h(
+      "p",
+      { class: "caption" },
+      h("span", { class: "key up" }),
+      ` ${t("up")}  `,
+      h("span", { class: "key down" }),
+      ` ${t("down")} · ${caption}`,
+    ),
+  );
+}
+
+function monthIndex(iso) {
+  const [y, m] = iso.split("-").map(Number);
+  return y * 12 + (m - 1);
+}
+
+function isoOf(index) {
+  return `${Math.floor(index / 12)}-${String((index % 12) + 1).padStart(2, "0")}`;
+}
+
+function q(point, label, fallback) {
+  return point.quantiles[label] ?? fallback;
+}
+
+/**
+ * History (line) and forecast (median, 50 % and 95 % bands) of one market series.
+ * ``history``: [{month, value}], ``forecast``: the API's ForecastPoint list; ``zero``: start the axis at 0.
+ */
+export function fanChart({ history, forecast, title, sentence, zero = true, digits = 0 }) {
+  const W = 560;
+  const H = 270;
+  const m = { l: 58, r: 14, t: 12, b: 30 };
+  const hist = history.map((p) => ({ i: monthIndex(p.month), v: p.value }));
+  const fc = forecast.map((p) => ({
+    i: monthIndex(p.target_month),
+    med: p.median,
+    lo95: q(p, "q025", p.median),
+    hi95: q(p, "q975", p.median),
+    lo50: q(p, "q250", p.median),
+    hi50: q(p, "q750", p.median),
+  }));
+  const xs = [...hist.map((p) => p.i), ...fc.map((p) => p.i)];
+  const ys = [...hist.map((p) => p.v), ...fc.flatMap((p) => [p.lo95, p.hi95])];
+  const x0 = Math.min(...xs);
+  const x1 = Math.max(...xs);
+  const lowest = Math.min(...ys);
+  const highest = Math.max(...ys);
+  const pad = 0.05 * (highest - lowest || Math.abs(highest) || 1);
+  const yt = ticks(zero ? Math.min(0, lowest) : lowest - pad, highest + pad, 5);
+  const y0 = Math.min(yt[0], lowest);
+  const y1 = Math.max(yt[yt.length - 1], highest);
+  const X = (i) => m.l + ((i - x0) / Math.max(1, x1 - x0)) * (W - m.l - m.r);
+  const Y = (v) => H - m.b - ((v - y0) / Math.max(1e-9, y1 - y0)) * (H - m.t - m.b);
+  const pts = (list) => list.map(([i, v]) => `${X(i).toFixed(1)},${Y(v).toFixed(1)}`).join(" ");
+  const last = hist[hist.length - 1];
+  const anchor = last ? [{ i: last.i, med: last.v, lo95: last.v, hi95: last.v, lo50: last.v, hi50: last.v }] : [];
+  const band = [...anchor, ...fc];
+  const area = (lo, hi) => pts([...band.map((p) => [p.i, p[hi]]), ...band.slice().reverse().map((p) => [p.i, p[lo]])]);
+
+  const grid = yt.map((v) =>
+    s(
+      "g",
+      { class: "tick" },
+      s("line", { x1: m.l, x2: W - m.r, y1: Y(v), y2: Y(v) }),
+      s("text", { x: m.l - 6, y: Y(v) + 4, "text-anchor": "end", text: numberFormat(v, digits) }),
+    ),
+  );
+  const xTicks = [];
+  for (let i = x0; i <= x1; i++) {
+    if (i % 6 !== 0) continue;
+    xTicks.push(
+      s(
+        "g",
+        { class: "tick" },
+        s("line", { x1: X(i), x2: X(i), y1: H - m.b, y2: H - m.b + 4 }),
+        s("text", { x: X(i), y: H - m.b + 17, "text-anchor": "middle", text: isoOf(i) }),
+      ),
+    );
+  }
+  const svg = s(
+    "svg",
+    { class: "fan", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": title },
+    grid,
+    xTicks,
+    s("line", { class: "axis", x1: m.l, x2: W - m.r, y1: H - m.b, y2: H - m.b }),
+    last ? s("line", { class: "origin", x1: X(last.i), x2: X(last.i), y1: m.t, y2: H - m.b }) : null,
+    s("polygon", { class: "band95", points: area("lo95", "hi95") }),
+    s("polygon", { class: "band50", points: area("lo50", "hi50") }),
+    s("polyline", { class: "history", points: pts(hist.map((p) => [p.i, p.v])) }),
+    s("polyline", { class: "median", points: pts(band.map((p) => [p.i, p.med])) }),
+    fc.map((p) => s("circle", { class: "median-dot", cx: X(p.i), cy: Y(p.med), r: 3 })),
+  );
+  const legend = h(
+    "p",
+    { class: "chart-legend" },
+    h("span", { class: "key history" }),
+    ` ${t("history")}  `,
+    h("span", { class: "key median" }),
+    ` ${t("median")}  `,
+    h("span", { class: "key band50" }),
+    ` ${t("band50")}  `,
+    h("span", { class: "key band95" }),
+    ` ${t("band95")}`,
+  );
+  const table = h(
+    "table",
+    { class: "forecast-table" },
+    h(
+      "thead",
+      {},
+      h("tr", {}, h("th", { text: t("month") }), h("th", { text: t("median") }), h("th", { text: t("band50") }), h("th", { text: t("band95") })),
+    ),
+    h(
+      "tbody",
+      {},
+      fc.map((p) =>
+        h(
+          "tr",
+          {},
+          h("td", { text: monthLabel(isoOf(p.i)) }),
+          h("td", { class: "num", text: numberFormat(p.med, digits) }),
+          h("td", { class: "num", text: `${numberFormat(p.lo50, digits)}–${numberFormat(p.hi50, digits)}` }),
+          h("td", { class: "num", text: `${numberFormat(p.lo95, digits)}–${numberFormat(p.hi95, digits)}` }),
+        ),
+      ),
+    ),
+  );
+  return h(
+    "figure",
+    { class: "fan-chart" },
+    h("figcaption", { text: title }),
+    svg,
+    legend,
+    sentence ? h("p", { class: "sentence", text: sentence }) : null,
+    table,
+  );
+}

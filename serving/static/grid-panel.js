@@ -1,0 +1,219 @@
+// The side panel of one grid area: season assessment with its explanation, a live what-if, dispute risk.
+
+import { api } from "./api.js";
+import { contributionBars } from "./charts.js";
+import { clear, h } from "./dom.js";
+import { monthLabel, numberFormat, percent, t } from "./i18n.js";
+
+const SPECIES = ["yak", "sheep", "goat", "horse"];
+
+function stat(label, value, unit, extra) {
+  return h(
+    "div",
+    { class: "stat" },
+    h("span", { class: "stat-label", text: label }),
+    h("span", { class: "stat-value" }, h("b", { text: value }), unit ? ` ${unit}` : ""),
+    extra ? h("span", { class: "stat-extra", text: extra }) : null,
+  );
+}
+
+export function badge(kind, value, label) {
+  return h("span", { class: `badge ${kind}-${value}`, text: label });
+}
+
+function assessmentBlock(a) {
+  return h(
+    "div",
+    { class: "stats" },
+    stat(
+      t("yield"),
+      numberFormat(a.yield_kg_ha.predicted),
+      t("unit_yield"),
+      t("yield_range", { low: numberFormat(a.yield_kg_ha.low), high: numberFormat(a.yield_kg_ha.high) }),
+    ),
+    stat(
+      t("capacity"),
+      numberFormat(a.capacity_su),
+      t("su"),
+      `${numberFormat(a.capacity_range_su[0])}–${numberFormat(a.capacity_range_su[1])}`,
+    ),
+    stat(t("stocking"), numberFormat(a.stocking_su), t("su")),
+    stat(t("pressure"), numberFormat(a.pressure, 2), "", t("unit_pressure")),
+    h(
+      "div",
+      { class: "stat" },
+      h("span", { class: "stat-label", text: t("status") }),
+      badge("status", a.status, t(`status_${a.status}`)),
+    ),
+    h(
+      "div",
+      { class: "stat wide" },
+      h("span", { class: "stat-label", text: t("advice") }),
+      badge("action", a.advice.action, t(`action_${a.advice.action}`)),
+      h("span", { class: "advice-text", text: a.advice.text }),
+    ),
+  );
+}
+
+/** Panel controller: ``open(gridId, season)`` fetches and renders; stale answers are dropped. */
+export class GridPanel {
+  constructor(root, { gridInfo, townshipName }) {
+    this.root = root;
+    this.gridInfo = gridInfo;
+    this.townshipName = townshipName;
+    this.generation = 0;
+    this.whatIfTimer = null;
+  }
+
+  reset() {
+    this.generation++;
+    this.current = null;
+    clear(this.root).append(h("p", { class: "hint", text: t("grid_pick") }));
+  }
+
+  /** Without a grid chosen: the county's season at a glance (counts by status and advice, totals). */
+  overview(items, season) {
+    const count = (key) => items.reduce((acc, a) => ((acc[key(a)] = (acc[key(a)] ?? 0) + 1), acc), {});
+    const status = count((a) => a.status);
+    const action = count((a) => a.advice.action);
+    const sum = (f) => items.reduce((acc, a) => acc + (Number.isFinite(f(a)) ? f(a) : 0), 0);
+    const row = (label, value) => h("tr", {}, h("th", { text: label }), h("td", { class: "num", text: value }));
+    clear(this.root).append(
+      h("h2", { text: t("overview_title", { season: t(`season_${season}`) }) }),
+      h("p", { class: "hint", text: t("grid_pick") }),
+      h(
+        "table",
+        { class: "totals" },
+        h(
+          "tbody",
+          {},
+          ["over", "balanced", "under"].map((k) => row(t(`status_${k}`), numberFormat(status[k] ?? 0))),
+          ["rest", "rotate", "graze"].map((k) => row(t(`action_${k}`), numberFormat(action[k] ?? 0))),
+          row(`${t("stocking")} (${t("su")})`, numberFormat(sum((a) => a.stocking_su))),
+          row(`${t("capacity")} (${t("su")})`, numberFormat(sum((a) => a.capacity_su))),
+          row(`${t("su_to_move_total")} (${t("su")})`, numberFormat(sum((a) => a.advice.su_to_move))),
+        ),
+      ),
+    );
+  }
+
+  async open(gridId, season) {
+    const generation = ++this.generation;
+    this.current = { gridId, season };
+    const info = this.gridInfo(gridId);
+    const head = h(
+      "header",
+      { class: "panel-head" },
+      h("h2", { text: info.name }),
+      h("p", { class: "muted", text: `${gridId} · ${t("township")} ${this.townshipName(info.township_id)} · ${t("area")} ${numberFormat(info.area_km2, 1)} ${t("km2")}` }),
+    );
+    const grazing = h("section", { class: "grazing", "data-testid": "grazing" }, h("p", { class: "hint", text: t("loading") }));
+    const dispute = h("section", { class: "dispute", "data-testid": "dispute" }, h("p", { class: "hint", text: t("loading") }));
+    clear(this.root).append(head, grazing, dispute);
+    const [a, d] = await Promise.allSettled([
+      api(`/v1/grazing/assessment/${gridId}`, { query: { season } }),
+      api(`/v1/dispute/risk/${gridId}`),
+    ]);
+    if (generation !== this.generation) return;
+    clear(grazing);
+    if (a.status === "fulfilled") this.#renderGrazing(grazing, a.value);
+    else grazing.append(errorLine(a.reason));
+    clear(dispute);
+    if (d.status === "fulfilled") this.#renderDispute(dispute, d.value);
+    else dispute.append(errorLine(d.reason));
+  }
+
+  #renderGrazing(root, a) {
+    root.append(
+      h("h3", {}, t("assessment", { season: t(`season_${a.season}`) }), h("small", { class: "muted", text: ` ${a.season_year} · ${t("as_of", { month: monthLabel(a.as_of_month) })}` })),
+      assessmentBlock(a),
+      h("h4", { text: t("why") }),
+      contributionBars(a.explanation, t("bars_caption", { base: numberFormat(a.explanation.base_value) }), 0),
+    );
+    root.querySelector(".explanation").dataset.testid = "grazing-explanation";
+    root.append(this.#whatIfForm(a));
+  }
+
+  #whatIfForm(base) {
+    const inputs = {};
+    const fields = SPECIES.map((sp) => {
+      inputs[sp] = h("input", { type: "number", name: sp, value: "0", step: "1", min: "-100000", max: "100000", inputmode: "numeric" });
+      return h("label", { class: "field" }, h("span", { text: t(sp) }), inputs[sp]);
+    });
+    inputs.rest = h("input", { type: "checkbox", name: "rest" });
+    inputs.drought = h("input", { type: "checkbox", name: "drought" });
+    const result = h("div", { class: "whatif-result", "aria-live": "polite" });
+    const form = h(
+      "form",
+      { class: "whatif", autocomplete: "off" },
+      h("h4", { text: t("whatif") }),
+      h("p", { class: "muted", text: t("whatif_help") }),
+      h("div", { class: "whatif-fields" }, fields),
+      h("label", { class: "check" }, inputs.rest, ` ${t("rest")}`),
+      h("label", { class: "check" }, inputs.drought, ` ${t("drought")}`),
+      result,
+    );
+    const generation = this.generation;
+    const run = async () => {
+      const add = Object.fromEntries(SPECIES.map((sp) => [sp, Math.trunc(Number(inputs[sp].value) || 0)]));
+      const body = { grid_id: base.grid_id, season: base.season, add_head: add, rest: inputs.rest.checked, drought: inputs.drought.checked };
+      const changed = Object.values(add).some((v) => v !== 0) || body.rest || body.drought;
+      if (!changed) {
+        clear(result).append(h("p", { class: "muted", text: t("whatif_none") }));
+        return;
+      }
+      try {
+        const w = await api("/v1/grazing/what-if", { method: "POST", body });
+        if (generation !== this.generation) return;
+        clear(result).append(
+          h("h5", { text: t("whatif_result") }),
+          h(
+            "p",
+            { class: "compare" },
+            `${t("pressure")} ${numberFormat(base.pressure, 2)} → `,
+            h("b", { text: numberFormat(w.pressure, 2) }),
+            " ",
+            badge("status", w.status, t(`status_${w.status}`)),
+            " ",
+            badge("action", w.advice.action, t(`action_${w.advice.action}`)),
+          ),
+          h("p", { class: "compare", text: `${t("stocking")} ${numberFormat(base.stocking_su)} → ${numberFormat(w.stocking_su)} ${t("su")} · ${t("capacity")} ${numberFormat(base.capacity_su)} → ${numberFormat(w.capacity_su)} ${t("su")}` }),
+          h("p", { class: "advice-text", text: w.advice.text }),
+          h("p", { class: "sentence small", text: w.explanation.sentence }),
+        );
+      } catch (err) {
+        if (generation === this.generation) clear(result).append(errorLine(err));
+      }
+    };
+    const later = () => {
+      clearTimeout(this.whatIfTimer);
+      this.whatIfTimer = setTimeout(run, 250);
+    };
+    form.addEventListener("input", later);
+    form.addEventListener("change", later);
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      run();
+    });
+    return form;
+  }
+
+  #renderDispute(root, d) {
+    root.append(
+      h("h3", {}, t("dispute"), h("small", { class: "muted", text: ` ${monthLabel(d.month)}` })),
+      h(
+        "div",
+        { class: "stats" },
+        stat(t("probability"), percent(d.probability), ""),
+        h("div", { class: "stat" }, h("span", { class: "stat-label", text: t("band") }), badge("band", d.band, t(`band_${d.band}`))),
+      ),
+      contributionBars(d.explanation, t("bars_caption_dispute"), 2),
+    );
+  }
+}
+
+export function errorLine(err) {
+  const messages = { 0: "err_network", 401: "err_401", 403: "err_403_planning", 503: "err_503" };
+  const key = messages[err?.status];
+  return h("p", { class: "error", role: "alert", text: key ? t(key) : `${t("error")}: ${err?.message ?? err}` });
+}

@@ -1,0 +1,171 @@
+// Health view (health staff keys only): score health-check records, show ranked risks with reasons.
+// Nothing personal is kept: records and results live in this object and the DOM until "clear" or log out.
+
+import { api, ApiError } from "./api.js";
+import { contributionBars } from "./charts.js";
+import { clear, h, s } from "./dom.js";
+import { percent, t } from "./i18n.js";
+import { badge, errorLine } from "./grid-panel.js";
+
+// Three made-up people (not from any survey), one per line, in the columns the API accepts.
+const SAMPLE_CSV = `ref,age,sex,ethnicity,occupation,township_id,residence_altitude_m,years_above_4500m,dogs_owned,plays_with_dogs,water_source,flies_on_food,fox_skin,butter_tea_cups_day,smoking,alcohol,handles_livestock_births,herd_abortion_history,raw_milk,bmi,systolic_bp,diastolic_bp,heart_rate,spo2_pct,haemoglobin_g_dl
+sample-A,58,male,tibetan,herder,T01,4350,30,4,true,open_stream,true,true,12,current,true,true,true,true,27.5,162,98,84,83,21.4
+sample-B,34,female,tibetan,herder,T05,4100,8,2,true,well,false,false,6,never,false,true,false,true,22.1,124,80,72,89,15.8
+sample-C,21,male,han_or_other,student,T01,3950,0,0,false,tap,false,false,1,never,false,false,false,false,20.4,116,74,68,93,14.6
+`;
+
+export class HealthView {
+  constructor(root) {
+    this.root = root;
+    this.results = null;
+    this.allowed = null; // null: not checked yet for this key
+  }
+
+  /** Forget everything: results, records typed or chosen, the permission check, and their DOM. */
+  reset() {
+    this.results = null;
+    this.allowed = null;
+    this.refusal = null;
+    if (this.textarea) this.textarea.value = "";
+    if (this.file) this.file.value = "";
+    this.textarea = null;
+    this.file = null;
+    this.output = null;
+    clear(this.root);
+  }
+
+  /** Check the key's role with an empty request (422: allowed, 403: refused), then show the form. */
+  async open() {
+    if (this.allowed === true) return;
+    clear(this.root).append(h("h2", { text: t("health_title") }), h("p", { class: "hint", text: t("health_checking") }));
+    try {
+      await api("/v1/disease/score", { method: "POST", body: { records: [] } });
+      this.allowed = true;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 422) this.allowed = true;
+      else if (err instanceof ApiError && err.status === 403) {
+        this.allowed = false;
+        this.refusal = err.message;
+        this.#renderRefusal();
+        return;
+      } else {
+        clear(this.root).append(h("h2", { text: t("health_title") }), errorLine(err));
+        return;
+      }
+    }
+    this.#renderForm();
+  }
+
+  /** Draw the view again in the current language, keeping what was chosen, typed and scored. */
+  relabel() {
+    if (this.allowed === true) {
+      this.#renderForm();
+      if (this.results) {
+        // Reasons come from the service in the language they were scored in; records are not re-sent unasked.
+        this.#renderResults();
+        this.output.prepend(h("p", { class: "hint", text: t("health_rescore") }));
+      }
+    } else if (this.allowed === false) this.#renderRefusal();
+  }
+
+  #renderRefusal() {
+    clear(this.root).append(
+      h("h2", { text: t("health_title") }),
+      h("p", { class: "refusal", id: "health-refusal", role: "alert", text: t("health_refused", { detail: this.refusal }) }),
+    );
+  }
+
+  #renderForm() {
+    this.file ??= h("input", { type: "file", id: "health-file", accept: ".csv,text/csv" });
+    this.textarea ??= h("textarea", { id: "health-csv", rows: "6", wrap: "off", spellcheck: "false", autocomplete: "off", placeholder: "ref,age,sex,…" });
+    this.output ??= h("div", { id: "health-results", "aria-live": "polite" });
+    const samples = h("button", { type: "button", id: "health-samples", text: t("health_samples") });
+    const score = h("button", { type: "submit", id: "health-score", class: "primary", text: t("health_score") });
+    const wipe = h("button", { type: "button", id: "health-clear", text: t("health_clear") });
+    samples.addEventListener("click", () => {
+      this.file.value = "";
+      this.textarea.value = SAMPLE_CSV;
+    });
+    wipe.addEventListener("click", () => {
+      this.results = null;
+      this.file.value = "";
+      this.textarea.value = "";
+      clear(this.output);
+    });
+    const form = h(
+      "form",
+      { class: "health-form", autocomplete: "off" },
+      h("p", { class: "muted", text: t("health_intro") }),
+      h("label", { class: "field" }, h("span", { text: t("health_file") }), this.file),
+      h("label", { class: "field" }, h("span", { text: t("health_paste") }), this.textarea),
+      h("div", { class: "buttons" }, samples, score, wipe),
+    );
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.#score();
+    });
+    clear(this.root).append(h("h2", { text: t("health_title") }), form, this.output);
+  }
+
+  async #score() {
+    const chosen = this.file.files?.[0];
+    const text = this.textarea.value.trim();
+    if (!chosen && !text) {
+      clear(this.output).append(h("p", { class: "error", text: t("health_empty") }));
+      return;
+    }
+    const form = new FormData();
+    form.append("file", chosen ?? new Blob([text], { type: "text/csv" }), chosen?.name ?? "records.csv");
+    clear(this.output).append(h("p", { class: "hint", text: t("loading") }));
+    try {
+      this.results = await api("/v1/disease/score-csv", { method: "POST", form });
+      this.#renderResults();
+    } catch (err) {
+      this.results = null;
+      clear(this.output);
+      if (err instanceof ApiError && err.status === 422 && Array.isArray(err.detail)) {
+        this.output.append(
+          h("p", { class: "error", text: t("health_errors") }),
+          h("ul", { class: "errors" }, err.detail.map((e) => h("li", { text: `${e.row ? t("row", { row: e.row }) : ""} ${e.field}: ${e.rule}` }))),
+        );
+      } else this.output.append(errorLine(err));
+    }
+  }
+
+  #renderResults() {
+    const people = this.results.results.map((person) =>
+      h(
+        "article",
+        { class: `person band-edge-${person.highest_band}` },
+        h(
+          "header",
+          {},
+          h("h3", { text: t("health_person", { ref: person.ref ?? `#${person.index + 1}` }) }),
+          h("span", { class: "muted", text: `${t("health_highest")} ` }),
+          badge("band", person.highest_band, t(`band_${person.highest_band}`)),
+        ),
+        h(
+          "table",
+          { class: "risks" },
+          h(
+            "tbody",
+            {},
+            person.risks.map((r) =>
+              h(
+                "tr",
+                {},
+                h("th", { text: r.label }),
+                h("td", { class: "num", text: percent(r.probability) }),
+                h("td", {}, s("svg", { class: "risk-bar", viewBox: "0 0 100 10", preserveAspectRatio: "none" }, s("rect", { class: `fill-${r.band}`, x: 0, y: 1, height: 8, width: Math.max(1, 100 * r.probability) }))),
+                h("td", {}, badge("band", r.band, t(`band_${r.band}`))),
+                h("td", { class: "reason", text: r.explanation.sentence }),
+              ),
+            ),
+          ),
+        ),
+        h("details", {}, h("summary", { text: `${t("why")} ${person.risks[0].label}` }), contributionBars(person.risks[0].explanation, t("bars_caption_disease"), 2)),
+      ),
+    );
+    clear(this.output).append(h("h3", { text: t("health_results") }), ...people);
+  }
+}

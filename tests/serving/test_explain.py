@@ -1,0 +1,116 @@
+"""Explanations add up: base value + every contribution = the model's raw score, as SHAP computes it.
+
+Responses list only the top reasons, so additivity is checked on :func:`serving.explain.contributions`;
+the routes are then checked to report exactly those numbers for the row they scored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from serving.deps import AppState
+from serving.explain import TOP_K, contributions
+
+# family -> tasks explained by the API
+TASKS = {"grazing": ("yield",), "dispute": ("any_dispute",), "market": ("head_sold", "price")}
+CASES = [(family, task) for family, tasks in TASKS.items() for task in tasks]
+
+
+def forecast_matrix(state: AppState, family: str) -> np.ndarray:
+    bundle = state.registry.get(family).bundle
+    return bundle.encoder.encode(state.county.forecasts[family].frame)
+
+
+@pytest.fixture(scope="module")
+def shap_module() -> Any:
+    import shap  # 2-3 s: only this module pays for it
+
+    return shap
+
+
+@pytest.mark.parametrize(("family", "task"), CASES)
+def test_contributions_sum_to_the_raw_prediction_on_every_forecast_row(
+    serving_state: AppState, family: str, task: str
+) -> None:
+    model = serving_state.registry.get(family).bundle.tasks[task]
+    x = forecast_matrix(serving_state, family)
+
+    contrib = contributions(model, x)
+
+    assert contrib.shape == (len(x), x.shape[1] + 1)
+    assert np.allclose(contrib.sum(axis=1), model.raw(x), rtol=1e-9, atol=1e-9)
+    assert np.ptp(contrib[:, -1]) < 1e-9, "the base value must be the same for every row"
+
+
+@pytest.mark.parametrize(("family", "task"), CASES)
+def test_contributions_equal_shap_tree_explainer(
+    shap_module: Any, serving_state: AppState, family: str, task: str
+) -> None:
+    model = serving_state.registry.get(family).bundle.tasks[task]
+    x = forecast_matrix(serving_state, family)[:6]
+
+    explainer = shap_module.TreeExplainer(model.booster)
+    values = explainer.shap_values(x)
+    expected = explainer.expected_value
+    if isinstance(values, list):  # older shap: one array per class of a binary model; the last is class 1
+        values, expected = values[-1], np.atleast_1d(expected)[-1]
+
+    ours = contributions(model, x)
+    assert np.allclose(np.asarray(values), ours[:, :-1], rtol=1e-7, atol=1e-9)
+    assert np.allclose(np.asarray(expected, dtype=float).ravel()[-1], ours[:, -1], rtol=1e-7, atol=1e-9)
+
+
+def test_dispute_risk_reports_the_bundles_calibrated_probability_and_raw_score(
+    client: TestClient, auth: Any, serving_state: AppState, grid_ids: list[str]
+) -> None:
+    bundle = serving_state.registry.get("dispute").bundle
+    model = bundle.tasks["any_dispute"]
+    frame = serving_state.county.forecasts["dispute"].frame
+    grid = grid_ids[4]
+    x = bundle.encoder.encode(frame[frame["grid_id"] == grid])
+    contrib = contributions(model, x)[0]
+
+    risk = client.get(f"/v1/dispute/risk/{grid}", headers=auth("planner")).json()
+
+    assert risk["probability"] == pytest.approx(float(model.point(x)[0]), rel=1e-12)
+    expl = risk["explanation"]
+    assert expl["raw_prediction"] == pytest.approx(float(model.raw(x)[0]), abs=1e-9)
+    assert expl["base_value"] + contrib[:-1].sum() == pytest.approx(expl["raw_prediction"], abs=1e-9)
+    assert expl["base_value"] == pytest.approx(contrib[-1], abs=1e-12)
+    assert_top_reasons(expl["reasons"], bundle.encoder.features, contrib)
+
+
+def test_grazing_assessment_reports_the_bundles_yield_and_raw_score(
+    client: TestClient, auth: Any, serving_state: AppState, grid_ids: list[str]
+) -> None:
+    bundle = serving_state.registry.get("grazing").bundle
+    model = bundle.tasks["yield"]
+    frame = serving_state.county.forecasts["grazing"].frame
+    grid = grid_ids[4]
+    x = bundle.encoder.encode(frame[(frame["grid_id"] == grid) & (frame["season"] == "cold")])
+    contrib = contributions(model, x)[0]
+
+    item = client.get(f"/v1/grazing/assessment/{grid}", params={"season": "cold"}, headers=auth("planner")).json()
+
+    assert item["yield_kg_ha"]["predicted"] == pytest.approx(float(model.point(x)[0]), rel=1e-12)
+    expl = item["explanation"]
+    assert expl["raw_prediction"] == pytest.approx(float(model.raw(x)[0]), abs=1e-9)
+    assert expl["base_value"] + contrib[:-1].sum() == pytest.approx(expl["raw_prediction"], abs=1e-9)
+    assert_top_reasons(expl["reasons"], bundle.encoder.features, contrib)
+
+
+def assert_top_reasons(reasons: list[dict[str, Any]], features: list[str], contrib: np.ndarray) -> None:
+    """The listed reasons are the largest contributions, largest first, with their exact values."""
+    values = dict(zip(features, contrib[:-1], strict=True))
+    assert 0 < len(reasons) <= TOP_K
+    for reason in reasons:
+        assert reason["contribution"] == pytest.approx(values[reason["feature"]], abs=1e-12)
+        assert reason["direction"] == ("up" if reason["contribution"] > 0 else "down")
+    sizes = [abs(r["contribution"]) for r in reasons]
+    assert sizes == sorted(sizes, reverse=True)
+    listed = {r["feature"] for r in reasons}
+    assert all(abs(v) <= min(sizes) + 1e-12 for f, v in values.items() if f not in listed)
