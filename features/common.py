@@ -172,10 +172,7 @@ def last_season_total(
     keys = [*_groupers(panel, by), pd.Series(season_id, index=panel.index)]
     running = panel[column].where(inside).groupby(keys, sort=False).cumsum()
     counted = panel[column].where(inside).notna().groupby(keys, sort=False).cumsum()
-    if to_date:
-        value = running.where(inside)
-    else:
-        value = running.where((moy == months[-1]) & (counted == len(months)))
+    value = running.where(inside) if to_date else running.where((moy == months[-1]) & (counted == len(months)))
     carried = value.groupby(_groupers(panel, by), sort=False).ffill()
     return carried.groupby(_groupers(panel, by), sort=False).shift(1)
 

@@ -53,6 +53,13 @@ class FeatureSet:
         bad = {k: v for k, v in self.monotone.items() if v not in (-1, 1)}
         if bad:
             raise ValueError(f"{self.family}: monotone directions must be +1 or -1, got {bad}")
+        # Numeric features are floats (NaN = unknown), so a model's signature accepts every row alike.
+        numeric = [f for f in self.features if f not in self.categorical]
+        ints = [f for f in numeric if not pd.api.types.is_float_dtype(self.frame[f])]
+        if ints:
+            frame = self.frame.copy()
+            frame[ints] = frame[ints].astype("float64")
+            object.__setattr__(self, "frame", frame)
 
     def select(self, **equals: Any) -> FeatureSet:
         """The same feature set restricted to rows whose columns equal the given values.

@@ -116,12 +116,10 @@ class ModelRegistry:
             raise
 
     def _load_bundle(self, name: str, version: str) -> ModelBundle:
-        import mlflow
-
         from models.pyfunc import load_bundle
+        from training.tracking import point_mlflow_at
 
-        mlflow.set_tracking_uri(self.tracking_uri)
-        mlflow.set_registry_uri(self.tracking_uri)
+        point_mlflow_at(self.tracking_uri)
         return load_bundle(f"models:/{name}/{version}")
 
     def status(self) -> dict[str, dict[str, Any]]:

@@ -48,9 +48,24 @@ def configure_tracking(settings: Settings) -> MlflowClient:
     """Point MLflow at the configured store (embedded SQLite under work_dir by default)."""
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep CLI output readable
-    mlflow.set_tracking_uri(settings.tracking_uri())
-    mlflow.set_registry_uri(settings.tracking_uri())
+    point_mlflow_at(settings.tracking_uri())
     return MlflowClient()
+
+
+def point_mlflow_at(uri: str) -> None:
+    """Set MLflow's tracking and registry URI for this process without leaving it in the environment.
+
+    ``mlflow.set_tracking_uri`` also exports ``MLFLOW_TRACKING_URI``, which the settings object would
+    later read as a configured server; the environment is put back as it was.
+    """
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def ensure_experiment(name: str, settings: Settings) -> str:
@@ -59,7 +74,7 @@ def ensure_experiment(name: str, settings: Settings) -> str:
     if existing is not None:
         return str(existing.experiment_id)
     location = None
-    if settings.mlflow_tracking_uri is None:
+    if settings.tracking_uri().startswith("sqlite:"):  # a server chooses its own artifact store
         location = (settings.artifact_root() / name).as_uri()
     return str(mlflow.create_experiment(name, artifact_location=location))
 
@@ -136,6 +151,19 @@ def decide_promotion(
     )
 
 
+def check_gate_metric(result: TrainResult, cfg: ExperimentConfig) -> None:
+    """Fail before anything is logged if the gate could not decide (metric unknown to the model or baselines)."""
+    metric = cfg.gate.metric
+    if metric not in result.metrics:
+        raise ValueError(f"gate.metric {metric!r} is not a metric of {cfg.family}: {', '.join(sorted(result.metrics))}")
+    if not any(metric in m for m in result.baselines.values()):
+        shared = set.intersection(*(set(m) for m in result.baselines.values()))
+        raise ValueError(
+            f"gate.metric {metric!r} is not computed for any {cfg.family} baseline, so a first model could not "
+            f"be judged; choose one of: {', '.join(sorted(shared))}"
+        )
+
+
 def current_champion(client: MlflowClient, name: str) -> Any | None:
     try:
         return client.get_model_version_by_alias(name, CHAMPION)
@@ -158,6 +186,7 @@ def log_and_register(
 
     Returns (run id, new version, gate decision).
     """
+    check_gate_metric(result, cfg)
     client = configure_tracking(settings)
     experiment_id = ensure_experiment(f"muzhang-{cfg.family}", settings)
     name = cfg.registered_model

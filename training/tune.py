@@ -17,7 +17,7 @@ import optuna
 from features import FeatureSet
 from models.bundle import FeatureEncoder
 from training.config import ExperimentConfig
-from training.engine import select_features
+from training.engine import select_features, transform_target
 from training.families import FAMILY_PLANS
 from training.fit import booster_params
 
@@ -63,12 +63,13 @@ def tune_family(
     task = plan.tasks(fs, cfg)[0]
     encoder = FeatureEncoder(features, {f: fs.categorical[f] for f in features if f in fs.categorical})
     x = encoder.encode(fs.frame)
-    y = fs.frame[task.target].to_numpy(dtype=float)
+    y = transform_target(fs.frame, task, x, features)  # what the boosters learn (log1p, log ratio ...)
     tr = split.train[np.isfinite(y[split.train])]
     va = split.valid[np.isfinite(y[split.valid])]
     kind = "quantile" if task.kind == "quantile" else task.kind
     metric = VALID_METRIC[kind]
-    monotone = [fs.monotone.get(f, 0) for f in features]
+    directions = fs.monotone if task.monotone is None else task.monotone
+    monotone = [directions.get(f, 0) for f in features]
     # One Dataset serves every trial; pre-filtering would freeze min_data_in_leaf at its first value.
     train_set = lgb.Dataset(
         x[tr],

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path as PathParam, status
+from fastapi import APIRouter, HTTPException, status
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"

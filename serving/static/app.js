@@ -117,11 +117,9 @@ async function showView(view) {
   for (const tab of document.querySelectorAll("#tabs [data-view]")) tab.setAttribute("aria-selected", String(tab.dataset.view === view));
   document.body.dataset.view = view;
   const generation = ++state.generation;
+  setStatus(""); // a message belongs to the view that showed it
   if (view !== "rotation") map.clearArrows();
-  if (view === "health") {
-    setStatus("");
-    return health.open();
-  }
+  if (view === "health") return health.open();
   if (!state.planningAllowed) {
     setStatus(t("err_403_planning"), "error");
     return;

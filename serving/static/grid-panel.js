@@ -77,7 +77,8 @@ export class GridPanel {
     const status = count((a) => a.status);
     const action = count((a) => a.advice.action);
     const sum = (f) => items.reduce((acc, a) => acc + (Number.isFinite(f(a)) ? f(a) : 0), 0);
-    const row = (label, value) => h("tr", {}, h("th", { text: label }), h("td", { class: "num", text: value }));
+    const row = (label, value) => h("tr", {}, h("th", {}, label), h("td", { class: "num", text: value }));
+    const grids = (kind, key, counts) => row(badge(kind, key, t(`${kind}_${key}`)), t("grids_count", { n: counts[key] ?? 0 }));
     clear(this.root).append(
       h("h2", { text: t("overview_title", { season: t(`season_${season}`) }) }),
       h("p", { class: "hint", text: t("grid_pick") }),
@@ -87,8 +88,8 @@ export class GridPanel {
         h(
           "tbody",
           {},
-          ["over", "balanced", "under"].map((k) => row(t(`status_${k}`), numberFormat(status[k] ?? 0))),
-          ["rest", "rotate", "graze"].map((k) => row(t(`action_${k}`), numberFormat(action[k] ?? 0))),
+          ["over", "balanced", "under"].map((k) => grids("status", k, status)),
+          ["rest", "rotate", "graze"].map((k) => grids("action", k, action)),
           row(`${t("stocking")} (${t("su")})`, numberFormat(sum((a) => a.stocking_su))),
           row(`${t("capacity")} (${t("su")})`, numberFormat(sum((a) => a.capacity_su))),
           row(`${t("su_to_move_total")} (${t("su")})`, numberFormat(sum((a) => a.advice.su_to_move))),

@@ -133,7 +133,7 @@ export class HealthView {
   }
 
   #renderResults() {
-    const people = this.results.results.map((person) =>
+    const people = this.results.results.map((person, rank) =>
       h(
         "article",
         { class: `person band-edge-${person.highest_band}` },
@@ -163,7 +163,7 @@ export class HealthView {
             ),
           ),
         ),
-        h("details", {}, h("summary", { text: `${t("why")} ${person.risks[0].label}` }), contributionBars(person.risks[0].explanation, t("bars_caption_disease"), 2)),
+        h("details", { open: rank === 0 }, h("summary", { text: `${t("why")} ${person.risks[0].label}` }), contributionBars(person.risks[0].explanation, t("bars_caption_disease"), 2)),
       ),
     );
     clear(this.output).append(h("h3", { text: t("health_results") }), ...people);

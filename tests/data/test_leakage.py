@@ -65,7 +65,7 @@ def last_month_seen(fs: FeatureSet) -> pd.Series:
         return frame["origin_month"]
     if fs.family == "grazing":  # a season starting at s, forecast L months ahead, sees data up to s - L
         start = frame["season_start"].dt.to_period("M")
-        return (start - frame["lead_months"].to_numpy()).dt.to_timestamp()
+        return (start - frame["lead_months"].to_numpy(dtype=int)).dt.to_timestamp()
     raise ValueError(fs.family)
 
 

@@ -46,12 +46,6 @@ def feature_rows(result: Any) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-@pytest.mark.xfail(
-    strict=True,
-    raises=mlflow.exceptions.MlflowException,
-    reason="known bug: training/tracking.py typical_input() declares every numeric feature double, the "
-    "builders emit int64 (age, month_of_year, ...), and MLflow refuses int64 -> double",
-)
 def test_champion_accepts_feature_frame_as_the_builder_makes_it(
     champion_client: Any, trained_results: dict[str, Any], family: str
 ) -> None:

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from training.tracking import configure_tracking
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: mlflow.set_tracking_uri() in training/tracking.py configure_tracking() exports "
-    "MLFLOW_TRACKING_URI, which every later get_settings() reads as a configured tracking server",
-)
 def test_settings_made_after_a_run_log_to_their_own_work_dir(make_settings: Any) -> None:
     configure_tracking(make_settings("first"))  # what every run_training does before logging
 
