@@ -1,0 +1,199 @@
+"""Real-browser tier: the app under uvicorn on 127.0.0.1, driven through Playwright by Debian's chromium.
+
+The app serves the tiny county's four families from the session MLflow store that ``trained_runs`` fills;
+a planner key and a health key are made up here (the settings see only their sha256). Every page runs in
+a context that aborts and records any request to a host other than 127.0.0.1 or localhost.
+
+Playwright's Python package and ``/usr/bin/chromium`` are required: when either is missing the tests fail
+and say what to install (CI installs both: ``.ci/install-browser.sh`` and the dev extras).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+
+from muzhang.settings import ApiKey, Settings
+from serving.app import build_state, create_app
+from serving.deps import AppState
+from serving.registry import FAMILY_MODELS
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
+ROLES = ("planner", "health")
+# Below the tiny county's 40 grids, so the page has to split its batch calls to fit the cap.
+BATCH_CAP = 25
+SERVER_START_SECONDS = 30
+HAVE_PLAYWRIGHT = all(importlib.util.find_spec(m) is not None for m in ("playwright", "pytest_playwright"))
+INSTALL_HINT = (
+    "the browser tests need Playwright's Python package and Debian's chromium: "
+    "`.venv/bin/pip install -e '.[dev]'` (playwright, pytest-playwright) and `.ci/install-browser.sh`"
+)
+
+
+def local_only(url: str) -> bool:
+    return urlparse(url).hostname in LOCAL_HOSTS
+
+
+if HAVE_PLAYWRIGHT:
+
+    @pytest.fixture(scope="session")
+    def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+        """pytest-playwright's launch options, pointed at the system chromium (Playwright cannot fetch its own)."""
+        if not CHROMIUM.exists():
+            pytest.fail(f"{CHROMIUM} is missing: {INSTALL_HINT}", pytrace=False)
+        return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "headless": True, "args": CHROMIUM_ARGS}
+
+    @pytest.fixture(scope="session")
+    def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+        """A laptop-sized window with a Chinese locale, as the county's planners use it."""
+        return {**browser_context_args, "viewport": {"width": 1280, "height": 860}, "locale": "zh-CN"}
+
+else:
+
+    @pytest.fixture
+    def page() -> None:
+        """Stands in for pytest-playwright's fixture so that every browser test fails, saying why."""
+        pytest.fail(f"Playwright is not installed: {INSTALL_HINT}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def browser_keys() -> dict[str, str]:
+    """Role -> a random raw key, as a person would paste it."""
+    return {role: secrets.token_urlsafe(24) for role in ROLES}
+
+
+@pytest.fixture(scope="session")
+def browser_state(
+    trained_runs: dict[str, Any],
+    tracked_settings: Settings,
+    new_store: Any,
+    store_client: Any,
+    browser_keys: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AppState:
+    """County and four champions of the session store, loaded once, with the two keys and a small cap."""
+    keys = [
+        ApiKey(name=f"browser-{role}", role=role, sha256=hashlib.sha256(key.encode()).hexdigest())  # type: ignore[arg-type]
+        for role, key in browser_keys.items()
+    ]
+    settings = tracked_settings.model_copy(
+        update={
+            "api_keys": keys,
+            "poll_seconds": 0,
+            "batch_cap": BATCH_CAP,
+            "audit_log": tmp_path_factory.mktemp("browser-audit") / "disease-access.jsonl",
+        }
+    )
+    with new_store(settings.work_dir, settings.data_dir) as sandboxed:
+        client = store_client(sandboxed)
+        for family, summary in trained_runs.items():
+            if not summary.promoted:  # fast tiny-county models may not pass the gate; serving needs a champion
+                client.set_registered_model_alias(FAMILY_MODELS[family], "champion", summary.version)
+        state = build_state(settings)
+    not_loaded = {f: s.error for f, s in state.registry.slots.items() if s.model is None}
+    assert not not_loaded, f"browser app could not load: {not_loaded}"
+    return state
+
+
+@pytest.fixture(scope="session")
+def live_server(browser_state: AppState) -> Iterator[str]:
+    """The app under uvicorn in a background thread, on a free port of 127.0.0.1; yields its base URL."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(state=browser_state), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="muzhang-browser-app", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the app did not start under uvicorn (see the captured log)")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+@pytest.fixture(scope="session")
+def base_url(live_server: str) -> str:
+    """pytest-playwright opens relative URLs (``page.goto("/")``) on the live app."""
+    return live_server
+
+
+@pytest.fixture(scope="session")
+def api(live_server: str, browser_keys: dict[str, str]) -> Callable[..., Any]:
+    """``api(role, method, path, **httpx_kwargs)``: the JSON the API itself answers, to compare with the page."""
+    import httpx
+
+    def call(role: str, method: str, path: str, **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {browser_keys[role]}"}
+        response = httpx.request(method, f"{live_server}{path}", headers=headers, timeout=60, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+    return call
+
+
+@dataclass
+class Guard:
+    """What a page did that it must not: requests to other hosts (aborted) and uncaught script errors."""
+
+    outside: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def guard(page: Any) -> Iterator[Guard]:
+    """Abort and record every request whose host is not 127.0.0.1/localhost; record uncaught page errors.
+
+    Checked again after the test, so no test can pass while the page reached out or threw.
+    """
+    seen = Guard()
+
+    def block(route: Any) -> None:
+        seen.outside.append(route.request.url)
+        route.abort()
+
+    page.context.route(lambda url: not local_only(url), block)
+    page.on("pageerror", lambda exc: seen.errors.append(str(exc)))
+    yield seen
+    assert not seen.outside, f"the page requested other hosts: {seen.outside}"
+    assert not seen.errors, f"uncaught errors in the page: {seen.errors}"
+
+
+@pytest.fixture
+def sign_in(page: Any, guard: Guard, browser_keys: dict[str, str]) -> Callable[[str], Any]:
+    """``sign_in(role)``: open the page, enter that role's key and wait until the map is drawn."""
+
+    def enter(role: str) -> Any:
+        page.goto("/")
+        page.fill("#key-input", browser_keys[role])
+        page.click("#login")
+        page.wait_for_selector("#county-map path.grid")
+        return page
+
+    return enter

@@ -1,0 +1,264 @@
+"""The one-screen page in a real browser: map, layers, explanations, views, health view, log out."""
+
+from __future__ import annotations
+
+import collections
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+GRID_FILLS = "els => els.map(e => [e.dataset.grid, e.getAttribute('fill')])"
+# The screen point at the mean of a grid's vertices (inside: the cells are convex), and what is drawn there.
+POINT_OF_GRID = """(id) => {
+  const svg = document.getElementById('county-map');
+  const path = svg.querySelector(`path.grid[data-grid="${id}"]`);
+  const nums = path.getAttribute('d').match(/-?\\d+(\\.\\d+)?/g).map(Number);
+  let x = 0, y = 0;
+  for (let i = 0; i < nums.length; i += 2) { x += nums[i]; y += nums[i + 1]; }
+  const p = new DOMPoint(x / (nums.length / 2), y / (nums.length / 2)).matrixTransform(svg.getScreenCTM());
+  const hit = document.elementFromPoint(p.x, p.y);
+  return {x: p.x, y: p.y, hit: hit && hit.dataset ? hit.dataset.grid : null};
+}"""
+
+
+def county_grids(api: Any) -> list[dict[str, Any]]:
+    return [f["properties"] for f in api("planner", "GET", "/v1/county/map")["grids"]["features"]]
+
+
+def biggest_grid(api: Any) -> str:
+    return str(max(county_grids(api), key=lambda p: p["area_km2"])["grid_id"])
+
+
+def click_grid(page: Any, grid_id: str) -> None:
+    """Hover and click a grid with the mouse, as a person would (not a synthetic event)."""
+    point = page.evaluate(POINT_OF_GRID, grid_id)
+    assert point["hit"] == grid_id, f"the middle of {grid_id} shows {point['hit']} (scroll or overlap?)"
+    page.mouse.move(point["x"], point["y"])
+    page.mouse.click(point["x"], point["y"])
+
+
+def fills(page: Any) -> dict[str, str]:
+    return dict(page.eval_on_selector_all("#county-map path.grid", GRID_FILLS))
+
+
+def wait_painted(page: Any, painted: str) -> None:
+    page.wait_for_selector(f'#county-map[data-painted="{painted}"]', timeout=30_000)
+
+
+def grazing_batch(api: Any, grid_ids: list[str], season: str = "warm", cap: int = 25) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for i in range(0, len(grid_ids), cap):
+        items = [{"grid_id": g, "season": season} for g in grid_ids[i : i + cap]]
+        for a in api("planner", "POST", "/v1/grazing/batch", json={"items": items})["items"]:
+            out[a["grid_id"]] = a
+    return out
+
+
+def test_page_loads_without_a_key_and_asks_for_one(page: Any, guard: Any) -> None:
+    api_calls: list[str] = []
+    page.on("request", lambda r: api_calls.append(r.url) if "/v1/" in r.url else None)
+
+    response = page.goto("/")
+
+    assert response.status == 200
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert page.locator("#key-input").is_visible()
+    assert page.locator("#welcome").is_visible()
+    assert page.title() == "牧长 Muzhang"
+    assert api_calls == [], "the page called the API before a key was entered"
+
+
+def test_map_draws_one_polygon_per_served_grid_with_township_names(sign_in: Any, api: Any) -> None:
+    served = api("planner", "GET", "/v1/county/map")
+
+    page = sign_in("planner")
+
+    assert page.locator("#county-map path.grid").count() == len(served["grids"]["features"])
+    wait_painted(page, "pressure-warm")
+    labels = page.locator("#county-map .township-label").all_text_contents()
+    towns_with_grids = {f["properties"]["township_id"] for f in served["grids"]["features"]}
+    expected = {t["township_name_zh"] for t in served["townships"] if t["township_id"] in towns_with_grids}
+    assert set(labels) == expected
+    assert page.locator("#county-map .township-borders").get_attribute("d"), "no township border drawn"
+    assert page.locator("#legend").inner_text().startswith("载畜压力指数")
+
+
+def test_switching_layers_recolours_grids_by_what_the_api_says(sign_in: Any, api: Any) -> None:
+    page = sign_in("planner")
+    wait_painted(page, "pressure-warm")
+    pressure = fills(page)
+    assessments = grazing_batch(api, sorted(pressure))
+
+    for layer, value in (("status", lambda a: a["status"]), ("advice", lambda a: a["advice"]["action"])):
+        page.select_option("#layer", layer)
+        wait_painted(page, f"{layer}-warm")
+        now = fills(page)
+        assert now != pressure, f"the {layer} layer left every fill as it was"
+        colours = collections.defaultdict(set)
+        for grid_id, fill in now.items():
+            colours[value(assessments[grid_id])].add(fill)
+        assert all(len(c) == 1 for c in colours.values()), f"one {layer} shown in several colours: {colours}"
+        assert len({next(iter(c)) for c in colours.values()}) == len(colours), f"two {layer}s share a colour"
+
+    page.select_option("#layer", "dispute")
+    wait_painted(page, "dispute")
+    assert fills(page) != pressure
+
+
+def test_clicking_a_grid_shows_the_explanation_the_api_gives(sign_in: Any, api: Any) -> None:
+    grid_id = biggest_grid(api)
+    expected = api("planner", "GET", f"/v1/grazing/assessment/{grid_id}", params={"season": "warm", "lang": "zh"})
+    dispute = api("planner", "GET", f"/v1/dispute/risk/{grid_id}", params={"lang": "zh"})
+    page = sign_in("planner")
+    wait_painted(page, "pressure-warm")
+
+    click_grid(page, grid_id)
+
+    tooltip = page.locator("#map .tooltip")
+    assert expected["grid_name"] in tooltip.inner_text()
+    explanation = page.locator("[data-testid=grazing-explanation]")
+    explanation.wait_for()
+    assert explanation.locator(".sentence").inner_text() == expected["explanation"]["sentence"]
+    assert explanation.locator(".reason-label").first.inner_text() == expected["explanation"]["reasons"][0]["label"]
+    assert explanation.locator(".bar-row").count() == len(expected["explanation"]["reasons"])
+    risk = page.locator("[data-testid=dispute] .explanation .sentence")
+    risk.wait_for()
+    assert risk.inner_text() == dispute["explanation"]["sentence"]
+    assert page.locator("#county-map .selected-outline").get_attribute("d")
+
+
+def test_what_if_form_answers_with_the_api_what_if(sign_in: Any, api: Any) -> None:
+    grid_id = biggest_grid(api)
+    body = {"grid_id": grid_id, "season": "warm", "add_head": {"yak": 300}, "rest": False, "drought": True}
+    expected = api("planner", "POST", "/v1/grazing/what-if", json=body, params={"lang": "zh"})
+    page = sign_in("planner")
+    click_grid(page, grid_id)
+    page.locator("[data-testid=grazing-explanation]").wait_for()
+
+    page.fill(".whatif input[name=yak]", "300")
+    page.check(".whatif input[name=drought]")
+
+    result = page.locator(".whatif-result .compare b")
+    result.wait_for()
+    assert result.inner_text() == f"{expected['pressure']:,.2f}"
+    assert page.locator(".whatif-result .advice-text").inner_text() == expected["advice"]["text"]
+
+
+def test_english_switch_translates_the_page_and_refetches_sentences(sign_in: Any, api: Any) -> None:
+    grid_id = biggest_grid(api)
+    expected = api("planner", "GET", f"/v1/grazing/assessment/{grid_id}", params={"season": "warm", "lang": "en"})
+    page = sign_in("planner")
+    click_grid(page, grid_id)
+    page.locator("[data-testid=grazing-explanation]").wait_for()
+
+    page.click("[data-lang=en]")
+
+    assert page.locator("#tabs [data-view=market]").inner_text() == "Market"
+    sentence = page.locator("[data-testid=grazing-explanation] .sentence")
+    page.wait_for_function(
+        "s => document.querySelector('[data-testid=grazing-explanation] .sentence')?.textContent === s",
+        arg=expected["explanation"]["sentence"],
+    )
+    assert sentence.inner_text() == expected["explanation"]["sentence"]
+
+
+def test_rotation_market_and_watchlist_views(sign_in: Any, api: Any) -> None:
+    plan = api("planner", "GET", "/v1/grazing/rotation-plan", params={"season": "warm", "lang": "zh"})
+    watch = api("planner", "GET", "/v1/dispute/watchlist", params={"top": 20, "lang": "zh"})
+    page = sign_in("planner")
+
+    page.click("#tabs [data-view=rotation]")
+    wait_painted(page, "rotation-warm")
+    assert page.locator("[data-testid=rotation-summary]").inner_text() == plan["summary"]
+    assert page.locator("#county-map .overlay path.move").count() == min(60, len(plan["moves"]))
+
+    page.click("#tabs [data-view=market]")
+    page.locator(".fan-chart").nth(1).wait_for()
+    assert page.locator(".fan-chart svg.fan polygon.band95").count() == 2
+    assert page.locator(".fan-chart svg.fan polyline.history").count() == 2
+
+    page.click("#tabs [data-view=watch]")
+    rows = page.locator(".watchlist tr.pick")
+    rows.first.wait_for()
+    assert rows.count() == len(watch["items"])
+    first = watch["items"][0]
+    rows.first.click()
+    page.wait_for_selector('body[data-view="map"]')
+    assert first["grid_id"] in page.locator("#panel-grid .panel-head").inner_text()
+    assert page.locator("#county-map .selected-outline").get_attribute("d")
+
+
+def test_health_view_refuses_a_planner_key(sign_in: Any) -> None:
+    page = sign_in("planner")
+
+    page.click("#tabs [data-view=health]")
+
+    refusal = page.locator("#health-refusal")
+    refusal.wait_for()
+    assert "planner" in refusal.inner_text()
+    assert page.locator("#health-csv").count() == 0
+    assert page.locator("#health-samples").count() == 0
+
+
+def test_health_key_scores_sample_patients_like_the_api(sign_in: Any, api: Any) -> None:
+    page = sign_in("health")
+
+    page.click("#health-samples")  # a health key lands on the health view
+    csv_text = page.input_value("#health-csv")
+    page.click("#health-score")
+
+    people = page.locator("#health-results article.person")
+    people.first.wait_for()
+    expected = api(
+        "health",
+        "POST",
+        "/v1/disease/score-csv",
+        params={"lang": "zh"},
+        files={"file": ("records.csv", csv_text.encode(), "text/csv")},
+    )
+    assert people.count() == expected["n"] == 3
+    shown = people.locator("h3").all_inner_texts()
+    assert shown == [f"记录 {r['ref']}" for r in expected["results"]], "people not ranked as the API ranks them"
+    first_risks = people.first.locator("table.risks th").all_inner_texts()
+    assert first_risks == [r["label"] for r in expected["results"][0]["risks"]]
+
+
+def test_log_out_clears_patient_results_key_and_records(sign_in: Any, browser_keys: dict[str, str]) -> None:
+    page = sign_in("health")
+    page.click("#health-samples")
+    page.click("#health-score")
+    page.locator("#health-results article.person").first.wait_for()
+    assert "sample-A" in page.inner_text("body")
+
+    page.click("#logout")
+
+    assert page.locator("#health-results").count() == 0
+    assert page.locator("#health-csv").count() == 0
+    assert "sample-" not in page.content()
+    stored = page.evaluate("Object.entries(sessionStorage)")
+    assert all(browser_keys["health"] not in v and "sample-" not in v for _, v in stored), stored
+    assert page.locator("#key-input").is_visible()
+    assert page.locator("#county-map").count() == 0
+
+
+def test_tablet_width_stacks_the_side_panel_under_the_map(sign_in: Any) -> None:
+    page = sign_in("planner")
+
+    page.set_viewport_size({"width": 820, "height": 1180})
+
+    map_box = page.locator("#map-area").bounding_box()
+    side_box = page.locator("#side").bounding_box()
+    assert side_box["y"] >= map_box["y"] + map_box["height"] - 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= 820
+
+
+def test_guard_records_and_blocks_requests_to_other_hosts(page: Any, guard: Any) -> None:
+    page.goto("about:blank")  # no CSP here, so the request reaches the route
+
+    page.evaluate("fetch('http://192.0.2.7/probe').catch(() => null)")
+    page.wait_for_timeout(200)
+
+    assert guard.outside == ["http://192.0.2.7/probe"]
+    guard.outside.clear()
