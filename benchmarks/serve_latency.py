@@ -74,9 +74,7 @@ def throughput(make_send, clients: int, seconds: float) -> float:  # type: ignor
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0, help="Duration of each throughput run.")
     parser.add_argument("--requests", type=int, default=2000, help="Sequential requests for latency.")
     args = parser.parse_args()
@@ -195,9 +193,7 @@ def main() -> None:
     )
     ratio = tput_ours / tput_theirs
     p50, p99 = np.percentile(lat_ours, 50), np.percentile(lat_ours, 99)
-    print(
-        f"throughput ratio muzhang / mlflow = {ratio:.1f}x (target >= 5x: {'PASS' if ratio >= 5 else 'FAIL'})"
-    )
+    print(f"throughput ratio muzhang / mlflow = {ratio:.1f}x (target >= 5x: {'PASS' if ratio >= 5 else 'FAIL'})")
     print(
         f"latency target p50 <= 3 ms: {'PASS' if p50 <= 3 else 'FAIL'}; p99 <= 8 ms: {'PASS' if p99 <= 8 else 'FAIL'}"
     )

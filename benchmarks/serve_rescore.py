@@ -58,9 +58,7 @@ def main() -> None:
     for family, (n, s) in timings.items():
         print(f"{family:<10}{n:>24,}{s:>10.2f}{1000 * s / n:>10.3f}")
     print(f"{'total':<10}{sum(n for n, _ in timings.values()):>24,}{total:>10.2f}")
-    print(
-        f"peak RSS {peak_mb:,.0f} MB; target <= {TARGET_S:.0f} s: {'PASS' if total <= TARGET_S else 'FAIL'}"
-    )
+    print(f"peak RSS {peak_mb:,.0f} MB; target <= {TARGET_S:.0f} s: {'PASS' if total <= TARGET_S else 'FAIL'}")
 
 
 if __name__ == "__main__":

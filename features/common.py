@@ -85,9 +85,7 @@ class Past:
         """The feature's column name."""
         if self.name:
             return self.name
-        return (
-            f"months_since_{self.column}" if self.how == "since" else f"{self.column}_{self.how}{self.window}"
-        )
+        return f"months_since_{self.column}" if self.how == "since" else f"{self.column}_{self.how}{self.window}"
 
 
 def _groupers(frame: pd.DataFrame, by: Sequence[str]) -> list[pd.Series]:
@@ -101,9 +99,7 @@ def lag_within(frame: pd.DataFrame, by: list[str], column: str, k: int = 1) -> p
     return frame.groupby(by, sort=False)[column].shift(k)
 
 
-def rolling_within(
-    frame: pd.DataFrame, by: list[str], column: str, window: int, how: str = "sum"
-) -> pd.Series:
+def rolling_within(frame: pd.DataFrame, by: list[str], column: str, window: int, how: str = "sum") -> pd.Series:
     """Sum or mean of ``column`` over the ``window`` rows before each row in its group (never the row).
 
     Shifts by one within the group, then rolls; NaN unless all ``window`` earlier values are known.

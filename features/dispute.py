@@ -144,7 +144,5 @@ def _pressure_proxy(panel: pd.DataFrame, drought: pd.Series, domain: Domain) -> 
             * (1 - panel["rested_share_last"].fillna(0.0).to_numpy()),
         }
     )
-    capacity = capacity_su(
-        ref["forage_yield_kg_ha"].to_numpy(), frame, domain, area_col="area_ha", drought_col=None
-    )
+    capacity = capacity_su(ref["forage_yield_kg_ha"].to_numpy(), frame, domain, area_col="area_ha", drought_col=None)
     return pressure_index(panel["stocking_su_last"].to_numpy(), capacity)

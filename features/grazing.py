@@ -75,9 +75,7 @@ def build_grazing_features(
     """Season-yield rows for every grid: complete seasons (training) or the next season (``forecast``)."""
     panel = grid_panel(tables, domain)
     last_n = int(panel["month_n"].max()) - 1  # the panel runs one month past the data
-    seasons = _with_next_seasons(
-        summarise_seasons(panel, drought_years(tables.grid_monthly), domain), last_n, domain
-    )
+    seasons = _with_next_seasons(summarise_seasons(panel, drought_years(tables.grid_monthly), domain), last_n, domain)
     seasons = _add_season_history(seasons, domain)
     next_starts = _next_season_starts(last_n, domain)
     if forecast:
@@ -85,16 +83,10 @@ def build_grazing_features(
         rows = rows.assign(decision_n=np.minimum(rows["start_n"], last_n + 1))
     else:  # one row per lead time, so a forecast made months ahead meets rows like itself
         done = seasons[seasons[TARGET].notna()]
-        rows = pd.concat(
-            [done.assign(decision_n=done["start_n"] - (lead - 1)) for lead in LEADS], ignore_index=True
-        )
-    rows = _history_known_at_decision(
-        rows.assign(lead_months=rows["start_n"] - rows["decision_n"] + 1), domain
-    )
+        rows = pd.concat([done.assign(decision_n=done["start_n"] - (lead - 1)) for lead in LEADS], ignore_index=True)
+    rows = _history_known_at_decision(rows.assign(lead_months=rows["start_n"] - rows["decision_n"] + 1), domain)
     past = pd.concat([panel[["grid_id", "month_n"]], past_features(panel, ["grid_id"], PAST)], axis=1)
-    rows = rows.merge(
-        past.rename(columns={"month_n": "decision_n"}), on=["grid_id", "decision_n"], how="left"
-    )
+    rows = rows.merge(past.rename(columns={"month_n": "decision_n"}), on=["grid_id", "decision_n"], how="left")
     rows["season_share"] = season_share(rows)
     rows["season_start"] = month_timestamp(rows["start_n"])
     rows["as_of_month"] = month_timestamp(rows["decision_n"] - 1)

@@ -45,9 +45,7 @@ PAST = (
     Past("herd_head", "lag", 13, "herd_head_year_before"),
 )
 SEASONAL = [
-    f"seasonal_naive_{SHORT[c]}" if lag == 12 else f"{SHORT[c]}_seasonal{lag}"
-    for c in SERIES
-    for lag in SEASONAL_LAGS
+    f"seasonal_naive_{SHORT[c]}" if lag == 12 else f"{SHORT[c]}_seasonal{lag}" for c in SERIES for lag in SEASONAL_LAGS
 ]
 WEATHER = ["summer_precip_anomaly", "winter_snow_days"]
 FEATURES = [
@@ -70,9 +68,7 @@ def build_market_features(
     """Origin x horizon rows with known targets, or the latest origin's rows (``forecast``)."""
     if max(HORIZONS) > min(SEASONAL_LAGS):
         raise ValueError("a seasonal lag shorter than the horizon would read beyond the origin")
-    require_columns(
-        tables.market_monthly, ["township_id", "species", "month", *SERIES, "herd_head"], "market_monthly"
-    )
+    require_columns(tables.market_monthly, ["township_id", "species", "month", *SERIES, "herd_head"], "market_monthly")
     by = ["township_id", "species"]
     series = complete_panel(tables.market_monthly[[*by, "month", *SERIES, "herd_head"]], by, extra_months=1)
     series = pd.concat([series, past_features(series, by, PAST)], axis=1)
@@ -88,18 +84,14 @@ def build_market_features(
     rows = rows[(rows["origin_n"] >= first_n) & (forecast | (rows["target_n"] <= last_n))]
     rows = _join_series(rows, series, by, 0, {c: t for c, t in SERIES.items()})
     for lag in SEASONAL_LAGS:
-        names = {
-            c: (f"seasonal_naive_{SHORT[c]}" if lag == 12 else f"{SHORT[c]}_seasonal{lag}") for c in SERIES
-        }
+        names = {c: (f"seasonal_naive_{SHORT[c]}" if lag == 12 else f"{SHORT[c]}_seasonal{lag}") for c in SERIES}
         rows = _join_series(rows, series, by, lag, names)
     calendar = calendar_features(rows["target_n"], prefix="target_")
     rows["target_month_of_year"] = calendar["target_month_of_year"].to_numpy()
     rows["target_festival"] = calendar["target_festival_window"].to_numpy()
     rows["origin_month"] = month_timestamp(rows["origin_n"])
     rows["target_month"] = month_timestamp(rows["target_n"])
-    frame = rows[ordered_columns(KEYS, ["target_month"], FEATURES, TARGETS)].sort_values(
-        KEYS, ignore_index=True
-    )
+    frame = rows[ordered_columns(KEYS, ["target_month"], FEATURES, TARGETS)].sort_values(KEYS, ignore_index=True)
     return FeatureSet(
         family="market",
         frame=frame,

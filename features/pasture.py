@@ -68,9 +68,7 @@ def grid_panel(tables: CountyTables, domain: Domain, *, extra_months: int = 1) -
     the data, the decision rows of a forecast), with grid statics, stocking in sheep units and seasons."""
     require_columns(tables.grid_monthly, MONTHLY_COLUMNS, "grid_monthly")
     require_columns(tables.grids, GRID_STATICS, "grids")
-    monthly = tables.grid_monthly.loc[
-        tables.grid_monthly["grid_id"].isin(tables.grids["grid_id"]), MONTHLY_COLUMNS
-    ]
+    monthly = tables.grid_monthly.loc[tables.grid_monthly["grid_id"].isin(tables.grids["grid_id"]), MONTHLY_COLUMNS]
     panel = complete_panel(monthly, ["grid_id"], extra_months=extra_months)
     panel["stocking_su"] = sheep_units({sp: panel[sp].to_numpy(dtype=float) for sp in SPECIES}, domain)
     panel = panel.merge(tables.grids[GRID_STATICS], on="grid_id", how="left", validate="many_to_one")
@@ -124,12 +122,9 @@ def summarise_seasons(panel: pd.DataFrame, drought: pd.Series, domain: Domain) -
     statics = panel.drop_duplicates("grid_id").set_index("grid_id")
     for col in GRID_STATICS[1:]:
         seasons[col] = seasons["grid_id"].map(statics[col])
-    seasons["area_ha_season"] = (
-        seasons["area_km2"] * 100 * season_share(seasons) * (1 - seasons["rested_share_season"])
-    )
+    seasons["area_ha_season"] = seasons["area_km2"] * 100 * season_share(seasons) * (1 - seasons["rested_share_season"])
     seasons["drought"] = (
-        seasons["season_year"].map(drought).fillna(0).astype(np.int64)
-        * seasons["season"].isin(DROUGHT_SEASONS)
+        seasons["season_year"].map(drought).fillna(0).astype(np.int64) * seasons["season"].isin(DROUGHT_SEASONS)
     ).astype(np.int64)
     return seasons
 

@@ -19,7 +19,7 @@ TaskKind = Literal["regression", "binary", "quantile"]
 Transform = Literal["none", "log1p", "log_ratio"]
 
 
-SMALL_BATCH = 512
+SMALL_BATCH = 64
 
 
 def predict_threads(x: np.ndarray) -> int:
@@ -44,9 +44,7 @@ class FeatureEncoder:
     vocabularies: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._index = {
-            name: {v: float(i) for i, v in enumerate(vocab)} for name, vocab in self.vocabularies.items()
-        }
+        self._index = {name: {v: float(i) for i, v in enumerate(vocab)} for name, vocab in self.vocabularies.items()}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -99,9 +97,7 @@ class TaskModel:
 
     def raw(self, x: np.ndarray) -> np.ndarray:
         """The booster's raw score (log-odds for binary tasks)."""
-        return np.asarray(
-            self.booster.predict(x, raw_score=True, num_threads=predict_threads(x)), dtype=float
-        )
+        return np.asarray(self.booster.predict(x, raw_score=True, num_threads=predict_threads(x)), dtype=float)
 
     def point(self, x: np.ndarray) -> np.ndarray:
         """Probability (binary, calibrated) or value (regression / median quantile)."""
@@ -126,10 +122,7 @@ class TaskModel:
             return {}
         qs = sorted(self.quantile_boosters)
         threads = predict_threads(x)
-        raw = [
-            self.quantile_boosters[q].predict(x, num_threads=threads) + self.quantile_shifts.get(q, 0.0)
-            for q in qs
-        ]
+        raw = [self.quantile_boosters[q].predict(x, num_threads=threads) + self.quantile_shifts.get(q, 0.0) for q in qs]
         stacked = np.sort(np.column_stack([self.untransform(np.asarray(r), x) for r in raw]), axis=1)
         return {q: stacked[:, i] for i, q in enumerate(qs)}
 
@@ -203,9 +196,7 @@ def save_bundle(bundle: ModelBundle, folder: Path) -> Path:
         "units": bundle.units,
         "metadata": bundle.metadata,
     }
-    (folder / BUNDLE_FILE).write_text(
-        json.dumps(doc, indent=1, ensure_ascii=False, default=str), encoding="utf-8"
-    )
+    (folder / BUNDLE_FILE).write_text(json.dumps(doc, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
     return folder
 
 

@@ -26,9 +26,7 @@ class MuzhangPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
     def load_context(self, context: Any) -> None:
         self.bundle = load_bundle_files(Path(context.artifacts[BUNDLE_ARTIFACT]))
 
-    def predict(
-        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
-    ) -> pd.DataFrame:
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         return self.bundle.predict_frame(frame).reset_index(drop=True)
 

@@ -10,9 +10,7 @@ import typer
 
 from muzhang.paths import SAMPLE_COUNTY
 
-app = typer.Typer(
-    help="Muzhang (牧长): decision support for high-altitude pastoral counties.", no_args_is_help=True
-)
+app = typer.Typer(help="Muzhang (牧长): decision support for high-altitude pastoral counties.", no_args_is_help=True)
 data_app = typer.Typer(help="Generate and validate county data.", no_args_is_help=True)
 features_app = typer.Typer(help="Build model-ready feature frames.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
@@ -36,9 +34,7 @@ def data_generate(
     write_county(county, out)
     totals = county.manifest["calibration"]["last_year_totals"]  # type: ignore[index]
     typer.echo(f"wrote {out} in {time.perf_counter() - start:.1f} s (seed {seed})")
-    typer.echo(
-        f"  grid areas {len(county.tables['grids'])}, area {county.tables['grids']['area_km2'].sum():,.0f} km2"
-    )
+    typer.echo(f"  grid areas {len(county.tables['grids'])}, area {county.tables['grids']['area_km2'].sum():,.0f} km2")
     typer.echo(f"  last year: livestock {totals['livestock_head']:,.0f} head, people {totals['people']:,.0f}")
     for name, n in county.manifest["rows"].items():  # type: ignore[union-attr]
         typer.echo(f"  {name:<22} {n:>7,} rows")
@@ -68,9 +64,7 @@ def features_build(
     families = FAMILIES if family == "all" else (family,)
     unknown = set(families) - set(FAMILIES)
     if unknown:
-        raise typer.BadParameter(
-            f"unknown family {sorted(unknown)}; choose from {', '.join(FAMILIES)} or all"
-        )
+        raise typer.BadParameter(f"unknown family {sorted(unknown)}; choose from {', '.join(FAMILIES)} or all")
     tables = load_county(data)
     for name in families:
         start = time.perf_counter()
@@ -90,15 +84,9 @@ TRAINABLE = ("grazing", "market", "dispute", "disease")
 @app.command("train")
 def train(
     family: Annotated[str, typer.Argument(help="grazing, market, dispute, disease or all.")],
-    data: Annotated[
-        Path | None, typer.Option(help="County data directory (must pass data validate).")
-    ] = None,
-    config: Annotated[
-        Path | None, typer.Option(help="Experiment YAML (default experiments/FAMILY.yaml).")
-    ] = None,
-    tune: Annotated[
-        int | None, typer.Option(min=0, max=10_000, help="Optuna trials before training.")
-    ] = None,
+    data: Annotated[Path | None, typer.Option(help="County data directory (must pass data validate).")] = None,
+    config: Annotated[Path | None, typer.Option(help="Experiment YAML (default experiments/FAMILY.yaml).")] = None,
+    tune: Annotated[int | None, typer.Option(min=0, max=10_000, help="Optuna trials before training.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for splits and LightGBM.")] = None,
 ) -> None:
     """Train a family, log it to MLflow, register it and let the promotion gate decide."""
@@ -133,9 +121,7 @@ def train(
             failed = True
             continue
         typer.echo(format_summary(summary))
-    typer.echo(
-        f"total {time.perf_counter() - total:.1f} s; tracking store: {settings.tracking_uri()}", err=True
-    )
+    typer.echo(f"total {time.perf_counter() - total:.1f} s; tracking store: {settings.tracking_uri()}", err=True)
     raise typer.Exit(code=1 if failed else 0)
 
 
@@ -204,9 +190,7 @@ def keys_demo(
 @app.command("predict")
 def predict(
     family: Annotated[str, typer.Argument(help="grazing, market, dispute or disease.")],
-    input: Annotated[
-        Path, typer.Option("--input", help="CSV to score (see serving/offline.py for columns).")
-    ],
+    input: Annotated[Path, typer.Option("--input", help="CSV to score (see serving/offline.py for columns).")],
     output: Annotated[Path, typer.Option("--output", help="CSV to write.")],
     lang: Annotated[str, typer.Option(help="zh or en, for the reasons.")] = "zh",
 ) -> None:

@@ -60,9 +60,7 @@ class Domain:
     )
     # Utilization rate by season (DOMAIN.md assumption for alpine meadow: warm 0.55-0.65, cold 0.60-0.70,
     # year-round 0.50-0.55; the transition season takes the year-round figure).
-    utilization_rate: dict[str, float] = field(
-        default_factory=lambda: {"warm": 0.60, "cold": 0.65, "transition": 0.52}
-    )
+    utilization_rate: dict[str, float] = field(default_factory=lambda: {"warm": 0.60, "cold": 0.65, "transition": 0.52})
     # DB63/T 2298-2024: cut the edible share 5-10 % in drought years (we take the midpoint).
     drought_edible_cut: float = 0.075
     # DB63/T 2298-2024: supplementary feed counts 0.5 kg per SU per day.
@@ -116,9 +114,7 @@ def sheep_units(counts: dict[str, npt.ArrayLike], domain: Domain = DEFAULT_DOMAI
         counts: species name -> head count (scalar or array); unknown species raise ``KeyError``.
         domain: figures to use.
     """
-    total: FloatArray = (
-        np.zeros(np.broadcast(*counts.values()).shape, dtype=float) if counts else np.zeros(())
-    )
+    total: FloatArray = np.zeros(np.broadcast(*counts.values()).shape, dtype=float) if counts else np.zeros(())
     for species, heads in counts.items():
         total = total + domain.su_factors[species] * np.asarray(heads, dtype=float)
     return total

@@ -29,12 +29,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="MUZHANG_", extra="ignore", populate_by_name=True)
 
-    data_dir: Path = Field(
-        SAMPLE_COUNTY, description="County data directory (the shipped sample by default)."
-    )
-    work_dir: Path = Field(
-        DEFAULT_WORK_DIR, description="Local state: MLflow SQLite store, artifacts, Optuna DB."
-    )
+    data_dir: Path = Field(SAMPLE_COUNTY, description="County data directory (the shipped sample by default).")
+    work_dir: Path = Field(DEFAULT_WORK_DIR, description="Local state: MLflow SQLite store, artifacts, Optuna DB.")
     mlflow_tracking_uri: str | None = Field(
         None,
         validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "MUZHANG_MLFLOW_TRACKING_URI"),
@@ -52,9 +48,7 @@ class Settings(BaseSettings):
         description='API keys as JSON: [{"name": "...", "role": "planner", "sha256": "<hex of the key>"}]. '
         "Only hashes are stored; there is no default key.",
     )
-    audit_log: Path | None = Field(
-        None, description="Append-only disease access log (default work_dir/audit/)."
-    )
+    audit_log: Path | None = Field(None, description="Append-only disease access log (default work_dir/audit/).")
     poll_seconds: float = Field(
         30.0, ge=0, description="How often to check the registry for a new champion (0: never)."
     )

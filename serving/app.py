@@ -153,9 +153,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception(
-            "unhandled error on %s", request.url.path
-        )  # the log has the traceback; the user does not
+        log.exception("unhandled error on %s", request.url.path)  # the log has the traceback; the user does not
         return JSONResponse(
             {"detail": "internal error; the operators have the details in the service log"},
             status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
@@ -166,6 +164,4 @@ def serve(settings: Settings, **uvicorn_options: Any) -> None:
     """Run the app under uvicorn (one worker by default)."""
     import uvicorn
 
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level="info", **uvicorn_options
-    )
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", **uvicorn_options)

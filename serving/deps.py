@@ -42,7 +42,7 @@ class Caller:
     role: str
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.muzhang
     return state
 
@@ -72,11 +72,9 @@ def _caller(request: Request, credentials: HTTPAuthorizationCredentials | None, 
             "missing API key: send 'Authorization: Bearer <key>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    entry = identify(get_state(request).keys, credentials.credentials)
+    entry = identify(request.app.state.muzhang.keys, credentials.credentials)
     if entry is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "unknown API key", headers={"WWW-Authenticate": "Bearer"}
-        )
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown API key", headers={"WWW-Authenticate": "Bearer"})
     if entry.role not in ROLES[group]:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
@@ -86,7 +84,7 @@ def _caller(request: Request, credentials: HTTPAuthorizationCredentials | None, 
 
 
 def _requires(group: str):  # type: ignore[no-untyped-def]
-    def dependency(
+    async def dependency(
         request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
     ) -> Caller:
         return _caller(request, credentials, group)

@@ -8,12 +8,18 @@ explanation adds up to the prediction. No ``shap`` import is needed at serving t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
 
 from models.bundle import FeatureEncoder, TaskModel, predict_threads
-from muzhang.catalog.labels import describe, feature_label, format_value
+from muzhang.catalog import labels
+
+# Labels and phrases are pure functions of (feature, value, language): many rows share them.
+describe = lru_cache(maxsize=200_000)(labels.describe)
+feature_label = lru_cache(maxsize=4_096)(labels.feature_label)
+format_value = lru_cache(maxsize=200_000)(labels.format_value)
 
 Lang = Literal["zh", "en"]
 TOP_K = 5
@@ -89,9 +95,7 @@ def compose_sentence(headline: str, reasons: list[Reason], above_average: bool, 
     if lang == "zh":
         out = headline
         if lead:
-            out += (
-                ("，高于平均水平，" if above_average else "，低于平均水平，") + "主要因为" + "，且".join(lead)
-            )
+            out += ("，高于平均水平，" if above_average else "，低于平均水平，") + "主要因为" + "，且".join(lead)
         if other:
             out += f"；{other[0]}，" + ("使其降低" if other_dir == "down" else "使其升高")
         return out + "。"

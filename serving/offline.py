@@ -138,9 +138,7 @@ def score_frame(state: AppState, family: str, frame: pd.DataFrame, lang: Any) ->
     return pd.DataFrame(out)
 
 
-def predict_file(
-    settings: Settings, family: str, input_path: Path, output_path: Path, lang: Any = "zh"
-) -> int:
+def predict_file(settings: Settings, family: str, input_path: Path, output_path: Path, lang: Any = "zh") -> int:
     """Score ``input_path`` into ``output_path`` (CSV, formula cells neutralised); returns rows written."""
     try:
         frame = pd.read_csv(input_path, dtype=str, keep_default_na=False)

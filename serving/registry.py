@@ -108,10 +108,7 @@ class ModelRegistry:
         try:
             return str(client.get_model_version_by_alias(name, CHAMPION).version)
         except MlflowException as exc:
-            if (
-                "RESOURCE_DOES_NOT_EXIST" in str(getattr(exc, "error_code", ""))
-                or "not found" in str(exc).lower()
-            ):
+            if "RESOURCE_DOES_NOT_EXIST" in str(getattr(exc, "error_code", "")) or "not found" in str(exc).lower():
                 return None
             raise
 

@@ -283,15 +283,11 @@ def plan_rotation(grids: pd.DataFrame, config: RotationConfig = RotationConfig()
         if cost.max() >= config.shortfall_penalty:
             raise ValueError(f"shortfall_penalty={config.shortfall_penalty} must exceed every move's cost")
         arcs = _starting_arcs(cost, same, config.k_nearest)
-        flows, short, status = _solve_transport(
-            cost, excess[senders], room[receivers], arcs, config.shortfall_penalty
-        )
+        flows, short, status = _solve_transport(cost, excess[senders], room[receivers], arcs, config.shortfall_penalty)
     else:
         flows, short = np.zeros(distance.shape, dtype=np.int64), excess[senders]
         status = "nothing to move" if not senders.size else "no grid has spare capacity"
-    return _assemble_plan(
-        g, rest, reserve, before, senders, receivers, flows, short, distance, status, config, started
-    )
+    return _assemble_plan(g, rest, reserve, before, senders, receivers, flows, short, distance, status, config, started)
 
 
 def _assemble_plan(
@@ -326,9 +322,7 @@ def _assemble_plan(
     su_out, su_in, shortfall = (np.zeros(len(g), dtype=np.int64) for _ in range(3))
     su_out[senders], su_in[receivers], shortfall[senders] = flows.sum(axis=1), flows.sum(axis=0), short
     after = before - su_out + su_in - shortfall
-    action = np.select(
-        [rest, reserve, shortfall > 0, su_out > 0, su_in > 0], list(ACTIONS[:-1]), default=ACTIONS[-1]
-    )
+    action = np.select([rest, reserve, shortfall > 0, su_out > 0, su_in > 0], list(ACTIONS[:-1]), default=ACTIONS[-1])
     spare_kept = np.where(reserve, np.maximum(np.floor(g["capacity_su"].to_numpy() + 1e-9) - after, 0), 0)
     per_grid = pd.DataFrame(
         {

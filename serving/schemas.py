@@ -29,9 +29,7 @@ class ReasonOut(BaseModel):
     label: str = Field(description="Display name in the requested language.")
     value: float | str | None = Field(description="The input's value (category or number; null if unknown).")
     display_value: str = Field(description="The value formatted with its unit.")
-    contribution: float = Field(
-        description="Push on the model's raw score (log-odds, kg DM/ha or log change)."
-    )
+    contribution: float = Field(description="Push on the model's raw score (log-odds, kg DM/ha or log change).")
     direction: Literal["up", "down"]
     text: str = Field(description="The input in plain words.")
 

@@ -82,17 +82,13 @@ def write_diagnostic_plot(result: TrainResult, path: Path) -> None:
             ax.scatter(y[ok], pred, s=6, alpha=0.6)
             lim = [float(np.nanmin(y[ok])), float(np.nanmax(y[ok]))]
             ax.plot(lim, lim, color="grey", lw=1, ls="--")
-            ax.set(
-                xlabel=f"actual ({task.unit})", ylabel=f"forecast ({task.unit})", title=f"test: {task.name}"
-            )
+            ax.set(xlabel=f"actual ({task.unit})", ylabel=f"forecast ({task.unit})", title=f"test: {task.name}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def model_card(
-    result: TrainResult, *, run_id: str, fingerprint: str, rows: dict[str, int], gate_note: str
-) -> str:
+def model_card(result: TrainResult, *, run_id: str, fingerprint: str, rows: dict[str, int], gate_note: str) -> str:
     """A short markdown card: intended use, data, metrics beside baseline and Bayes limit, limits."""
     family = result.bundle.family
     metric_names = [k for k in result.metrics if not k.startswith("prevalence")]
@@ -109,9 +105,7 @@ def model_card(
         "|---|---|" + "---|" * len(result.baselines) + "---|",
     ]
     for k in metric_names:
-        cells = [f"{result.metrics[k]:.4g}"] + [
-            f"{b.get(k, float('nan')):.4g}" for b in result.baselines.values()
-        ]
+        cells = [f"{result.metrics[k]:.4g}"] + [f"{b.get(k, float('nan')):.4g}" for b in result.baselines.values()]
         cells.append(f"{result.bayes.get(k, float('nan')):.4g}" if result.bayes else "n/a")
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
     lines += ["", f"**Promotion gate.** {gate_note}", "", f"**Limits.** {LIMITS}", ""]

@@ -95,16 +95,12 @@ def fit_tasks(
         if task.kind == "binary":
             booster = fit("binary")
             calibration = fit_platt(np.asarray(booster.predict(x[va], raw_score=True)), y[va])
-            models[task.name] = TaskModel(
-                task.name, "binary", booster, calibration=calibration, unit=task.unit
-            )
+            models[task.name] = TaskModel(task.name, "binary", booster, calibration=calibration, unit=task.unit)
         else:
             levels = cfg.quantiles if task.kind == "regression" else sorted({*cfg.quantiles, 0.5})
             quantiles = {q: fit("quantile", q) for q in levels}
             point = fit("regression") if task.kind == "regression" else quantiles[0.5]
-            shifts = {
-                q: conformal_shift(y[va], b.predict(x[va]), q) for q, b in quantiles.items() if b is not point
-            }
+            shifts = {q: conformal_shift(y[va], b.predict(x[va]), q) for q, b in quantiles.items() if b is not point}
             base_index = features.index(task.base) if task.base else None
             models[task.name] = TaskModel(
                 task.name,

@@ -40,9 +40,7 @@ class RunSummary:
 def data_fingerprint(data_dir: Path) -> str:
     """sha256 over the county's table files (names and bytes), oracle excluded."""
     digest = hashlib.sha256()
-    for path in sorted(
-        p for p in Path(data_dir).iterdir() if p.is_file() and p.suffix in {".csv", ".parquet"}
-    ):
+    for path in sorted(p for p in Path(data_dir).iterdir() if p.is_file() and p.suffix in {".csv", ".parquet"}):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -81,9 +79,7 @@ def run_training(
 
     data_dir = Path(data_dir or settings.data_dir)
     config_path = Path(config_path or default_config_path(family))
-    cfg: ExperimentConfig = load_config(
-        config_path, seed=seed, **{"tuning.trials": tune}, **(overrides or {})
-    )
+    cfg: ExperimentConfig = load_config(config_path, seed=seed, **{"tuning.trials": tune}, **(overrides or {}))
     if cfg.family != family:
         raise ValueError(f"{config_path} is for family {cfg.family!r}, not {family!r}")
     log(f"[{family}] validating {data_dir}")
@@ -98,9 +94,7 @@ def run_training(
         log(f"[{family}] tuning: {cfg.tuning.trials} Optuna trials on the validation slice")
         study = tune_family(fs, cfg, cfg.tuning.trials, settings.study_storage())
         params = study["best_params"]
-        log(
-            f"[{family}] best {study['objective']} = {study['best_value']:.5g} after {study['n_trials']} trials"
-        )
+        log(f"[{family}] best {study['objective']} = {study['best_value']:.5g} after {study['n_trials']} trials")
     log(f"[{family}] training")
     result = train_family(fs, cfg, oracle=load_oracle(data_dir), params=params)
     rows = {"frame": len(fs.frame), **result.split.sizes()}

@@ -94,9 +94,7 @@ def git_commit() -> str:
         return "unknown"
 
 
-def typical_input(
-    frame: pd.DataFrame, features: list[str], categorical: dict[str, list[str]]
-) -> pd.DataFrame:
+def typical_input(frame: pd.DataFrame, features: list[str], categorical: dict[str, list[str]]) -> pd.DataFrame:
     """A made-up example row (medians and most common categories): never a real record of a person."""
     row: dict[str, Any] = {}
     for f in features:
@@ -193,9 +191,7 @@ def log_and_register(
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"{cfg.family}-seed{cfg.seed}") as run:
         run_id = run.info.run_id
         mlflow.set_tags({"family": cfg.family, "git_commit": git_commit(), "data_fingerprint": fingerprint})
-        mlflow.log_params(
-            {f"lgb_{k}": v for k, v in {**cfg.lightgbm, **result.bundle.metadata["params"]}.items()}
-        )
+        mlflow.log_params({f"lgb_{k}": v for k, v in {**cfg.lightgbm, **result.bundle.metadata["params"]}.items()})
         mlflow.log_params(
             {
                 "seed": cfg.seed,
@@ -234,9 +230,7 @@ def log_and_register(
                 result, folder / ("calibration.png" if result.tasks[0].kind == "binary" else "forecast.png")
             )
             (folder / "model_card.md").write_text(
-                model_card(
-                    result, run_id=run_id, fingerprint=fingerprint, rows=rows, gate_note=decision.note
-                ),
+                model_card(result, run_id=run_id, fingerprint=fingerprint, rows=rows, gate_note=decision.note),
                 encoding="utf-8",
             )
             mlflow.log_artifacts(str(folder))

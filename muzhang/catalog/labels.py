@@ -147,9 +147,7 @@ class FeatureLabels(BaseModel):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"duplicate feature entries: {', '.join(duplicates)}")
-        unknown = sorted(
-            {f"{f.name}: {f.unit}" for f in self.features if f.unit and f.unit not in self.units}
-        )
+        unknown = sorted({f"{f.name}: {f.unit}" for f in self.features if f.unit and f.unit not in self.units})
         if unknown:
             raise ValueError(f"units missing from the unit table: {', '.join(unknown)}")
         self._by_name = {f.name: f for f in self.features}

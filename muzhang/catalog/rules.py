@@ -50,9 +50,7 @@ def column_rules(column: pd.Series, spec: FieldSpec) -> Iterator[tuple[str, Bool
         yield f"must match {spec.pattern}", present & ~_matches(column, spec.pattern)
 
 
-def range_rules(
-    values: np.ndarray | pd.Series, ok: BoolArray, spec: FieldSpec
-) -> Iterator[tuple[str, BoolArray]]:
+def range_rules(values: np.ndarray | pd.Series, ok: BoolArray, spec: FieldSpec) -> Iterator[tuple[str, BoolArray]]:
     """Values below min or above max (floats, or timestamps for date fields); ``ok`` marks checkable rows."""
     for bound, op, rule in ((spec.min, operator.lt, ">="), (spec.max, operator.gt, "<=")):
         if bound is None:

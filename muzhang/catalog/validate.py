@@ -289,9 +289,7 @@ def _add(report: ValidationReport, table: str, issues: list[_Issue]) -> None:
         report.truncated[(table, name)] = report.truncated.get((table, name), 0) + n
 
 
-def _materialise(
-    table: str, issues: list[_Issue], limit: int | None
-) -> tuple[list[Violation], dict[str | None, int]]:
+def _materialise(table: str, issues: list[_Issue], limit: int | None) -> tuple[list[Violation], dict[str | None, int]]:
     violations: list[Violation] = []
     truncated: dict[str | None, int] = defaultdict(int)
     for issue in issues:

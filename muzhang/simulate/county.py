@@ -197,9 +197,7 @@ def write_county(county: County, out_dir: Path) -> dict[str, str]:
         if p.is_file()
     }
     manifest = {**county.manifest, "files": checksums}
-    (tmp / "manifest.json").write_text(
-        json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     if out_dir.exists():
         old = out_dir.with_name(out_dir.name + ".old")
         if old.exists():

@@ -192,9 +192,7 @@ def build_geography(rng: np.random.Generator, domain: Domain) -> Geography:
     dry = np.clip((elevation - 4_450) / 500, 0, None) + 0.25 * (x < -30) + 0.1
     meadow = np.full_like(elevation, 1.2)
     weights = np.c_[meadow, dry, wet] * rng.gamma(4, 0.25, (len(grids), 3))
-    grids["pasture_type"] = np.array(["alpine_meadow", "alpine_steppe", "swamp_meadow"])[
-        weights.argmax(axis=1)
-    ]
+    grids["pasture_type"] = np.array(["alpine_meadow", "alpine_steppe", "swamp_meadow"])[weights.argmax(axis=1)]
     warm = np.clip(0.27 + 0.30 * (elevation - 4_100) / 1_000 + rng.normal(0, 0.05, len(grids)), 0.15, 0.60)
     transition = np.clip(rng.normal(0.17, 0.03, len(grids)), 0.10, 0.25)
     grids["warm_share"] = np.round(warm, 3)

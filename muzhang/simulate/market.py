@@ -44,9 +44,7 @@ def simulate_market(
         value_name="sold",
     )
     long["species"] = long["species"].str.removesuffix("_sold")
-    herd = monthly.melt(
-        id_vars=["grid_id", "month"], value_vars=list(SPECIES), var_name="species", value_name="herd"
-    )
+    herd = monthly.melt(id_vars=["grid_id", "month"], value_vars=list(SPECIES), var_name="species", value_name="herd")
     long = long.merge(herd, on=["grid_id", "month", "species"])
     long["township_id"] = long["grid_id"].map(town_of)
     market = long.groupby(["township_id", "species", "month"], as_index=False)[["sold", "herd"]].sum()

@@ -120,12 +120,9 @@ def simulate_pastoral(
     years = sorted(set(months.year))
     moy = months.month.to_numpy()
     grow = np.isin(moy, (5, 6, 7, 8))
-    normal_grow = np.array([weather.precip_mm[grow & (months.year == y)].sum(axis=0) for y in years]).mean(
-        axis=0
-    )
+    normal_grow = np.array([weather.precip_mm[grow & (months.year == y)].sum(axis=0) for y in years]).mean(axis=0)
     rain_ratio = {
-        y: np.clip(weather.precip_mm[grow & (months.year == y)].sum(axis=0) / normal_grow, 0.3, 2.0)
-        for y in years
+        y: np.clip(weather.precip_mm[grow & (months.year == y)].sum(axis=0) / normal_grow, 0.3, 2.0) for y in years
     }
     temp_anom = {y: float(weather.temp_c[months.year == y].mean() - weather.temp_c.mean()) for y in years}
     peak_noise = {y: rng.lognormal(0, 0.07, n_g) for y in [years[0] - 1, *years]}
@@ -133,15 +130,11 @@ def simulate_pastoral(
 
     # Herds: sized from the cold-season capacity (the bottleneck), with a spread of under- and
     # over-stocked grids (DOMAIN.md: Dari not overgrazed overall, a mix locally).
-    cold_cap0 = nyt635_capacity_su(
-        peak[years[0] - 1] * STANDING_CURVE[9], area_ha * shares["cold"], ptype, "cold"
-    )
+    cold_cap0 = nyt635_capacity_su(peak[years[0] - 1] * STANDING_CURVE[9], area_ha * shares["cold"], ptype, "cold")
     target_su = cold_cap0 * rng.lognormal(-0.05, 0.38, n_g) * np.where(community, 0.15, 1.0) * herd_scale
     steppe = ptype == "alpine_steppe"
     herd = {
-        sp: np.round(
-            target_su * np.where(steppe, SU_MIX["steppe"][sp], SU_MIX["meadow"][sp]) / domain.su_factors[sp]
-        )
+        sp: np.round(target_su * np.where(steppe, SU_MIX["steppe"][sp], SU_MIX["meadow"][sp]) / domain.su_factors[sp])
         for sp in SPECIES
     }
     pph = np.where(community, rng.uniform(3.0, 3.6, n_g), rng.uniform(3.8, 4.8, n_g))
@@ -198,11 +191,7 @@ def simulate_pastoral(
         if m in (3, 4, 5):
             destock *= 1 + (SNOW_DESTOCK - 1) * weather.snow_severity[max(t - 2, 0)] / SNOW_SEVERITY_MAX
         years_in = (month.year - months[0].year) + (m - 1) / 12
-        target_now = (
-            target_su
-            * (1 + TARGET_GROWTH_PER_YEAR) ** years_in
-            * np.where(rest_kind == "grazing_ban", 0.8, 1)
-        )
+        target_now = target_su * (1 + TARGET_GROWTH_PER_YEAR) ** years_in * np.where(rest_kind == "grazing_ban", 0.8, 1)
         control = np.clip((su_prev / np.maximum(target_now, 1)) ** 3, 0.15, 2.5)
         overgrazed = 1 + 0.5 * np.clip(pressure - 1.2, 0, 2) * (season == "cold")
         births = np.zeros(n_g)
@@ -210,17 +199,9 @@ def simulate_pastoral(
         sold: dict[str, np.ndarray] = {}
         for sp in SPECIES:
             h = herd[sp].astype(np.int64)
-            birth_p = (
-                BIRTHS_PER_HEAD_YEAR[sp]
-                * BIRTH_CALENDAR[sp].get(m, 0.0)
-                * (1 - 0.5 * np.minimum(severity, 1))
-            )
-            death_p = (
-                DEATH_RATE_MONTH[sp] * (SPRING_WEAKNESS if m in (2, 3, 4) else 1.0) * overgrazed + snow_deaths
-            )
-            sale_p = np.minimum(
-                OFFTAKE_PER_YEAR[sp] * SALES_MONTH_WEIGHT[m - 1] * festival * destock * control, 0.4
-            )
+            birth_p = BIRTHS_PER_HEAD_YEAR[sp] * BIRTH_CALENDAR[sp].get(m, 0.0) * (1 - 0.5 * np.minimum(severity, 1))
+            death_p = DEATH_RATE_MONTH[sp] * (SPRING_WEAKNESS if m in (2, 3, 4) else 1.0) * overgrazed + snow_deaths
+            sale_p = np.minimum(OFFTAKE_PER_YEAR[sp] * SALES_MONTH_WEIGHT[m - 1] * festival * destock * control, 0.4)
             b = rng.binomial(h, np.clip(birth_p, 0, 1))
             d = rng.binomial(h, np.clip(death_p, 0, 0.5))
             s = rng.binomial(h - d, sale_p)
@@ -235,9 +216,7 @@ def simulate_pastoral(
         left = rng.binomial(households.astype(np.int64), HOUSEHOLD_LEAVE_RATE)
         households = np.maximum(households + new_hh - left, 1)
         new_hh_hist[t] = new_hh
-        houses = np.minimum(
-            houses + rng.binomial((households - houses).clip(0).astype(np.int64), 0.004), households
-        )
+        houses = np.minimum(houses + rng.binomial((households - houses).clip(0).astype(np.int64), 0.004), households)
         people = np.round(
             households
             * pph
@@ -279,13 +258,7 @@ def simulate_pastoral(
         ndvi = np.clip(ndvi - 0.004 * weather.snow_days[t] + rng.normal(0, 0.025, n_g), 0.02, 0.92)
         su_now = sum(herd[sp] * domain.su_factors[sp] for sp in SPECIES)
         in_feeding = m in (11, 12, 1, 2, 3, 4)
-        feed_t = (
-            (feed_coverage * in_feeding + 0.5 * active_share)
-            * su_now
-            * 30
-            * domain.feed_kg_per_su_day
-            / 1_000
-        )
+        feed_t = (feed_coverage * in_feeding + 0.5 * active_share) * su_now * 30 * domain.feed_kg_per_su_day / 1_000
         rows.append(
             {
                 "t": np.full(n_g, t),
@@ -362,9 +335,7 @@ def simulate_pastoral(
 SNOW_SEVERITY_MAX = 1.3
 
 
-def _decide_rest(
-    rng: np.random.Generator, degradation: np.ndarray, n_g: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _decide_rest(rng: np.random.Generator, degradation: np.ndarray, n_g: int) -> tuple[np.ndarray, np.ndarray]:
     """Township rest programmes: degraded pasture gets a seasonal rest, badly degraded a grazing ban."""
     kind = np.full(n_g, "grazing", dtype=object)
     share = np.zeros(n_g)

@@ -81,15 +81,7 @@ def simulate_patients(
     alt_km = (altitude - 4_200) / 1_000
     bmi = np.where(child, rng.normal(17.5, 2.2, n), rng.normal(23.8, 3.3, n)).clip(12, 45).round(1)
     sbp = (
-        (
-            113
-            + 0.5 * (age - 30)
-            + 5 * ~female
-            + 8 * alt_km
-            + 0.8 * (tea - 5)
-            + 0.9 * (bmi - 23)
-            + rng.normal(0, 12, n)
-        )
+        (113 + 0.5 * (age - 30) + 5 * ~female + 8 * alt_km + 0.8 * (tea - 5) + 0.9 * (bmi - 23) + rng.normal(0, 12, n))
         .clip(80, 220)
         .round()
     )

@@ -61,12 +61,7 @@ def simulate_weather(
     moy = months.month.to_numpy() - 1
     spatial = np.exp(0.0025 * x_km - 0.0025 * y_km)  # wetter toward the south-east
     year_f = np.array([factor[int(y)] for y in months.year])
-    precip = (
-        PRECIP_NORMAL_MM[moy][:, None]
-        * year_f[:, None]
-        * spatial[None]
-        * rng.lognormal(-0.06, 0.35, (n_t, n_g))
-    )
+    precip = PRECIP_NORMAL_MM[moy][:, None] * year_f[:, None] * spatial[None] * rng.lognormal(-0.06, 0.35, (n_t, n_g))
     temp = (
         TEMP_NORMAL_C[moy][:, None]
         - LAPSE_RATE_C_PER_KM * (elevation_m[None] - 4_200) / 1_000
@@ -80,9 +75,7 @@ def simulate_weather(
         centre = rng.uniform(-60, 60, 2)
         strength = rng.uniform(*SNOW_SEVERITY_RANGE)
         footprint = np.exp(-((x_km - centre[0]) ** 2 + (y_km - centre[1]) ** 2) / (2 * SNOW_FOOTPRINT_KM**2))
-        in_winter = ((months.year == w) & (months.month >= 10)) | (
-            (months.year == w + 1) & (months.month <= 4)
-        )
+        in_winter = ((months.year == w) & (months.month >= 10)) | ((months.year == w + 1) & (months.month <= 4))
         severity[np.asarray(in_winter)] = np.maximum(severity[np.asarray(in_winter)], strength * footprint)
     cold_month = np.isin(moy + 1, (10, 11, 12, 1, 2, 3, 4))
     snow_rate = np.where(cold_month, 2.5, 0.2)[:, None] + 9.0 * severity

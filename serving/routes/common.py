@@ -12,7 +12,7 @@ from fastapi import Header, HTTPException, Query, status
 
 from models.bundle import ModelBundle
 from serving.deps import AppState
-from serving.explain import Explanation, Lang, contributions, explain_row
+from serving.explain import TOP_K, Explanation, Lang, contributions, explain_row
 from serving.observability import Metrics, Timer
 from serving.registry import FamilyUnavailable, ModelRegistry, ServedModel
 from serving.schemas import ExplanationOut, ReasonOut
@@ -20,12 +20,7 @@ from serving.schemas import ExplanationOut, ReasonOut
 DEFAULT_BANDS = {"medium": 0.10, "high": 0.25}
 
 
-def resolve_lang(
-    lang: Annotated[
-        Lang | None, Query(description="zh (default) or en; else Accept-Language decides.")
-    ] = None,
-    accept_language: Annotated[str | None, Header()] = None,
-) -> Lang:
+def choose_lang(lang: Lang | None, accept_language: str | None) -> Lang:
     """Chinese unless asked otherwise, by ``lang`` or by an ``Accept-Language`` that prefers English."""
     if lang is not None:
         return lang
@@ -34,6 +29,14 @@ def resolve_lang(
         if first.startswith("en"):
             return "en"
     return "zh"
+
+
+async def resolve_lang(
+    lang: Annotated[Lang | None, Query(description="zh (default) or en; else Accept-Language decides.")] = None,
+    accept_language: Annotated[str | None, Header()] = None,
+) -> Lang:
+    """The answer's language (async: a dependency this cheap should not take a threadpool hop)."""
+    return choose_lang(lang, accept_language)
 
 
 def served(registry: ModelRegistry, family: str) -> ServedModel:
@@ -57,14 +60,20 @@ def band_of(p: float, bands: dict[str, float] | None) -> str:
 
 
 def explain_many(
-    bundle: ModelBundle, task: str, x: np.ndarray, headlines: Sequence[str], lang: Lang, metrics: Metrics
+    bundle: ModelBundle,
+    task: str,
+    x: np.ndarray,
+    headlines: Sequence[str],
+    lang: Lang,
+    metrics: Metrics,
+    k: int = TOP_K,
 ) -> list[ExplanationOut]:
-    """Exact contributions for every row of ``x`` and one sentence each."""
+    """Exact contributions for every row of ``x``, its ``k`` main reasons and one sentence each."""
     model = bundle.tasks[task]
     with Timer() as timer:
         contrib = contributions(model, x)
         out = [
-            to_schema(explain_row(bundle.encoder, model, x[i], contrib[i], headlines[i], lang))
+            to_schema(explain_row(bundle.encoder, model, x[i], contrib[i], headlines[i], lang, k))
             for i in range(len(x))
         ]
     metrics.explain.labels(bundle.family).observe(timer.seconds)

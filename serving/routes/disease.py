@@ -37,6 +37,7 @@ CONDITION_NAMES = {
 TRUE_WORDS = {"1", "true", "yes", "y", "是"}
 FALSE_WORDS = {"0", "false", "no", "n", "否"}
 CSV_ROW_ERRORS = 50
+REASONS_PER_CONDITION = 3  # four conditions a person: three reasons each keep the answer readable
 
 
 def _frame(records: list[BaseModel]) -> pd.DataFrame:
@@ -48,9 +49,7 @@ def _frame(records: list[BaseModel]) -> pd.DataFrame:
     return frame
 
 
-def score_records(
-    state: AppState, caller: Caller, route: str, records: list[Any], lang: Lang
-) -> DiseaseResponse:
+def score_records(state: AppState, caller: Caller, route: str, records: list[Any], lang: Lang) -> DiseaseResponse:
     check_cap(len(records), state.settings.batch_cap, "records")
     bundle = served(state.registry, "disease").bundle
     frame = _frame(records)
@@ -68,7 +67,11 @@ def score_records(
             else f"{name[0]} risk is {BAND_WORDS['en'][b]} ({pct(v)})"
             for v, b in zip(p, bands, strict=True)
         ]
-        per_condition[condition] = (p, bands, explain_many(bundle, condition, x, heads, lang, state.metrics))
+        per_condition[condition] = (
+            p,
+            bands,
+            explain_many(bundle, condition, x, heads, lang, state.metrics, k=REASONS_PER_CONDITION),
+        )
         band_counts[condition] = {b: bands.count(b) for b in ("low", "medium", "high")}
     results = []
     for i, record in enumerate(records):
@@ -85,9 +88,7 @@ def score_records(
         risks.sort(key=lambda r: -r.probability)
         order = {"low": 0, "medium": 1, "high": 2}
         highest = max((r.band for r in risks), key=order.__getitem__)
-        results.append(
-            PatientResult(index=i, ref=getattr(record, "ref", None), highest_band=highest, risks=risks)
-        )
+        results.append(PatientResult(index=i, ref=getattr(record, "ref", None), highest_band=highest, risks=risks))
     results.sort(key=lambda r: -r.risks[0].probability)
     state.audit.write(who=caller.name, role=caller.role, route=route, rows=len(records), bands=band_counts)
     state.metrics.rows.labels("disease").inc(len(records))
@@ -106,9 +107,7 @@ def parse_csv(content: bytes, cap: int) -> list[Any]:
         text = content.decode("utf-8-sig")
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, on_bad_lines="error")
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise HTTPException(
-            422, f"file: not a readable UTF-8 CSV with a header row ({type(exc).__name__})"
-        ) from None
+        raise HTTPException(422, f"file: not a readable UTF-8 CSV with a header row ({type(exc).__name__})") from None
     if not isinstance(frame.index, pd.RangeIndex):  # pandas made extra leading fields an index: values would shift
         raise HTTPException(422, "file: some rows have more fields than the header row (a stray comma?)")
     check_cap(len(frame), cap, "rows")
@@ -117,8 +116,7 @@ def parse_csv(content: bytes, cap: int) -> list[Any]:
     if unknown:
         raise HTTPException(
             422,
-            f"file: unknown column(s) {', '.join(map(repr, unknown[:10]))}; "
-            f"allowed: {', '.join(sorted(known))}",
+            f"file: unknown column(s) {', '.join(map(repr, unknown[:10]))}; allowed: {', '.join(sorted(known))}",
         )
     catalog = load_catalog()
     records, errors = [], []

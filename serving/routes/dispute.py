@@ -44,9 +44,7 @@ def headline(p: float, band: str, lang: Lang) -> str:
 def score(state: AppState, grid_ids: list[str], lang: Lang) -> list[DisputeRisk]:
     unknown = [g for g in grid_ids if g not in state.county.grid_ids]
     if unknown:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"grid_id: unknown grid area(s) {', '.join(unknown[:10])}"
-        )
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"grid_id: unknown grid area(s) {', '.join(unknown[:10])}")
     model = served(state.registry, "dispute")
     bundle = model.bundle
     prep = prepared(state, model)
@@ -81,7 +79,7 @@ def _name(grids: pd.DataFrame, grid_id: str, lang: Lang) -> str:
 
 
 @router.get("/risk/{grid_id}", response_model=DisputeRisk)
-def dispute_risk(
+async def dispute_risk(
     state: StateDep,
     caller: PlannerDep,
     lang: LangDep,
@@ -106,9 +104,7 @@ def dispute_watchlist(
     caller: PlannerDep,
     lang: LangDep,
     top: Annotated[int, Query(ge=1, le=457, description="How many grids to list.")] = 20,
-    township_id: Annotated[
-        str | None, Query(pattern=TOWNSHIP_PATTERN, description="Only this township.")
-    ] = None,
+    township_id: Annotated[str | None, Query(pattern=TOWNSHIP_PATTERN, description="Only this township.")] = None,
 ) -> Watchlist:
     """Grids ranked by dispute risk next month, each with its main reason."""
     model = served(state.registry, "dispute")

@@ -90,21 +90,18 @@ def assess(
 ) -> list[GrazingAssessment]:
     unknown = sorted({g for g, _ in queries if g not in state.county.grid_ids})
     if unknown:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"grid_id: unknown grid area(s) {', '.join(unknown[:10])}"
-        )
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"grid_id: unknown grid area(s) {', '.join(unknown[:10])}")
     model = served(state.registry, "grazing")
     bundle = model.bundle
     prep = prepared(state, model)
     pos = prep.rows(queries)
-    rows, x = apply_scenarios(
-        prep.frame.iloc[pos].reset_index(drop=True), prep.x[pos], bundle.features, scenarios
-    )
+    rows, x = apply_scenarios(prep.frame.iloc[pos].reset_index(drop=True), prep.x[pos], bundle.features, scenarios)
     task = bundle.tasks[TASK]
     predicted = task.point(x)
     quantiles = task.quantiles(x)
-    low = quantiles.get(0.1, predicted)
-    high = quantiles.get(0.9, predicted)
+    # The point forecast and the quantile models are fitted apart; the interval shown always holds the point.
+    low = np.minimum(quantiles.get(0.1, predicted), predicted)
+    high = np.maximum(quantiles.get(0.9, predicted), predicted)
     now = assess_grazing(rows, predicted)
     cap_low = assess_grazing(rows, low)["capacity_su"].to_numpy()
     cap_high = assess_grazing(rows, high)["capacity_su"].to_numpy()
@@ -161,7 +158,7 @@ SeasonQuery = Annotated[Season, Query(description="warm (Jun-Sep), cold (Oct-Apr
 
 
 @router.get("/assessment/{grid_id}", response_model=GrazingAssessment)
-def grazing_assessment(
+async def grazing_assessment(
     state: StateDep, caller: PlannerDep, lang: LangDep, grid_id: GridPath, season: SeasonQuery = "warm"
 ) -> GrazingAssessment:
     """Yield, NY/T 635 capacity, pressure, status and advice for one grid area's next season."""
@@ -169,9 +166,7 @@ def grazing_assessment(
 
 
 @router.post("/what-if", response_model=GrazingAssessment)
-def grazing_what_if(
-    state: StateDep, caller: PlannerDep, lang: LangDep, body: WhatIfRequest
-) -> GrazingAssessment:
+def grazing_what_if(state: StateDep, caller: PlannerDep, lang: LangDep, body: WhatIfRequest) -> GrazingAssessment:
     """The same assessment with changes: livestock added or removed, rest this season, a drought year."""
     heads = body.add_head.model_dump()
     scenario = Scenario(
@@ -203,9 +198,7 @@ def rotation_plan(
     caller: PlannerDep,
     lang: LangDep,
     season: SeasonQuery = "warm",
-    reserve_per_township: Annotated[
-        int, Query(ge=0, le=2, description="Reserve grids held back per township.")
-    ] = 1,
+    reserve_per_township: Annotated[int, Query(ge=0, le=2, description="Reserve grids held back per township.")] = 1,
 ) -> RotationPlanOut:
     """County rotation plan for a season: who rests, what moves where, least total distance (HiGHS LP)."""
     model = served(state.registry, "grazing")
@@ -230,9 +223,7 @@ def rotation_plan(
             "must_rest": (action == "rest") & (degraded | banned),
         }
     )
-    config = RotationConfig(
-        reserve_per_township=reserve_per_township, season_days=DEFAULT_DOMAIN.season_days[season]
-    )
+    config = RotationConfig(reserve_per_township=reserve_per_township, season_days=DEFAULT_DOMAIN.season_days[season])
     plan = plan_rotation(plan_input, config)
     g = plan.grids
     return RotationPlanOut(
@@ -242,8 +233,7 @@ def rotation_plan(
         summary=plan.summary(lang),
         totals={k: float(v) for k, v in plan.totals.items()},
         moves=[
-            RotationMoveOut(**{k: m[k] for k in RotationMoveOut.model_fields})
-            for m in plan.moves.to_dict("records")
+            RotationMoveOut(**{k: m[k] for k in RotationMoveOut.model_fields}) for m in plan.moves.to_dict("records")
         ],
         grids=[
             RotationGridOut(
@@ -258,8 +248,7 @@ def rotation_plan(
             for r in g.to_dict("records")
         ],
         shortfall=[
-            ShortfallOut(**{k: s[k] for k in ShortfallOut.model_fields})
-            for s in plan.shortfall.to_dict("records")
+            ShortfallOut(**{k: s[k] for k in ShortfallOut.model_fields}) for s in plan.shortfall.to_dict("records")
         ],
         solve_seconds=plan.solve_seconds,
     )

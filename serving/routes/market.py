@@ -36,9 +36,7 @@ def _check_township(state: AppState, township_id: str) -> None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"township_id: unknown township {township_id}")
 
 
-def _headline(
-    task: str, species: str, month: pd.Timestamp, median: float, lo: float, hi: float, lang: Lang
-) -> str:
+def _headline(task: str, species: str, month: pd.Timestamp, median: float, lo: float, hi: float, lang: Lang) -> str:
     if lang == "zh":
         what = "出栏" if task == "head_sold" else "价格"
         unit = UNITS[task][1]
@@ -48,8 +46,7 @@ def _headline(
         )
     what = "sales" if task == "head_sold" else "price"
     return (
-        f"Expected {species} {what} in {month:%B %Y}: {median:,.0f} {UNITS[task][0]} "
-        f"(95% interval {lo:,.0f}-{hi:,.0f})"
+        f"Expected {species} {what} in {month:%B %Y}: {median:,.0f} {UNITS[task][0]} (95% interval {lo:,.0f}-{hi:,.0f})"
     )
 
 
@@ -71,9 +68,7 @@ def forecast(state: AppState, township_id: str, species: str, lang: Lang) -> Mar
         lo = quantiles.get(0.025, quantiles.get(0.1, median))
         hi = quantiles.get(0.975, quantiles.get(0.9, median))
         months = pd.to_datetime(rows["target_month"])
-        headlines = [
-            _headline(task_name, species, months[i], median[i], lo[i], hi[i], lang) for i in range(len(rows))
-        ]
+        headlines = [_headline(task_name, species, months[i], median[i], lo[i], hi[i], lang) for i in range(len(rows))]
         explanations = explain_many(bundle, task_name, x, headlines, lang, state.metrics)
         out[task_name] = [
             ForecastPoint(
@@ -96,7 +91,7 @@ def forecast(state: AppState, township_id: str, species: str, lang: Lang) -> Mar
 
 
 @router.get("/forecast", response_model=MarketForecast)
-def market_forecast(
+async def market_forecast(
     state: StateDep,
     caller: PlannerDep,
     lang: LangDep,
@@ -108,9 +103,7 @@ def market_forecast(
 
 
 @router.post("/batch", response_model=MarketBatchResponse)
-def market_batch(
-    state: StateDep, caller: PlannerDep, lang: LangDep, body: MarketBatchRequest
-) -> MarketBatchResponse:
+def market_batch(state: StateDep, caller: PlannerDep, lang: LangDep, body: MarketBatchRequest) -> MarketBatchResponse:
     """Forecasts for a list of (township, species), at most the configured batch cap."""
     check_cap(len(body.items), state.settings.batch_cap)
     return MarketBatchResponse(items=[forecast(state, q.township_id, q.species, lang) for q in body.items])

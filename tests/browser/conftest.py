@@ -193,7 +193,11 @@ def sign_in(page: Any, guard: Guard, browser_keys: dict[str, str]) -> Callable[[
         page.goto("/")
         page.fill("#key-input", browser_keys[role])
         page.click("#login")
-        page.wait_for_selector("#county-map path.grid")
+        page.wait_for_selector("#county-map path.grid", state="attached")
+        if role == "health":  # a health key opens on the health view, with the map hidden behind it
+            page.wait_for_selector("#health-samples", state="visible")
+        else:
+            page.wait_for_selector("#county-map path.grid", state="visible")
         return page
 
     return enter

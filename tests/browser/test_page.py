@@ -257,8 +257,8 @@ def test_tablet_width_stacks_the_side_panel_under_the_map(sign_in: Any) -> None:
 def test_guard_records_and_blocks_requests_to_other_hosts(page: Any, guard: Any) -> None:
     page.goto("about:blank")  # no CSP here, so the request reaches the route
 
-    page.evaluate("fetch('http://192.0.2.7/probe').catch(() => null)")
+    page.evaluate("fetch('http://outside.invalid/probe').catch(() => null)")
     page.wait_for_timeout(200)
 
-    assert guard.outside == ["http://192.0.2.7/probe"]
+    assert guard.outside == ["http://outside.invalid/probe"]
     guard.outside.clear()

@@ -92,15 +92,11 @@ def test_changing_future_rows_leaves_earlier_features_unchanged(
 
     # The perturbation must reach the features of later rows, or this test could never fail.
     later = original.frame.loc[seen >= when, columns].sort_values(original.keys, ignore_index=True)
-    later_changed = changed.frame.loc[after_seen >= when, columns].sort_values(
-        original.keys, ignore_index=True
-    )
+    later_changed = changed.frame.loc[after_seen >= when, columns].sort_values(original.keys, ignore_index=True)
     assert not later.equals(later_changed)
 
 
-def test_disease_features_do_not_depend_on_outcomes(
-    tables: CountyTables, built: dict[str, FeatureSet]
-) -> None:
+def test_disease_features_do_not_depend_on_outcomes(tables: CountyTables, built: dict[str, FeatureSet]) -> None:
     """Risk: target leakage. Disease features must come from the baseline check only; flipping every
     follow-up outcome must leave every feature as it was."""
     outcomes = tables.patient_outcomes.copy()
@@ -140,9 +136,7 @@ ORACLE_JOINS = {
 
 
 @pytest.mark.parametrize("family", sorted(ORACLE_JOINS))
-def test_no_feature_equals_an_oracle_column(
-    county: County, built: dict[str, FeatureSet], family: str
-) -> None:
+def test_no_feature_equals_an_oracle_column(county: County, built: dict[str, FeatureSet], family: str) -> None:
     """Risk: oracle leakage by value (a feature computed from the simulator's hidden truth)."""
     table, on, rename = ORACLE_JOINS[family]
     fs = built[family]

@@ -41,9 +41,7 @@ def test_sample_county_validates_without_problems_or_warnings(report: Validation
 def test_sample_row_counts_match_the_manifest(report: ValidationReport, catalog: Catalog) -> None:
     """Risk: a table is truncated or duplicated after generation (manifest and files disagree)."""
     manifest = json.loads((SAMPLE_COUNTY / "manifest.json").read_text(encoding="utf-8"))
-    assert {t: report.rows[t] for t in catalog.table_names} == {
-        t: manifest["rows"][t] for t in catalog.table_names
-    }
+    assert {t: report.rows[t] for t in catalog.table_names} == {t: manifest["rows"][t] for t in catalog.table_names}
 
 
 def test_sample_parquet_dtypes_match_catalog_types(catalog: Catalog) -> None:

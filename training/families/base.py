@@ -61,9 +61,7 @@ class Family:
     def thresholds(self, cfg: ExperimentConfig) -> dict[str, Any]:
         return dict(cfg.thresholds)
 
-    def extra_metrics(
-        self, test: pd.DataFrame, preds: pd.DataFrame, cfg: ExperimentConfig
-    ) -> dict[str, float]:
+    def extra_metrics(self, test: pd.DataFrame, preds: pd.DataFrame, cfg: ExperimentConfig) -> dict[str, float]:
         return {}
 
     def evaluate(

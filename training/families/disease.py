@@ -16,10 +16,7 @@ class DiseaseFamily(Family):
 
     def tasks(self, fs: FeatureSet, cfg: ExperimentConfig) -> list[TaskPlan]:
         # Each condition gets the risk directions DOMAIN.md publishes for it.
-        return [
-            TaskPlan(t, t, "binary", unit="probability", monotone=monotone_for_condition(t))
-            for t in fs.targets
-        ]
+        return [TaskPlan(t, t, "binary", unit="probability", monotone=monotone_for_condition(t)) for t in fs.targets]
 
     def split(self, fs: FeatureSet, cfg: ExperimentConfig) -> Split:
         # Stratify on how many conditions a person has, so rare outcomes land in every slice.
@@ -44,6 +41,4 @@ class DiseaseFamily(Family):
         if table is None:
             return None
         test = fs.frame.iloc[split.test][["patient_id"]]
-        return (
-            test.merge(table, on="patient_id", how="left").drop(columns="patient_id").reset_index(drop=True)
-        )
+        return test.merge(table, on="patient_id", how="left").drop(columns="patient_id").reset_index(drop=True)

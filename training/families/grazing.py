@@ -51,9 +51,7 @@ class GrazingFamily(Family):
         self, fs: FeatureSet, split: Split, cfg: ExperimentConfig, features: list[str]
     ) -> dict[str, pd.DataFrame]:
         train, test = fs.frame.iloc[split.train], fs.frame.iloc[split.test]
-        seasonal_mean = group_mean_forecast(
-            train, test, TARGET, by=["grid_id", "season"], fallback_by=["season"]
-        )
+        seasonal_mean = group_mean_forecast(train, test, TARGET, by=["grid_id", "season"], fallback_by=["season"])
         return {"grid_seasonal_mean": pd.DataFrame({"yield": seasonal_mean})}
 
     def oracle(self, fs: FeatureSet, split: Split, oracle: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
@@ -70,9 +68,7 @@ class GrazingFamily(Family):
         keys = pd.MultiIndex.from_arrays([test["grid_id"], pd.to_datetime(test[fs.time_col])])
         return pd.DataFrame({"yield": per_season.reindex(keys).to_numpy()})
 
-    def extra_metrics(
-        self, test: pd.DataFrame, preds: pd.DataFrame, cfg: ExperimentConfig
-    ) -> dict[str, float]:
+    def extra_metrics(self, test: pd.DataFrame, preds: pd.DataFrame, cfg: ExperimentConfig) -> dict[str, float]:
         actual = season_status(test, test[TARGET].to_numpy(dtype=float))
         predicted = season_status(test, preds["yield"].to_numpy(dtype=float))
         return {f"status_{k}": v for k, v in status_metrics(actual, predicted).items()}

@@ -68,9 +68,7 @@ class MarketFamily(Family):
         if table is None:
             return None
         test = fs.frame.iloc[split.test][[*SERIES, "target_month"]]
-        joined = test.merge(
-            table.rename(columns={"month": "target_month"}), on=[*SERIES, "target_month"], how="left"
-        )
+        joined = test.merge(table.rename(columns={"month": "target_month"}), on=[*SERIES, "target_month"], how="left")
         return pd.DataFrame(
             {
                 "head_sold": joined["expected_head_sold"].to_numpy(),

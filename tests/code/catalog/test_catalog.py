@@ -99,9 +99,7 @@ def test_nullable_fields_are_exactly_those_the_sample_leaves_empty(
 ) -> None:
     with_nulls = {c for df in sample.values() for c in df.columns if df[c].isna().any()}
     assert (
-        {f.name for f in catalog.fields if f.nullable}
-        == with_nulls
-        == {"cooperative_id", "hypertension_5y", "cms_5y"}
+        {f.name for f in catalog.fields if f.nullable} == with_nulls == {"cooperative_id", "hypertension_5y", "cms_5y"}
     )
 
 

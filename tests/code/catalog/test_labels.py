@@ -122,16 +122,13 @@ def test_township_labels_match_the_sample_county_townships(labels: FeatureLabels
     entry = labels.get("township_id")
     assert entry is not None and entry.categories is not None
     expected = {
-        row.township_id: (f"{row.township_name} {row.kind}", row.township_name_zh)
-        for row in townships.itertuples()
+        row.township_id: (f"{row.township_name} {row.kind}", row.township_name_zh) for row in townships.itertuples()
     }
     assert {k: (v.en, v.zh) for k, v in entry.categories.items()} == expected
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_describe_reads_every_built_value_and_a_missing_one(
-    built: dict[str, FeatureSet], family: str
-) -> None:
+def test_describe_reads_every_built_value_and_a_missing_one(built: dict[str, FeatureSet], family: str) -> None:
     frame = built[family].frame
     for name in built[family].features:
         known = frame[name].dropna()
@@ -214,9 +211,7 @@ def test_describe_gives_a_plain_clause(name: str, value: object, en: str, zh: st
 def test_describe_missing_value_uses_the_entry_wording_or_says_no_record() -> None:
     assert describe("months_since_disputes", np.nan, "en") == "no dispute has been recorded in the grid"
     assert describe("months_since_disputes", None, "zh") == "记录期内本网格未发生过纠纷"
-    assert (
-        describe("price_mean3", float("nan"), "en") == 'there is no record of "Average price, last 3 months"'
-    )
+    assert describe("price_mean3", float("nan"), "en") == 'there is no record of "Average price, last 3 months"'
     assert describe("price_mean3", pd.NA, "zh") == "“近3个月平均单价”无记录"
 
 
@@ -307,8 +302,6 @@ def test_shipped_yaml_parses_to_the_loaded_labels() -> None:
         ({"name": "disputes_sum6"}, "disputes_sum3", "duplicate"),
     ],
 )
-def test_parse_feature_labels_rejects_an_inconsistent_entry(
-    change: dict[str, Any], feature: str, message: str
-) -> None:
+def test_parse_feature_labels_rejects_an_inconsistent_entry(change: dict[str, Any], feature: str, message: str) -> None:
     with pytest.raises(ValidationError, match=re.escape(message)):
         parse_feature_labels(_yaml_with(change, feature))

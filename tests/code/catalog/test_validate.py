@@ -68,9 +68,7 @@ def test_valid_rows_give_no_violation(tables: dict[str, pd.DataFrame], catalog: 
         assert validate_table(frame, name, catalog, known_ids=known) == [], name
 
 
-def test_validate_negative_count_names_row_field_and_rule(
-    tables: dict[str, pd.DataFrame], catalog: Catalog
-) -> None:
+def test_validate_negative_count_names_row_field_and_rule(tables: dict[str, pd.DataFrame], catalog: Catalog) -> None:
     monthly = tables["grid_monthly"]
     monthly.loc[1, "yak"] = -3
     assert validate_table(monthly, "grid_monthly", catalog) == [
@@ -88,9 +86,7 @@ def test_validate_nan_in_required_field_says_must_not_be_empty(
     ]
 
 
-def test_validate_nan_in_nullable_outcome_is_allowed(
-    tables: dict[str, pd.DataFrame], catalog: Catalog
-) -> None:
+def test_validate_nan_in_nullable_outcome_is_allowed(tables: dict[str, pd.DataFrame], catalog: Catalog) -> None:
     outcomes = tables["patient_outcomes"]
     outcomes["hypertension_5y"] = pd.array([pd.NA, 1, 0], dtype="Int8")
     outcomes["brucellosis"] = pd.array([pd.NA, 1, 0], dtype="Int8")
@@ -119,9 +115,7 @@ def test_validate_fraction_in_integer_column_says_must_be_an_integer(
     ]
 
 
-def test_validate_infinite_value_says_must_be_finite(
-    tables: dict[str, pd.DataFrame], catalog: Catalog
-) -> None:
+def test_validate_infinite_value_says_must_be_finite(tables: dict[str, pd.DataFrame], catalog: Catalog) -> None:
     monthly = tables["grid_monthly"]
     monthly.loc[0, "forage_yield_kg_ha"] = np.inf
     assert validate_table(monthly, "grid_monthly", catalog) == [
@@ -129,21 +123,15 @@ def test_validate_infinite_value_says_must_be_finite(
     ]
 
 
-def test_validate_unknown_category_lists_the_allowed_values(
-    tables: dict[str, pd.DataFrame], catalog: Catalog
-) -> None:
+def test_validate_unknown_category_lists_the_allowed_values(tables: dict[str, pd.DataFrame], catalog: Catalog) -> None:
     grids = tables["grids"]
     grids.loc[4, "pasture_type"] = "desert"
     assert validate_table(grids, "grids", catalog) == [
-        Violation(
-            "grids", 4, "pasture_type", "desert", "must be one of alpine_meadow, alpine_steppe, swamp_meadow"
-        )
+        Violation("grids", 4, "pasture_type", "desert", "must be one of alpine_meadow, alpine_steppe, swamp_meadow")
     ]
 
 
-def test_validate_word_in_boolean_column_says_true_or_false(
-    tables: dict[str, pd.DataFrame], catalog: Catalog
-) -> None:
+def test_validate_word_in_boolean_column_says_true_or_false(tables: dict[str, pd.DataFrame], catalog: Catalog) -> None:
     patients = tables["patients"]
     patients["raw_milk"] = ["true", "False", "sometimes"]
     assert validate_table(patients, "patients", catalog) == [
@@ -159,9 +147,7 @@ def test_validate_text_that_is_not_a_date(tables: dict[str, pd.DataFrame], catal
     ]
 
 
-def test_validate_malformed_id_says_must_match_pattern(
-    tables: dict[str, pd.DataFrame], catalog: Catalog
-) -> None:
+def test_validate_malformed_id_says_must_match_pattern(tables: dict[str, pd.DataFrame], catalog: Catalog) -> None:
     patients = tables["patients"]
     patients.loc[0, "patient_id"] = "Tashi"
     assert validate_table(patients, "patients", catalog) == [
@@ -169,9 +155,7 @@ def test_validate_malformed_id_says_must_match_pattern(
     ]
 
 
-def test_validate_out_of_range_elevation_names_the_bound(
-    tables: dict[str, pd.DataFrame], catalog: Catalog
-) -> None:
+def test_validate_out_of_range_elevation_names_the_bound(tables: dict[str, pd.DataFrame], catalog: Catalog) -> None:
     grids = tables["grids"]
     grids.loc[7, "elevation_m"] = 8848
     grids.loc[8, "elevation_m"] = 120
@@ -181,40 +165,30 @@ def test_validate_out_of_range_elevation_names_the_bound(
     ]
 
 
-def test_validate_missing_column_is_a_table_level_violation(
-    tables: dict[str, pd.DataFrame], catalog: Catalog
-) -> None:
+def test_validate_missing_column_is_a_table_level_violation(tables: dict[str, pd.DataFrame], catalog: Catalog) -> None:
     grids = tables["grids"].drop(columns="boundary_ambiguity")
     assert validate_table(grids, "grids", catalog) == [
         Violation("grids", None, "boundary_ambiguity", None, "required column is missing")
     ]
 
 
-def test_validate_extra_column_is_a_warning_not_an_error(
-    tables: dict[str, pd.DataFrame], catalog: Catalog
-) -> None:
+def test_validate_extra_column_is_a_warning_not_an_error(tables: dict[str, pd.DataFrame], catalog: Catalog) -> None:
     townships = tables["townships"].assign(mayor="x")
     found = validate_table(townships, "townships", catalog)
     assert [(v.field, v.severity) for v in found] == [("mayor", "warning")]
 
 
-def test_validate_unknown_grid_id_against_known_ids(
-    tables: dict[str, pd.DataFrame], catalog: Catalog
-) -> None:
+def test_validate_unknown_grid_id_against_known_ids(tables: dict[str, pd.DataFrame], catalog: Catalog) -> None:
     monthly = tables["grid_monthly"]
     monthly.loc[2, "grid_id"] = "G999"
     known = {"grid_id": set(tables["grids"]["grid_id"])}
     assert validate_table(monthly, "grid_monthly", catalog, known_ids=known) == [
         Violation("grid_monthly", 2, "grid_id", "G999", "unknown grid_id (not in grids table)")
     ]
-    assert (
-        validate_table(monthly, "grid_monthly", catalog) == []
-    )  # without known ids, nothing to check against
+    assert validate_table(monthly, "grid_monthly", catalog) == []  # without known ids, nothing to check against
 
 
-def test_validate_duplicate_key_names_the_key_columns(
-    tables: dict[str, pd.DataFrame], catalog: Catalog
-) -> None:
+def test_validate_duplicate_key_names_the_key_columns(tables: dict[str, pd.DataFrame], catalog: Catalog) -> None:
     monthly = pd.concat([tables["grid_monthly"], tables["grid_monthly"].iloc[[0]]], ignore_index=True)
     assert validate_table(monthly, "grid_monthly", catalog) == [
         Violation("grid_monthly", 3, "grid_id, month", "G001, 2015-01-01", "duplicate key (grid_id, month)")
@@ -278,9 +252,7 @@ def test_validate_path_csv_with_text_in_numeric_column_names_the_data_row(
     assert report.rows == {"grid_monthly": N_ROWS}
 
 
-def test_validate_path_accepts_csv_for_a_parquet_table(
-    tables: dict[str, pd.DataFrame], tmp_path: Path
-) -> None:
+def test_validate_path_accepts_csv_for_a_parquet_table(tables: dict[str, pd.DataFrame], tmp_path: Path) -> None:
     path = tmp_path / "patients.csv"
     tables["patients"].to_csv(path, index=False)
     report = validate_path(path)
@@ -293,9 +265,7 @@ def test_validate_path_directory_reports_missing_required_table(
     del tables["market_monthly"]
     report = validate_path(write_county(tmp_path / "county", tables, catalog))
     assert report.violations == [
-        Violation(
-            "market_monthly", None, None, None, "required table file is missing (market_monthly.parquet)"
-        )
+        Violation("market_monthly", None, None, None, "required table file is missing (market_monthly.parquet)")
     ]
 
 
@@ -377,9 +347,7 @@ def test_format_report_says_ok_for_a_clean_table(tables: dict[str, pd.DataFrame]
     assert text.endswith("OK: no problems found")
 
 
-def test_cli_validate_broken_file_exits_1_and_names_the_field(
-    tables: dict[str, pd.DataFrame], tmp_path: Path
-) -> None:
+def test_cli_validate_broken_file_exits_1_and_names_the_field(tables: dict[str, pd.DataFrame], tmp_path: Path) -> None:
     grids = tables["grids"]
     grids.loc[0, "area_km2"] = -5.0
     grids.to_csv(tmp_path / "grids.csv", index=False)

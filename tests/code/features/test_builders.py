@@ -47,9 +47,7 @@ def is_numeric_or_string(series: pd.Series) -> bool:
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_build_features_returns_rows_with_every_declared_column(
-    built: dict[str, FeatureSet], family: str
-) -> None:
+def test_build_features_returns_rows_with_every_declared_column(built: dict[str, FeatureSet], family: str) -> None:
     fs = built[family]
     assert fs.family == family
     assert len(fs.frame) > 0 and fs.features and fs.targets
@@ -62,19 +60,13 @@ def test_build_features_returns_rows_with_every_declared_column(
 @pytest.mark.parametrize("family", FAMILIES)
 def test_features_and_targets_are_numbers_or_strings_only(built: dict[str, FeatureSet], family: str) -> None:
     fs = built[family]
-    bad = {
-        c: str(fs.frame[c].dtype)
-        for c in [*fs.features, *fs.targets]
-        if not is_numeric_or_string(fs.frame[c])
-    }
+    bad = {c: str(fs.frame[c].dtype) for c in [*fs.features, *fs.targets] if not is_numeric_or_string(fs.frame[c])}
     assert not bad, f"{family}: columns with other dtypes (bool, category, nullable int...): {bad}"
     assert not [c for c in fs.frame.columns if isinstance(fs.frame[c].dtype, pd.CategoricalDtype)]
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_categorical_vocabularies_are_sorted_and_cover_the_values(
-    built: dict[str, FeatureSet], family: str
-) -> None:
+def test_categorical_vocabularies_are_sorted_and_cover_the_values(built: dict[str, FeatureSet], family: str) -> None:
     fs = built[family]
     for name, vocab in fs.categorical.items():
         assert vocab == sorted(vocab), name
@@ -114,9 +106,7 @@ def test_forecast_rows_have_features_but_no_targets(forecasts: dict[str, Feature
     assert fs.frame[fs.features].notna().any().all(), "a feature is empty on every forecast row"
 
 
-def test_forecast_rows_start_after_the_data(
-    small_tables: CountyTables, forecasts: dict[str, FeatureSet]
-) -> None:
+def test_forecast_rows_start_after_the_data(small_tables: CountyTables, forecasts: dict[str, FeatureSet]) -> None:
     last = small_tables.grid_monthly["month"].max()
     assert (forecasts["dispute"].frame["month"] == last + pd.DateOffset(months=1)).all()
     assert (forecasts["market"].frame["origin_month"] == last).all()
@@ -135,9 +125,7 @@ def test_build_features_unknown_family_raises(small_tables: CountyTables) -> Non
 
 
 def test_build_features_missing_column_names_table_and_column(small_tables: CountyTables) -> None:
-    broken = dataclasses.replace(
-        small_tables, grid_monthly=small_tables.grid_monthly.drop(columns="disputes")
-    )
+    broken = dataclasses.replace(small_tables, grid_monthly=small_tables.grid_monthly.drop(columns="disputes"))
     with pytest.raises(KeyError, match=r"grid_monthly.*disputes"):
         build_features("dispute", broken)
 
@@ -174,9 +162,7 @@ def test_grazing_target_is_the_peak_of_the_season_months(
     assert row["stocking_su_season"] == pytest.approx(expected_su)
 
 
-def test_grazing_has_every_complete_season_once(
-    small_tables: CountyTables, built: dict[str, FeatureSet]
-) -> None:
+def test_grazing_has_every_complete_season_once(small_tables: CountyTables, built: dict[str, FeatureSet]) -> None:
     frame = built["grazing"].frame
     # 2015-2018: warm and transition 4 each, cold 2015-2017 (cold 2014 and 2018 are cut by the data).
     assert frame.groupby("season")["season_year"].nunique().to_dict() == {
@@ -208,27 +194,17 @@ def test_market_seasonal_naive_is_the_value_twelve_months_before_the_target(
     small_tables: CountyTables, built: dict[str, FeatureSet]
 ) -> None:
     market = small_tables.market_monthly.set_index(["township_id", "species", "month"])
-    row = (
-        built["market"]
-        .select(species="yak", horizon=3, origin_month=pd.Timestamp("2017-11-01"))
-        .frame.iloc[0]
-    )
+    row = built["market"].select(species="yak", horizon=3, origin_month=pd.Timestamp("2017-11-01")).frame.iloc[0]
     town = row["township_id"]
     assert row["target_month"] == pd.Timestamp("2018-02-01")
     assert row["target_head_sold"] == market.loc[(town, "yak", pd.Timestamp("2018-02-01")), "head_sold"]
-    assert (
-        row["seasonal_naive_head_sold"] == market.loc[(town, "yak", pd.Timestamp("2017-02-01")), "head_sold"]
-    )
-    assert (
-        row["price_at_origin"] == market.loc[(town, "yak", pd.Timestamp("2017-11-01")), "price_yuan_per_head"]
-    )
+    assert row["seasonal_naive_head_sold"] == market.loc[(town, "yak", pd.Timestamp("2017-02-01")), "head_sold"]
+    assert row["price_at_origin"] == market.loc[(town, "yak", pd.Timestamp("2017-11-01")), "price_yuan_per_head"]
     last3 = market.loc[(town, "yak"), "head_sold"].loc["2017-09-01":"2017-11-01"]
     assert row["head_sold_mean3"] == pytest.approx(last3.mean())
 
 
-def test_market_training_rows_stop_at_the_last_month(
-    small_tables: CountyTables, built: dict[str, FeatureSet]
-) -> None:
+def test_market_training_rows_stop_at_the_last_month(small_tables: CountyTables, built: dict[str, FeatureSet]) -> None:
     frame = built["market"].frame
     assert frame["target_month"].max() == small_tables.market_monthly["month"].max()
     assert (frame["target_month"] > frame["origin_month"]).all()
@@ -276,9 +252,7 @@ def test_disease_features_exclude_baseline_status_and_identifiers(built: dict[st
     assert fs.targets == list(CONDITIONS)
 
 
-def test_disease_outcomes_are_nan_where_not_at_risk(
-    small_tables: CountyTables, built: dict[str, FeatureSet]
-) -> None:
+def test_disease_outcomes_are_nan_where_not_at_risk(small_tables: CountyTables, built: dict[str, FeatureSet]) -> None:
     frame = built["disease"].frame.merge(small_tables.patients[["patient_id", "baseline_hypertension"]])
     assert frame.loc[frame["baseline_hypertension"], "hypertension_5y"].isna().all()
     assert frame.loc[~frame["baseline_hypertension"], "hypertension_5y"].notna().all()

@@ -85,9 +85,7 @@ def test_rolling_within_sums_previous_rows_only(two_groups: pd.DataFrame) -> Non
 
 
 def test_rolling_within_mean_needs_a_full_window(two_groups: pd.DataFrame) -> None:
-    assert_same(
-        rolling_within(two_groups, ["g"], "x", 3, "mean"), [NAN, NAN, NAN, 2, 3, NAN, NAN, NAN, 20, NAN]
-    )
+    assert_same(rolling_within(two_groups, ["g"], "x", 3, "mean"), [NAN, NAN, NAN, 2, 3, NAN, NAN, NAN, 20, NAN])
 
 
 def test_rolling_within_never_reads_the_current_row(two_groups: pd.DataFrame) -> None:
@@ -151,9 +149,7 @@ def test_anomaly_vs_past_years_compares_same_calendar_month() -> None:
 
 def test_last_season_total_carries_finished_season_and_counts_to_date() -> None:
     # A season of March-April; x is 1 in every month, so totals are month counts.
-    raw = pd.DataFrame(
-        {"g": ["A"] * 18, "month": pd.date_range("2020-01-01", periods=18, freq="MS"), "x": [1.0] * 18}
-    )
+    raw = pd.DataFrame({"g": ["A"] * 18, "month": pd.date_range("2020-01-01", periods=18, freq="MS"), "x": [1.0] * 18})
     panel = complete_panel(raw, ["g"])
     finished = last_season_total(panel, ["g"], "x", (3, 4), to_date=False)
     to_date = last_season_total(panel, ["g"], "x", (3, 4), to_date=True)

@@ -260,9 +260,7 @@ def build_sample_warm_season_input(grids: pd.DataFrame, monthly: pd.DataFrame, y
             "x_km": grids["x_km"],
             "y_km": grids["y_km"],
             "capacity_su": nyt635_capacity_su(peak, warm_area_ha, grids["pasture_type"].to_numpy(), "warm"),
-            "stocking_su": sheep_units(
-                {s: december[s].to_numpy() for s in ("yak", "sheep", "goat", "horse")}
-            ),
+            "stocking_su": sheep_units({s: december[s].to_numpy() for s in ("yak", "sheep", "goat", "horse")}),
             "must_rest": (december["rest_status"] == "grazing_ban").to_numpy(),
         }
     )

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from serving.routes.common import resolve_lang
+from serving.routes.common import choose_lang
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 RECORD = {"age": 58, "sex": "male", "occupation": "herder", "systolic_bp": 150}
@@ -117,5 +117,5 @@ def test_accept_language_preferring_english_gives_english(ask: Any) -> None:
         (None, "", "zh"),
     ],
 )
-def test_resolve_lang(lang: Any, header: str | None, expected: str) -> None:
-    assert resolve_lang(lang, header) == expected
+def test_choose_lang(lang: Any, header: str | None, expected: str) -> None:
+    assert choose_lang(lang, header) == expected
