@@ -47,7 +47,7 @@ test: $(STAMP) ## Run the whole test suite (unit, data, pipeline tiers)
 lint: $(STAMP) ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy muzhang features
+	$(BIN)/mypy muzhang features training models serving
 
 format: $(STAMP) ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .

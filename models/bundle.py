@@ -122,7 +122,10 @@ class TaskModel:
             return {}
         qs = sorted(self.quantile_boosters)
         threads = predict_threads(x)
-        raw = [self.quantile_boosters[q].predict(x, num_threads=threads) + self.quantile_shifts.get(q, 0.0) for q in qs]
+        raw = [
+            np.asarray(self.quantile_boosters[q].predict(x, num_threads=threads)) + self.quantile_shifts.get(q, 0.0)
+            for q in qs
+        ]
         stacked = np.sort(np.column_stack([self.untransform(np.asarray(r), x) for r in raw]), axis=1)
         return {q: stacked[:, i] for i, q in enumerate(qs)}
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import mlflow.pyfunc
 import pandas as pd
+from mlflow.pyfunc.model import PythonModel
 
 from models.bundle import ModelBundle, load_bundle_files
 
@@ -18,7 +19,9 @@ BUNDLE_ARTIFACT = "bundle"
 ENTRY_POINT = Path(__file__).with_name("mlflow_entry.py")
 
 
-class MuzhangPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+# Imported from its defining module: ``mlflow.pyfunc`` is a LazyLoader to mypy, so ``mlflow.pyfunc.PythonModel``
+# is no type there (same class at run time).
+class MuzhangPyfunc(PythonModel):
     """Loads the bundle from the model's artifacts; ``predict`` takes the raw feature frame."""
 
     bundle: ModelBundle

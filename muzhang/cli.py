@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
@@ -36,7 +36,8 @@ def data_generate(
     typer.echo(f"wrote {out} in {time.perf_counter() - start:.1f} s (seed {seed})")
     typer.echo(f"  grid areas {len(county.tables['grids'])}, area {county.tables['grids']['area_km2'].sum():,.0f} km2")
     typer.echo(f"  last year: livestock {totals['livestock_head']:,.0f} head, people {totals['people']:,.0f}")
-    for name, n in county.manifest["rows"].items():  # type: ignore[union-attr]
+    rows = cast(dict[str, int], county.manifest["rows"])
+    for name, n in rows.items():
         typer.echo(f"  {name:<22} {n:>7,} rows")
 
 

@@ -21,6 +21,7 @@ from serving.deps import AppState
 from serving.observability import AuditLog, Metrics
 from serving.registry import ModelRegistry
 from serving.routes import county, disease, dispute, grazing, market, system, ui
+from serving.schemas import ERROR_RESPONSES, KEY_RESPONSES, LOOKUP_RESPONSES, MODEL_RESPONSES
 
 log = logging.getLogger("muzhang.serving")
 FAMILY_PREFIXES = ("grazing", "market", "dispute", "disease")
@@ -65,13 +66,16 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
         version="1.0",
         description="Explained predictions for pastoral county governance: grazing, market, disputes, health.",
         lifespan=lifespan,
-        responses={400: {"description": "Malformed request body"}, 413: {"description": "Request too large"}},
+        responses=ERROR_RESPONSES,
     )
     if state is not None:  # TestClient without a lifespan context still gets state
         app.state.muzhang = state
     app.include_router(system.router)
-    for router in (grazing.router, market.router, dispute.router, disease.router, county.router, ui.router):
-        app.include_router(router)
+    for router in (grazing.router, market.router, dispute.router):
+        app.include_router(router, responses=LOOKUP_RESPONSES)
+    app.include_router(disease.router, responses=MODEL_RESPONSES)
+    app.include_router(county.router, responses=KEY_RESPONSES)
+    app.include_router(ui.router)
     app.add_middleware(GuardMiddleware)
     _install_error_handlers(app)
     return app

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -14,6 +15,9 @@ from muzhang.settings import ApiKey, Settings
 from serving.county import CountyState
 from serving.observability import AuditLog, Metrics
 from serving.registry import ModelRegistry
+
+if TYPE_CHECKING:  # serving.routes.common imports this module
+    from serving.routes.common import Prepared
 
 # Who may call what. Patient risks go to health staff only; data scientists may reload models.
 ROLES = {
@@ -33,7 +37,7 @@ class AppState:
     audit: AuditLog
     keys: list[ApiKey]
     # (family, model version) -> forecast rows encoded for that model: requests only index into it.
-    encoded: dict[tuple[str, str], tuple[Any, Any]] = field(default_factory=dict)
+    encoded: dict[tuple[str, str], Prepared] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,7 @@ def _caller(request: Request, credentials: HTTPAuthorizationCredentials | None, 
     return Caller(entry.name, entry.role)
 
 
-def _requires(group: str):  # type: ignore[no-untyped-def]
+def _requires(group: str) -> Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[Caller]]:
     async def dependency(
         request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
     ) -> Caller:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from models.bundle import ModelBundle
+from models.bundle import BUNDLE_FILE, ModelBundle
 
 FAMILY_MODELS = {
     "grazing": "muzhang-grazing",
@@ -42,6 +43,42 @@ class FamilySlot:
 
 class FamilyUnavailable(RuntimeError):
     """Raised when a family has no model to serve; the message tells the user what to do."""
+
+
+def missing_sqlite_store(uri: str) -> Path | None:
+    """The file of a ``sqlite:///`` store that does not exist, else None.
+
+    MLflow would quietly create an empty store there (a wrong path then reads as "no champion"), and a
+    store deleted under a running service still answers through its pooled connections.
+    """
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri.removeprefix("sqlite:///").split("?", 1)[0]
+    if not path or path == ":memory:":
+        return None
+    return None if Path(path).is_file() else Path(path)
+
+
+def check_booster_files(model_dir: Path) -> None:
+    """Refuse a model whose LightGBM text files are cut short, before LightGBM parses them.
+
+    LightGBM 4 does not raise on a truncated model file: it reads past the end of the text and aborts or
+    crashes the whole process (SIGABRT/SIGSEGV), which would take the service down on a reload. A file
+    that ``Booster.save_model`` wrote completely ends with its trees, its parameters and a last
+    ``pandas_categorical:`` line.
+    """
+    for description in model_dir.rglob(BUNDLE_FILE):
+        for path in sorted(description.parent.glob("*.txt")):
+            text = path.read_bytes()
+            last_line = text.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+            complete = (
+                b"\nend of trees\n" in text
+                and b"\nend of parameters\n" in text
+                and last_line.startswith(b"pandas_categorical:")
+                and text.endswith(b"\n")
+            )
+            if not complete:
+                raise ValueError(f"LightGBM model file {path.name} is incomplete (truncated); not loading it")
 
 
 @dataclass
@@ -104,6 +141,9 @@ class ModelRegistry:
         from mlflow.exceptions import MlflowException
         from mlflow.tracking import MlflowClient
 
+        missing = missing_sqlite_store(self.tracking_uri)
+        if missing is not None:
+            raise FileNotFoundError(f"MLflow store {missing} does not exist")
         client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
         try:
             return str(client.get_model_version_by_alias(name, CHAMPION).version)
@@ -113,11 +153,15 @@ class ModelRegistry:
             raise
 
     def _load_bundle(self, name: str, version: str) -> ModelBundle:
+        import mlflow
+
         from models.pyfunc import load_bundle
         from training.tracking import point_mlflow_at
 
         point_mlflow_at(self.tracking_uri)
-        return load_bundle(f"models:/{name}/{version}")
+        local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{version}"))
+        check_booster_files(local)
+        return load_bundle(str(local))
 
     def status(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}

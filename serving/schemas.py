@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import cache
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, create_model
 
 from muzhang.catalog import load_catalog
 
@@ -17,6 +17,15 @@ GRID_PATTERN = r"^G\d{3,4}$"
 TOWNSHIP_PATTERN = r"^T\d{2}$"
 GRID_ID = Field(pattern=GRID_PATTERN, description="Grid area id, e.g. G001.", examples=["G001"])
 TOWNSHIP_ID = Field(pattern=TOWNSHIP_PATTERN, description="Township id, e.g. T01.", examples=["T01"])
+
+
+def _whole_float_as_int(value: Any) -> Any:
+    """46.0 -> 46: JSON has one number type, JSON Schema counts 46.0 as an integer, and pandas writes it so."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# On a strict integer: also take a whole float (46.0); 46.5, "46", true, NaN and Infinity stay errors.
+WHOLE_FLOAT_AS_INT = BeforeValidator(_whole_float_as_int)
 
 
 class Strict(BaseModel):
@@ -205,7 +214,7 @@ class Watchlist(BaseModel):
 
 
 class DisputeBatchRequest(Strict):
-    grid_ids: list[str] = Field(min_length=1)
+    grid_ids: list[Annotated[str, GRID_ID]] = Field(min_length=1)
 
 
 class DisputeBatchResponse(BaseModel):
@@ -238,7 +247,7 @@ def patient_record_model() -> type[BaseModel]:
         kind: Any
         extra: dict[str, Any] = {}
         if spec.type == "category":
-            kind = Literal[tuple(spec.categories or ())]  # type: ignore[misc]
+            kind = Literal[tuple(spec.categories or ())]
         elif spec.type == "boolean":
             kind = StrictBool
         elif spec.type == "integer":
@@ -254,6 +263,8 @@ def patient_record_model() -> type[BaseModel]:
             extra["ge"] = spec.min
         if spec.max is not None and spec.type in ("integer", "float"):
             extra["le"] = spec.max
+        if spec.type == "integer":  # bounds before the validator, or pydantic leaves them out of the JSON schema
+            kind, extra = Annotated[int, Field(**extra), WHOLE_FLOAT_AS_INT], {}
         unit = f" ({spec.unit})" if spec.unit else ""
         required = name in ("age", "sex")
         description = f"{spec.display}{unit} / {spec.display_zh}"
@@ -308,3 +319,41 @@ class ReloadOut(BaseModel):
 class Health(BaseModel):
     status: str
     families: dict[str, bool] = Field(default_factory=dict)
+
+
+# --- errors -----------------------------------------------------------------------------------------
+class Problem(BaseModel):
+    """One thing wrong with a request."""
+
+    field: str = Field(description="Dotted path of the field (records.0.age), 'body', or a CSV column.")
+    rule: str = Field(description="The rule the value broke.")
+    type: str | None = Field(None, description="Kind of problem (JSON bodies and parameters).")
+    row: int | None = Field(None, description="Line of the CSV upload (1 is the header).")
+
+
+class ErrorOut(BaseModel):
+    detail: str | list[Problem] = Field(description="What is wrong: a sentence, or one entry per problem.")
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorOut, "description": description}
+
+
+# Declared so the OpenAPI document lists every answer a client can get (schema fuzzing checks it).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error("Malformed request body"),
+    413: _error("Request body or batch too large"),
+    422: _error("A field, parameter or CSV cell breaks a rule (each problem names its field)"),
+}
+KEY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _error("Missing or unknown API key"),
+    403: _error("The key's role may not use this route"),
+}
+MODEL_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **KEY_RESPONSES,
+    503: _error("No model is serving this family yet"),
+}
+LOOKUP_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **MODEL_RESPONSES,
+    404: _error("Unknown grid area or township, or no records for it"),
+}

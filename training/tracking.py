@@ -69,14 +69,24 @@ def point_mlflow_at(uri: str) -> None:
 
 
 def ensure_experiment(name: str, settings: Settings) -> str:
-    """Experiment id; created with an explicit artifact folder on the embedded store (MLflow 3 pitfall)."""
+    """Experiment id; created with an explicit artifact folder on an embedded store (MLflow 3 pitfall).
+
+    Embedded means any database URI (SQLite, PostgreSQL ...) used without a tracking server: MLflow would
+    otherwise put artifacts in ``./mlruns`` of whatever directory the process started in.
+    """
     existing = mlflow.get_experiment_by_name(name)
     if existing is not None:
         return str(existing.experiment_id)
     location = None
-    if settings.tracking_uri().startswith("sqlite:"):  # a server chooses its own artifact store
+    if not settings.tracking_uri().startswith(("http:", "https:", "databricks")):  # a server chooses its own
         location = (settings.artifact_root() / name).as_uri()
-    return str(mlflow.create_experiment(name, artifact_location=location))
+    try:
+        return str(mlflow.create_experiment(name, artifact_location=location))
+    except MlflowException:  # a parallel worker created it first
+        existing = mlflow.get_experiment_by_name(name)
+        if existing is None:
+            raise
+        return str(existing.experiment_id)
 
 
 def git_commit() -> str:

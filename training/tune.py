@@ -6,7 +6,10 @@ pruning callback here is a few lines of our own.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -50,6 +53,18 @@ def suggest_params(trial: optuna.Trial, cfg: ExperimentConfig) -> dict[str, Any]
     return params
 
 
+def sampler_seed(seed: int, done: int, storage: str, worker: str) -> int:
+    """Seed of one call's TPE sampler. The same seed on every call would replay the study's trials: a
+    resumed study would repeat its first trials, and parallel workers each other's.
+
+    A local SQLite study has one worker: ``seed + trials so far`` keeps it reproducible. A shared database
+    has several workers (whose interleaving is not reproducible anyway): the worker's identity is mixed in.
+    """
+    if storage.startswith("sqlite"):
+        return seed + done
+    return int.from_bytes(hashlib.sha256(f"{seed}:{done}:{worker}".encode()).digest()[:4], "little")
+
+
 def tune_family(
     fs: FeatureSet, cfg: ExperimentConfig, n_trials: int, storage: str, study_name: str | None = None
 ) -> dict[str, Any]:
@@ -81,7 +96,10 @@ def tune_family(
     )
     valid_set = lgb.Dataset(x[va], y[va], reference=train_set)
 
+    worker = f"{socket.gethostname()}:{os.getpid()}"  # which of several parallel workers ran a trial
+
     def objective(trial: optuna.Trial) -> float:
+        trial.set_user_attr("worker", worker)
         params = booster_params(
             {**cfg.lightgbm, **suggest_params(trial, cfg), "metric": metric},
             kind,
@@ -110,9 +128,9 @@ def tune_family(
         storage=storage,
         load_if_exists=True,
         direction="minimize",
-        sampler=optuna.samplers.TPESampler(seed=cfg.seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=30),
     )
+    study.sampler = optuna.samplers.TPESampler(seed=sampler_seed(cfg.seed, len(study.trials), storage, worker))
     study.optimize(objective, n_trials=n_trials, timeout=cfg.tuning.timeout_s, gc_after_trial=False)
     states = [t.state for t in study.trials]
     return {

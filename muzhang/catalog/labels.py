@@ -325,10 +325,7 @@ def _format(entry: FeatureLabel, labels: FeatureLabels, value: object, lang: Lan
     if entry.unit is None:
         return text
     unit = labels.units[entry.unit]
-    if lang == "zh":
-        word = entry.unit_zh or unit.zh
-    else:
-        word = unit.en_one if unit.en_one and text == "1" else unit.en
+    word = (entry.unit_zh or unit.zh) if lang == "zh" else (unit.en_one if unit.en_one and text == "1" else unit.en)
     # A space before Latin letters only: "12 km", "1,151 sheep units", but "25%", "-2.1°C", "4,483米".
     space = " " if word[0].isascii() and word[0].isalpha() else ""
     return f"{text}{space}{word}"

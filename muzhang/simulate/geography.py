@@ -7,6 +7,7 @@ into longitude/latitude only when written as GeoJSON.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -154,7 +155,9 @@ def build_geography(rng: np.random.Generator, domain: Domain) -> Geography:
         n_comm = domain.n_communities if t == 0 else 0
         community = members[np.argsort(dist_to_seat[members])[: 2 * n_comm]]  # the town's built-up grids
         rural = np.setdiff1d(members, community)
-        labels = _cluster_labels(centroids[rural], int(villages_per_township[t]), rng) if len(rural) else []
+        labels: np.ndarray | list[int] = (
+            _cluster_labels(centroids[rural], int(villages_per_township[t]), rng) if len(rural) else []
+        )
         for j in range(int(max(labels, default=-1)) + 1):
             idx = rural[labels == j]
             village_ids[idx] = f"{tid}-V{j + 1:02d}"
@@ -178,7 +181,8 @@ def build_geography(rng: np.random.Generator, domain: Domain) -> Geography:
         order = idx[np.argsort(np.arctan2(*(centroids[idx] - centre).T[::-1]))]
         for j, part in enumerate(np.array_split(order, k)):
             coop[part] = f"{v}-K{j + 1}"
-    grids["cooperative_id"] = np.where(grids["is_community"], None, coop)
+    # np.array(None), not None: numpy's stubs take no bare None as the fill (same object-dtype result).
+    grids["cooperative_id"] = np.where(grids["is_community"], np.array(None), coop)
 
     local_no = grids.groupby("village_id").cumcount() + 1
     grids["grid_name"] = [f"{vn} grid {n:02d}" for vn, n in zip(village_names, local_no, strict=True)]
@@ -263,7 +267,7 @@ def geojson_features(grids: pd.DataFrame, polygons: list[Polygon]) -> dict[str, 
                     "grid_name_zh": row.grid_name_zh,
                     "township_id": row.township_id,
                     "village_id": row.village_id,
-                    "area_km2": round(float(row.area_km2), 3),
+                    "area_km2": round(float(cast(float, row.area_km2)), 3),
                 },
                 "geometry": {"type": "Polygon", "coordinates": [ring]},
             }

@@ -51,7 +51,7 @@ def simulate_market(
     market = market.rename(columns={"sold": "head_sold", "herd": "herd_head"})
 
     exp = expected_sales.assign(township_id=expected_sales["grid_id"].map(town_of))
-    exp = exp.groupby(["township_id", "species", "month"], as_index=False)["expected"].sum()
+    exp = exp.groupby(["township_id", "species", "month"], as_index=False)[["expected"]].sum()
 
     fest = festival_months()
     seat = townships.set_index("township_id")

@@ -133,7 +133,7 @@ def simulate_pastoral(
     cold_cap0 = nyt635_capacity_su(peak[years[0] - 1] * STANDING_CURVE[9], area_ha * shares["cold"], ptype, "cold")
     target_su = cold_cap0 * rng.lognormal(-0.05, 0.38, n_g) * np.where(community, 0.15, 1.0) * herd_scale
     steppe = ptype == "alpine_steppe"
-    herd = {
+    herd: dict[str, np.ndarray] = {
         sp: np.round(target_su * np.where(steppe, SU_MIX["steppe"][sp], SU_MIX["meadow"][sp]) / domain.su_factors[sp])
         for sp in SPECIES
     }

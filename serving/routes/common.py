@@ -15,7 +15,7 @@ from serving.deps import AppState
 from serving.explain import TOP_K, Explanation, Lang, contributions, explain_row
 from serving.observability import Metrics, Timer
 from serving.registry import FamilyUnavailable, ModelRegistry, ServedModel
-from serving.schemas import ExplanationOut, ReasonOut
+from serving.schemas import Band, ExplanationOut, ReasonOut
 
 DEFAULT_BANDS = {"medium": 0.10, "high": 0.25}
 
@@ -54,7 +54,7 @@ def check_cap(n: int, cap: int, what: str = "items") -> None:
         )
 
 
-def band_of(p: float, bands: dict[str, float] | None) -> str:
+def band_of(p: float, bands: dict[str, float] | None) -> Band:
     cuts = bands or DEFAULT_BANDS
     return "high" if p >= cuts["high"] else "medium" if p >= cuts["medium"] else "low"
 
@@ -126,7 +126,7 @@ class Prepared:
     frame: pd.DataFrame
     index: dict[tuple[str, ...], list[int]]
 
-    def rows(self, keys: list[tuple[str, ...]]) -> np.ndarray:
+    def rows(self, keys: Sequence[tuple[str, ...]]) -> np.ndarray:
         return np.array([p for k in keys for p in self.index[k]], dtype=int)
 
 
@@ -142,4 +142,4 @@ def prepared(state: AppState, model: ServedModel) -> Prepared:
             index.setdefault(k, []).append(i)
         cached = Prepared(model.bundle.encoder.encode(frame), frame, index)
         state.encoded = {k: v for k, v in state.encoded.items() if k[0] != model.family} | {key: cached}
-    return cached  # type: ignore[no-any-return]
+    return cached

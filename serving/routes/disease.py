@@ -18,7 +18,7 @@ from muzhang.catalog import load_catalog
 from serving.deps import AppState, Caller, HealthDep, StateDep
 from serving.explain import Lang
 from serving.routes.common import BAND_WORDS, band_of, check_cap, explain_many, pct, resolve_lang, served
-from serving.schemas import ConditionRisk, DiseaseResponse, PatientResult, patient_record_model
+from serving.schemas import Band, ConditionRisk, DiseaseResponse, PatientResult, patient_record_model
 
 router = APIRouter(prefix="/v1/disease", tags=["disease"])
 LangDep = Annotated[Lang, Depends(resolve_lang)]
@@ -55,7 +55,7 @@ def score_records(state: AppState, caller: Caller, route: str, records: list[Any
     frame = _frame(records)
     x = bundle.encoder.encode(frame)
     bands_cut = bundle.thresholds.get("risk_bands")
-    per_condition: dict[str, tuple[np.ndarray, list[str], list[Any]]] = {}
+    per_condition: dict[str, tuple[np.ndarray, list[Band], list[Any]]] = {}
     band_counts: dict[str, dict[str, int]] = {}
     for condition, task in bundle.tasks.items():
         p = task.point(x)
@@ -82,7 +82,7 @@ def score_records(state: AppState, caller: Caller, route: str, records: list[Any
                 probability=float(p[i]),
                 band=bands[i],
                 explanation=expl[i],
-            )  # type: ignore[arg-type]
+            )
             for c, (p, bands, expl) in per_condition.items()
         ]
         risks.sort(key=lambda r: -r.probability)
@@ -122,7 +122,7 @@ def parse_csv(content: bytes, cap: int) -> list[Any]:
     records, errors = [], []
     for i, row in enumerate(frame.to_dict("records"), start=2):  # row 1 is the header
         try:
-            values = {k: _typed(catalog, k, v) for k, v in row.items()}
+            values = {k: _typed(catalog, str(k), v) for k, v in row.items()}
             records.append(PatientRecord.model_validate(values))
         except (ValidationError, ValueError) as exc:
             errors.extend(_row_errors(i, exc))

@@ -69,7 +69,7 @@ def score(state: AppState, grid_ids: list[str], lang: Lang) -> list[DisputeRisk]
                 band=bands[i],
                 explanation=explanations[i],
             )
-        )  # type: ignore[arg-type]
+        )
     state.metrics.rows.labels("dispute").inc(len(out))
     return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -86,7 +87,7 @@ def advice_text(action: str, move: float, lang: Lang) -> str:
 
 
 def assess(
-    state: AppState, queries: list[tuple[str, str]], scenarios: list[Scenario], lang: Lang
+    state: AppState, queries: Sequence[tuple[str, str]], scenarios: list[Scenario], lang: Lang
 ) -> list[GrazingAssessment]:
     unknown = sorted({g for g, _ in queries if g not in state.county.grid_ids})
     if unknown:
@@ -112,7 +113,7 @@ def assess(
     action = np.where(resting, "rest", action)
     move = np.where(resting, stocking, move)
     headlines = []
-    for i, row in rows.iterrows():
+    for i, (_, row) in enumerate(rows.iterrows()):  # i: an int position (iterrows gives a Hashable label)
         season_word = SEASON_WORDS[lang][row["season"]]
         status_word = STATUS_WORDS[lang][now["status"].iloc[i]]
         p = float(now["pressure"].iloc[i])
@@ -125,7 +126,7 @@ def assess(
     explanations = explain_many(bundle, TASK, x, headlines, lang, state.metrics)
     name_col = "grid_name_zh" if lang == "zh" else "grid_name"
     out = []
-    for i, row in rows.iterrows():
+    for i, (_, row) in enumerate(rows.iterrows()):  # i: an int position (iterrows gives a Hashable label)
         out.append(
             GrazingAssessment(
                 grid_id=row["grid_id"],

@@ -125,4 +125,4 @@ def market_history(
         for m, h, p in zip(rows["month"], rows["head_sold"], rows["price_yuan_per_head"], strict=True)
         if np.isfinite(p)
     ]
-    return MarketHistory(township_id=township_id, species=species, points=points)  # type: ignore[arg-type]
+    return MarketHistory(township_id=township_id, species=species, points=points)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from serving.deps import AnyRoleDep, ReloaderDep, StateDep
-from serving.schemas import Health, ModelsOut, ModelStatus, ReloadOut
+from serving.schemas import KEY_RESPONSES, Health, ModelsOut, ModelStatus, ReloadOut
 
 router = APIRouter(tags=["system"])
 
@@ -36,13 +36,13 @@ def metrics(state: StateDep) -> Response:
     return Response(state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-@router.get("/v1/models", response_model=ModelsOut)
+@router.get("/v1/models", response_model=ModelsOut, responses=KEY_RESPONSES)
 def list_models(state: StateDep, caller: AnyRoleDep) -> ModelsOut:
     """Which version serves each family, when it was trained, and its test metrics."""
     return ModelsOut(models=_models(state))
 
 
-@router.post("/v1/models/reload", response_model=ReloadOut)
+@router.post("/v1/models/reload", response_model=ReloadOut, responses=KEY_RESPONSES)
 def reload_models(state: StateDep, caller: ReloaderDep) -> ReloadOut:
     """Load each family's current champion now (data scientists); a failed load keeps the old model."""
     results = state.registry.reload()

@@ -6,11 +6,10 @@ another host (the Content-Security-Policy says so to the browser too).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, status
-from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -33,13 +32,16 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-cache",
 }
 
+# Checked before the file system is touched; a name that breaks it is "not found", like any missing file.
+ASSET_NAME = re.compile(r"[A-Za-z0-9_-]+\.[a-z]{2,4}")
+
 router = APIRouter(include_in_schema=False)
 
 
 def _static(name: str) -> FileResponse:
     path = STATIC_DIR / name
     media_type = MEDIA_TYPES.get(path.suffix)
-    if media_type is None or not path.is_file():
+    if not ASSET_NAME.fullmatch(name) or media_type is None or not path.is_file():
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no page asset {name!r}")
     return FileResponse(path, media_type=media_type, headers=SECURITY_HEADERS)
 
@@ -51,6 +53,6 @@ def index() -> FileResponse:
 
 
 @router.get("/static/{name}")
-def static_asset(name: Annotated[str, PathParam(pattern=r"^[A-Za-z0-9_-]+\.[a-z]{2,4}$")]) -> FileResponse:
-    """A file of the page (flat folder: the pattern leaves no way out of it)."""
+def static_asset(name: str) -> FileResponse:
+    """A file of the page (flat folder: :data:`ASSET_NAME` leaves no way out of it; any other name is a 404)."""
     return _static(name)

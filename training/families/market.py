@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from features import FeatureSet
+from models.bundle import Transform
 from training.baselines import seasonal_naive_quantiles
 from training.config import ExperimentConfig
 from training.families.base import Family, TaskPlan, quantile_columns
@@ -20,7 +21,10 @@ TASKS = {  # task -> (target column, seasonal-naive column, unit)
 }
 # Head sold is a skewed count: learn log1p. Price trends upward beyond any training level, which trees
 # cannot extrapolate: learn its log change from the price at the forecast origin instead.
-TRANSFORMS = {"head_sold": ("log1p", None), "price": ("log_ratio", "price_at_origin")}
+TRANSFORMS: dict[str, tuple[Transform, str | None]] = {
+    "head_sold": ("log1p", None),
+    "price": ("log_ratio", "price_at_origin"),
+}
 
 
 class MarketFamily(Family):
