@@ -41,7 +41,11 @@ mlflow-ui: $(STAMP) ## Open the MLflow UI on the local tracking store (http://12
 benchmark: $(STAMP) ## Run the speed benchmarks (figures printed, not asserted)
 	$(BIN)/python benchmarks/train_all.py
 
-test: $(STAMP) ## Run the whole test suite (unit, data, pipeline tiers)
+system-deps: ## Debian's Chromium and PostgreSQL for the browser and scale-out tests (root or sudo; no-op when present)
+	bash .ci/install-browser.sh
+	bash .ci/install-postgres.sh
+
+test: $(STAMP) system-deps ## Run the whole test suite (unit, data, serving, model, pipeline, browser, reliability, PostgreSQL)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy
@@ -56,4 +60,4 @@ format: $(STAMP) ## Apply ruff's formatting and safe fixes
 clean: ## Remove local state (work/: MLflow store, artifacts, Optuna DB)
 	rm -rf work
 
-.PHONY: help install run serve mlflow-ui benchmark test lint format clean
+.PHONY: help install system-deps run serve mlflow-ui benchmark test lint format clean

@@ -82,6 +82,17 @@ def features_build(
 TRAINABLE = ("grazing", "market", "dispute", "disease")
 
 
+def masked(uri: str) -> str:
+    """A store URI fit to print: any password replaced by ***."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return uri
+
+
 @app.command("train")
 def train(
     family: Annotated[str, typer.Argument(help="grazing, market, dispute, disease or all.")],
@@ -122,7 +133,9 @@ def train(
             failed = True
             continue
         typer.echo(format_summary(summary))
-    typer.echo(f"total {time.perf_counter() - total:.1f} s; tracking store: {settings.tracking_uri()}", err=True)
+    typer.echo(
+        f"total {time.perf_counter() - total:.1f} s; tracking store: {masked(settings.tracking_uri())}", err=True
+    )
     raise typer.Exit(code=1 if failed else 0)
 
 
