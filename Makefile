@@ -38,15 +38,19 @@ serve: $(STAMP) ## Serve the registered champions (keys from MUZHANG_API_KEYS)
 mlflow-ui: $(STAMP) ## Open the MLflow UI on the local tracking store (http://127.0.0.1:5000)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/work/mlflow.db --host 127.0.0.1 --port 5000
 
-benchmark: $(STAMP) ## Run the speed benchmarks (figures printed, not asserted)
+benchmark: $(STAMP) ## Run every speed benchmark on the trained store (figures printed, not asserted)
 	$(BIN)/python benchmarks/train_all.py
+	$(BIN)/python benchmarks/serve_vs_mlflow.py
+	$(BIN)/python benchmarks/explain_batch.py
+	$(BIN)/python benchmarks/train_scaling.py
+	$(BIN)/python benchmarks/county_rescore.py
 
 system-deps: ## Debian's Chromium and PostgreSQL for the browser and scale-out tests (root or sudo; no-op when present)
 	bash .ci/install-browser.sh
 	bash .ci/install-postgres.sh
 
 test: $(STAMP) system-deps ## Run the whole test suite (unit, data, serving, model, pipeline, browser, reliability, PostgreSQL)
-	$(BIN)/python -m pytest -q
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .

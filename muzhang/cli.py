@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Annotated, cast
@@ -13,6 +14,17 @@ from muzhang.paths import SAMPLE_COUNTY
 app = typer.Typer(help="Muzhang (牧长): decision support for high-altitude pastoral counties.", no_args_is_help=True)
 data_app = typer.Typer(help="Generate and validate county data.", no_args_is_help=True)
 features_app = typer.Typer(help="Build model-ready feature frames.", no_args_is_help=True)
+
+
+@app.callback()
+def main() -> None:
+    """Muzhang (牧长): decision support for high-altitude pastoral counties."""
+    # LightGBM's OpenMP threads spin while they wait; on a busy 2-core machine that made `train all`
+    # 3x slower (benchmarks/train_all.py). Passive waiting costs nothing when the machine is idle.
+    # Set here, before any command imports LightGBM, unless the user chose otherwise.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
 
