@@ -203,6 +203,30 @@ def save_bundle(bundle: ModelBundle, folder: Path) -> Path:
     return folder
 
 
+def require_complete_model_file(path: Path) -> None:
+    """Refuse a LightGBM text model cut short, before LightGBM parses it.
+
+    LightGBM 4 does not raise on a truncated model file: it reads past the end and aborts the whole
+    process. A file ``Booster.save_model`` wrote completely has its trees, its parameters and ends with a
+    ``pandas_categorical:`` line.
+    """
+    text = Path(path).read_bytes()
+    last_line = text.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+    complete = (
+        b"\nend of trees\n" in text
+        and b"\nend of parameters\n" in text
+        and last_line.startswith(b"pandas_categorical:")
+        and text.endswith(b"\n")
+    )
+    if not complete:
+        raise ValueError(f"LightGBM model file {Path(path).name} is incomplete (truncated); not loading it")
+
+
+def _booster(path: Path) -> lgb.Booster:
+    require_complete_model_file(path)
+    return lgb.Booster(model_file=str(path))
+
+
 def load_bundle_files(folder: Path) -> ModelBundle:
     """Read a bundle written by :func:`save_bundle`; raises ``ValueError`` naming what is broken."""
     folder = Path(folder)
@@ -210,8 +234,8 @@ def load_bundle_files(folder: Path) -> ModelBundle:
         doc = json.loads((folder / BUNDLE_FILE).read_text(encoding="utf-8"))
         tasks = {}
         for t in doc["tasks"]:
-            booster = lgb.Booster(model_file=str(folder / t["booster"]))
-            quantiles = {float(q): lgb.Booster(model_file=str(folder / f)) for q, f in t["quantiles"].items()}
+            booster = _booster(folder / t["booster"])
+            quantiles = {float(q): _booster(folder / f) for q, f in t["quantiles"].items()}
             if t["kind"] == "quantile":  # the median booster is shared, as when it was trained
                 quantiles[0.5] = booster
             calibration = tuple(t["calibration"]) if t["calibration"] else None

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from models.bundle import BUNDLE_FILE, ModelBundle
+from models.bundle import BUNDLE_FILE, ModelBundle, require_complete_model_file
 
 FAMILY_MODELS = {
     "grazing": "muzhang-grazing",
@@ -21,6 +21,7 @@ FAMILY_MODELS = {
     "disease": "muzhang-disease",
 }
 CHAMPION = "champion"
+UNREACHABLE = "registry unreachable"
 
 
 @dataclass(frozen=True)
@@ -60,25 +61,10 @@ def missing_sqlite_store(uri: str) -> Path | None:
 
 
 def check_booster_files(model_dir: Path) -> None:
-    """Refuse a model whose LightGBM text files are cut short, before LightGBM parses them.
-
-    LightGBM 4 does not raise on a truncated model file: it reads past the end of the text and aborts or
-    crashes the whole process (SIGABRT/SIGSEGV), which would take the service down on a reload. A file
-    that ``Booster.save_model`` wrote completely ends with its trees, its parameters and a last
-    ``pandas_categorical:`` line.
-    """
+    """Refuse a downloaded model whose LightGBM files are cut short (LightGBM would abort the process)."""
     for description in model_dir.rglob(BUNDLE_FILE):
         for path in sorted(description.parent.glob("*.txt")):
-            text = path.read_bytes()
-            last_line = text.rstrip(b"\n").rsplit(b"\n", 1)[-1]
-            complete = (
-                b"\nend of trees\n" in text
-                and b"\nend of parameters\n" in text
-                and last_line.startswith(b"pandas_categorical:")
-                and text.endswith(b"\n")
-            )
-            if not complete:
-                raise ValueError(f"LightGBM model file {path.name} is incomplete (truncated); not loading it")
+            require_complete_model_file(path)
 
 
 @dataclass
@@ -104,9 +90,22 @@ class ModelRegistry:
         return slot.model
 
     def reload(self, family: str | None = None) -> dict[str, str]:
-        """Load each family's current champion if it changed. Returns family -> outcome message."""
+        """Load each family's current champion if it changed. Returns family -> outcome message.
+
+        The families share one store: once it cannot be reached, the others are not asked again in this
+        reload (a locked SQLite file or a dead server would otherwise cost its whole timeout per family).
+        """
         with self._lock:
-            return {f: self._refresh(f) for f in ([family] if family else list(self.families))}
+            outcomes: dict[str, str] = {}
+            down: str | None = None
+            for f in [family] if family else list(self.families):
+                if down is None:
+                    outcomes[f] = self._refresh(f)
+                    down = outcomes[f] if outcomes[f].startswith(UNREACHABLE) else None
+                else:
+                    slot = self.slots[f]
+                    slot.checked_at, slot.error, outcomes[f] = time.time(), down, down
+            return outcomes
 
     def _refresh(self, family: str) -> str:
         slot = self.slots[family]
@@ -115,7 +114,7 @@ class ModelRegistry:
         try:
             version = self._champion_version(name)
         except Exception as exc:  # store missing, locked or unreachable: keep serving what we have
-            slot.error = f"registry unreachable: {type(exc).__name__}: {str(exc)[:200]}"
+            slot.error = f"{UNREACHABLE}: {type(exc).__name__}: {str(exc)[:200]}"
             return slot.error
         if version is None:
             slot.error = f"registered model {name} has no '{CHAMPION}' alias"
