@@ -25,18 +25,18 @@ run: $(STAMP) ## Main job: sample county -> validate -> features -> train + regi
 	$(BIN)/muzhang data validate
 	$(BIN)/muzhang features build
 	$(BIN)/muzhang train all
-	$(BIN)/muzhang keys demo --out work/demo-keys.env
+	$(BIN)/muzhang keys demo --out state/demo-keys.env
 	@echo ""
 	@echo "Muzhang is starting on http://$(HOST):$(PORT)  (API docs: http://$(HOST):$(PORT)/docs)"
 	@echo "Use a demo key above as 'Authorization: Bearer <key>', e.g.:"
-	@echo "  curl -H \"Authorization: Bearer \$$(awk '/^planner/{print \$$2}' work/demo-keys.txt)\" 'http://$(HOST):$(PORT)/v1/grazing/rotation-plan?season=warm&lang=en'"
-	@set -a; . work/demo-keys.env; set +a; exec $(BIN)/muzhang serve --host $(HOST) --port $(PORT)
+	@echo "  curl -H \"Authorization: Bearer \$$(awk '/^planner/{print \$$2}' state/demo-keys.txt)\" 'http://$(HOST):$(PORT)/v1/grazing/rotation-plan?season=warm&lang=en'"
+	@set -a; . state/demo-keys.env; set +a; exec $(BIN)/muzhang serve --host $(HOST) --port $(PORT)
 
 serve: $(STAMP) ## Serve the registered champions (keys from MUZHANG_API_KEYS)
 	$(BIN)/muzhang serve --host $(HOST) --port $(PORT)
 
 mlflow-ui: $(STAMP) ## Open the MLflow UI on the local tracking store (http://127.0.0.1:5000)
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/work/mlflow.db --host 127.0.0.1 --port 5000
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/state/mlflow.db --host 127.0.0.1 --port 5000
 
 benchmark: $(STAMP) ## Run every speed benchmark on the trained store (figures printed, not asserted)
 	$(BIN)/python benchmarks/train_all.py
@@ -61,7 +61,7 @@ format: $(STAMP) ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-clean: ## Remove local state (work/: MLflow store, artifacts, Optuna DB)
-	rm -rf work
+clean: ## Remove local state (state/: MLflow store, artifacts, Optuna DB, audit log)
+	rm -rf state
 
 .PHONY: help install system-deps run serve mlflow-ui benchmark test lint format clean

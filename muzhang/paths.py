@@ -6,4 +6,4 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DATA_SAMPLES = PROJECT_ROOT / "data_samples"
 SAMPLE_COUNTY = DATA_SAMPLES / "county"
 EXPERIMENTS = PROJECT_ROOT / "experiments"
-DEFAULT_WORK_DIR = PROJECT_ROOT / "work"
+DEFAULT_WORK_DIR = PROJECT_ROOT / "state"

@@ -10,7 +10,7 @@ def test_masked_hides_a_database_password():
         masked("postgresql+psycopg://mz:s3cret@127.0.0.1:5432/mlflow")
         == "postgresql+psycopg://mz:***@127.0.0.1:5432/mlflow"
     )
-    assert masked("sqlite:////tmp/work/mlflow.db") == "sqlite:////tmp/work/mlflow.db"
+    assert masked("sqlite:////tmp/state/mlflow.db") == "sqlite:////tmp/state/mlflow.db"
 
 
 def test_train_unknown_family_names_the_choices():
