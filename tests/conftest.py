@@ -5,6 +5,7 @@ Everything here is lazy: a fixture is built the first time a test asks for it, o
 
 from __future__ import annotations
 
+import secrets
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ import pytest
 
 from features import FAMILIES, FeatureSet, build_features, load_county
 from muzhang.settings import Settings, get_settings
+from serving.registry import FAMILY_MODELS
 from training.config import ExperimentConfig, default_config_path, load_config
 
 # Seed 7 gives a tiny county with enough disputes (~14 % of grid-months) for a dispute model that learns.
@@ -180,3 +182,37 @@ def make_settings(tmp_path: Path, tiny_county: Path) -> Iterator[Callable[..., S
 
     with tracking_sandbox():
         yield make
+
+
+# --- Shared by the API, reliability and browser tiers ------------------------------------------------
+ROLES = ("planner", "health", "data_scientist", "admin")
+
+
+@pytest.fixture(scope="session")
+def api_keys() -> dict[str, str]:
+    """Role -> a random raw key (what a person would paste); the settings only ever see its sha256."""
+    return {role: secrets.token_urlsafe(24) for role in ROLES}
+
+
+@pytest.fixture(scope="session")
+def auth(api_keys: dict[str, str]) -> Callable[[str], dict[str, str]]:
+    """``auth(role)``: the Authorization header of that role's key."""
+
+    def header(role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {api_keys[role]}"}
+
+    return header
+
+
+@pytest.fixture(scope="session")
+def champions(trained_runs: dict[str, Any], tracked_settings: Settings, new_store: Any, store_client: Any) -> None:
+    """Every family's version 1 is ``champion`` in the session store.
+
+    Fast tiny-county models need not beat their baselines, so the gate may have left them challenger;
+    serving only needs a champion, so the alias is set by hand where the gate did not.
+    """
+    with new_store(tracked_settings.work_dir, tracked_settings.data_dir) as settings:
+        client = store_client(settings)
+        for family, summary in trained_runs.items():
+            if not summary.promoted:
+                client.set_registered_model_alias(FAMILY_MODELS[family], "champion", summary.version)

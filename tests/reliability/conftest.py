@@ -8,9 +8,11 @@ small caps, and an audit log of this folder's own, so audit assertions here see 
 from __future__ import annotations
 
 import hashlib
-import secrets
-from collections.abc import Callable, Iterator
+import importlib.util
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -19,37 +21,9 @@ from fastapi.testclient import TestClient
 from muzhang.settings import ApiKey, Settings
 from serving.app import build_state, create_app
 from serving.deps import AppState
-from serving.registry import FAMILY_MODELS
 
-ROLES = ("planner", "health", "data_scientist", "admin")
 BATCH_CAP = 50
 MAX_BODY_BYTES = 64_000
-
-
-@pytest.fixture(scope="session")
-def api_keys() -> dict[str, str]:
-    """Role -> a random raw key; the settings only ever see its sha256."""
-    return {role: secrets.token_urlsafe(24) for role in ROLES}
-
-
-@pytest.fixture(scope="session")
-def auth(api_keys: dict[str, str]) -> Callable[[str], dict[str, str]]:
-    """``auth(role)``: the Authorization header of that role's key."""
-
-    def header(role: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {api_keys[role]}"}
-
-    return header
-
-
-@pytest.fixture(scope="session")
-def champions(trained_runs: dict[str, Any], tracked_settings: Settings, new_store: Any, store_client: Any) -> None:
-    """Every family's version 1 is ``champion`` (set by hand where the gate kept it challenger)."""
-    with new_store(tracked_settings.work_dir, tracked_settings.data_dir) as settings:
-        client = store_client(settings)
-        for family, summary in trained_runs.items():
-            if not summary.promoted:
-                client.set_registered_model_alias(FAMILY_MODELS[family], "champion", summary.version)
 
 
 @pytest.fixture(scope="session")
@@ -92,3 +66,15 @@ def client(serving_state: AppState) -> Iterator[TestClient]:
 @pytest.fixture(scope="session")
 def audit_path(serving_state: AppState) -> Path:
     return serving_state.audit.path
+
+
+@pytest.fixture(scope="session")
+def servers() -> ModuleType:
+    """``tests/reliability/servers.py`` (test folders are not importable under ``--import-mode=importlib``)."""
+    name = "muzhang_reliability_servers"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("servers.py"))
+        assert spec and spec.loader
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]

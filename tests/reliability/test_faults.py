@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.util
 import json
-import secrets
 import shutil
 import sqlite3
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -37,7 +34,6 @@ from training.config import default_config_path
 
 pytestmark = pytest.mark.slow
 
-ROLES = ("planner", "health", "data_scientist")
 DISPUTE = FAMILY_MODELS["dispute"]
 RECORD = {"age": 58, "sex": "male", "occupation": "herder", "systolic_bp": 150}
 # One valid request per family: (method, path, json body, role).
@@ -55,24 +51,6 @@ START_LIMIT_S = 50.0  # a degraded start must come back within this
 TRAIN_LIMIT_S = 150.0  # a whole `muzhang train dispute` subprocess on the tiny county
 
 
-@pytest.fixture(scope="module")
-def servers() -> ModuleType:
-    """``tests/reliability/servers.py`` (test folders are not importable under ``--import-mode=importlib``)."""
-    name = "muzhang_reliability_servers"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("servers.py"))
-        assert spec and spec.loader
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-@pytest.fixture(scope="module")
-def fault_keys() -> dict[str, str]:
-    """Role -> a random raw key (the service only ever sees the sha256)."""
-    return {role: secrets.token_urlsafe(24) for role in ROLES}
-
-
 def key_entries(keys: dict[str, str]) -> list[dict[str, str]]:
     return [
         {"name": f"faults-{role}", "role": role, "sha256": hashlib.sha256(k.encode()).hexdigest()}
@@ -81,8 +59,8 @@ def key_entries(keys: dict[str, str]) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def fault_auth(fault_keys: dict[str, str]) -> Callable[[str], dict[str, str]]:
-    return lambda role: {"Authorization": f"Bearer {fault_keys[role]}"}
+def fault_auth(api_keys: dict[str, str]) -> Callable[[str], dict[str, str]]:
+    return lambda role: {"Authorization": f"Bearer {api_keys[role]}"}
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +159,7 @@ def test_start_without_a_store_is_degraded_and_says_how_to_train(
     store: str,
     reason: str,
     make_settings: Callable[..., Settings],
-    fault_keys: dict[str, str],
+    api_keys: dict[str, str],
     fault_auth: Any,
     tmp_path: Path,
 ) -> None:
@@ -190,7 +168,7 @@ def test_start_without_a_store_is_degraded_and_says_how_to_train(
     else:
         db = tmp_path / "empty.db"
         db.touch()  # an empty file is an empty SQLite database
-    settings = with_keys(make_settings(), fault_keys, mlflow_tracking_uri=f"sqlite:///{db}")
+    settings = with_keys(make_settings(), api_keys, mlflow_tracking_uri=f"sqlite:///{db}")
 
     with started(settings) as (client, seconds):
         assert seconds < START_LIMIT_S
@@ -202,7 +180,7 @@ def test_start_without_a_store_is_degraded_and_says_how_to_train(
 
 def test_start_with_an_unreachable_store_is_degraded_and_names_the_store(
     make_settings: Callable[..., Settings],
-    fault_keys: dict[str, str],
+    api_keys: dict[str, str],
     fault_auth: Any,
     servers: ModuleType,
     monkeypatch: pytest.MonkeyPatch,
@@ -211,7 +189,7 @@ def test_start_with_an_unreachable_store_is_degraded_and_names_the_store(
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
     store = f"http://127.0.0.1:{servers.free_port()}"  # nothing listens there
-    settings = with_keys(make_settings(), fault_keys, mlflow_tracking_uri=store)
+    settings = with_keys(make_settings(), api_keys, mlflow_tracking_uri=store)
 
     with started(settings) as (client, seconds):
         assert seconds < START_LIMIT_S
@@ -223,10 +201,10 @@ def test_start_with_an_unreachable_store_is_degraded_and_names_the_store(
 def test_start_on_a_locked_store_is_degraded_then_reload_loads_the_champions(
     make_settings: Callable[..., Settings],
     session_sources: dict[str, str],
-    fault_keys: dict[str, str],
+    api_keys: dict[str, str],
     fault_auth: Any,
 ) -> None:
-    settings = with_keys(make_settings(), fault_keys)
+    settings = with_keys(make_settings(), api_keys)
     fill_store(settings, session_sources)
     lock = sqlite3.connect(store_file(settings), isolation_level=None)
     lock.execute("BEGIN EXCLUSIVE")  # no other connection may read or write until released
@@ -254,10 +232,10 @@ def test_start_on_a_locked_store_is_degraded_then_reload_loads_the_champions(
 def test_store_deleted_under_the_service_keeps_serving_and_reload_reports_it(
     make_settings: Callable[..., Settings],
     session_sources: dict[str, str],
-    fault_keys: dict[str, str],
+    api_keys: dict[str, str],
     fault_auth: Any,
 ) -> None:
-    settings = with_keys(make_settings(), fault_keys)
+    settings = with_keys(make_settings(), api_keys)
     fill_store(settings, session_sources)
     with started(settings) as (client, _):
         assert client.get("/readyz").status_code == 200
@@ -289,12 +267,12 @@ def truncated_copy(source: str, folder: Path) -> tuple[str, str]:
 def test_reload_refuses_a_truncated_lightgbm_file_and_keeps_serving_the_old_version(
     make_settings: Callable[..., Settings],
     session_sources: dict[str, str],
-    fault_keys: dict[str, str],
+    api_keys: dict[str, str],
     fault_auth: Any,
     tmp_path: Path,
 ) -> None:
     """A truncated booster file made LightGBM 4.7 abort the whole process (SIGABRT/SIGSEGV) on reload."""
-    settings = with_keys(make_settings(), fault_keys)
+    settings = with_keys(make_settings(), api_keys)
     fill_store(settings, session_sources)
     source, booster = truncated_copy(session_sources["dispute"], tmp_path / "truncated-model")
     with started(settings) as (client, _):
@@ -479,7 +457,7 @@ def test_training_while_serving_the_same_store_fails_no_request_and_reload_follo
     fast_yaml: Path,
     fast_overrides: dict[str, Any],
     tiny_county: Path,
-    fault_keys: dict[str, str],
+    api_keys: dict[str, str],
     servers: ModuleType,
     tmp_path: Path,
 ) -> None:
@@ -491,9 +469,9 @@ def test_training_while_serving_the_same_store_fails_no_request_and_reload_follo
     fill_store(settings, session_sources, families=("grazing", "market", "disease"))
     audit = tmp_path / "audit.jsonl"
     env = servers.child_env(
-        settings.work_dir, tiny_county, api_keys=key_entries(fault_keys), poll_seconds=1, audit_log=audit
+        settings.work_dir, tiny_county, api_keys=key_entries(api_keys), poll_seconds=1, audit_log=audit
     )
-    headers = {role: {"Authorization": f"Bearer {k}"} for role, k in fault_keys.items()}
+    headers = {role: {"Authorization": f"Bearer {k}"} for role, k in api_keys.items()}
 
     with servers.running_server(env, tmp_path / "service.log", cwd=tmp_path) as service:
         caller = Caller(service.base_url, headers, limit=TRAIN_LIMIT_S + 30)

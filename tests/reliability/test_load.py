@@ -12,12 +12,9 @@ test's ``record_property("load", ...)`` and written to ``load-report.json`` in t
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import random
-import secrets
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,14 +29,12 @@ import pandas as pd
 import pytest
 
 from muzhang.settings import Settings
-from serving.registry import FAMILY_MODELS
 
 pytestmark = pytest.mark.slow
 
 LOAD_SECONDS = float(os.environ.get("MUZHANG_LOAD_SECONDS", "60"))
 CLIENTS = 16
 REQUEST_TIMEOUT = 30.0
-ROLES = ("planner", "health", "data_scientist")
 SEASONS = ("warm", "cold", "transition")
 SPECIES = ("yak", "sheep", "goat", "horse")
 RECORD: dict[str, Any] = {  # a made-up health-check record; each request varies age and blood pressure
@@ -72,41 +67,10 @@ Request = tuple[str, str, dict[str, Any]]  # method, path, httpx keyword argumen
 
 
 @pytest.fixture(scope="module")
-def servers() -> ModuleType:
-    """``tests/reliability/servers.py`` (test folders are not importable under ``--import-mode=importlib``)."""
-    name = "muzhang_reliability_servers"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("servers.py"))
-        assert spec and spec.loader
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-@pytest.fixture(scope="module")
-def load_keys() -> dict[str, str]:
-    """Role -> a random raw key; the service is given only their sha256."""
-    return {role: secrets.token_urlsafe(24) for role in ROLES}
-
-
-@pytest.fixture(scope="module")
-def session_champions(
-    trained_runs: dict[str, Any], tracked_settings: Settings, new_store: Any, store_client: Any
-) -> None:
-    """Every family's session version is ``champion`` (as the serving tier does: fast tiny-county models
-    need not beat their baselines, and serving only needs a champion)."""
-    with new_store(tracked_settings.work_dir, tracked_settings.data_dir) as settings:
-        client = store_client(settings)
-        for family, summary in trained_runs.items():
-            if not summary.promoted:
-                client.set_registered_model_alias(FAMILY_MODELS[family], "champion", summary.version)
-
-
-@pytest.fixture(scope="module")
 def live_service(
-    session_champions: None,
+    champions: None,
     tracked_settings: Settings,
-    load_keys: dict[str, str],
+    api_keys: dict[str, str],
     servers: ModuleType,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Any]:
@@ -114,7 +78,7 @@ def live_service(
     folder = tmp_path_factory.mktemp("load-service")
     keys = [
         {"name": f"load-{role}", "role": role, "sha256": hashlib.sha256(key.encode()).hexdigest()}
-        for role, key in load_keys.items()
+        for role, key in api_keys.items()
     ]
     env = servers.child_env(
         tracked_settings.work_dir, tracked_settings.data_dir, api_keys=keys, audit_log=folder / "audit.jsonl"
@@ -192,11 +156,11 @@ class Traffic:
 
 
 @pytest.fixture(scope="module")
-def traffic(tiny_county: Path, load_keys: dict[str, str]) -> Traffic:
+def traffic(tiny_county: Path, api_keys: dict[str, str]) -> Traffic:
     grids = pd.read_csv(tiny_county / "grids.csv", dtype=str)
     market = pd.read_parquet(tiny_county / "market_monthly.parquet", columns=["township_id", "species"])
     pairs = sorted({(str(t), str(s)) for t, s in market.itertuples(index=False)})
-    headers = {role: {"Authorization": f"Bearer {key}"} for role, key in load_keys.items()}
+    headers = {role: {"Authorization": f"Bearer {key}"} for role, key in api_keys.items()}
     return Traffic(sorted(grids["grid_id"]), sorted(grids["township_id"].unique()), pairs, headers)
 
 

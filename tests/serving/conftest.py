@@ -8,8 +8,7 @@ the settings, as in production. Tests that change models or the registry build t
 from __future__ import annotations
 
 import hashlib
-import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,41 +21,10 @@ from serving.deps import AppState
 from serving.observability import AuditLog, Metrics
 from serving.registry import FAMILY_MODELS, ModelRegistry
 
-ROLES = ("planner", "health", "data_scientist", "admin")
 # Small on purpose: the cap and body-size tests stay cheap, and every real request still fits.
 BATCH_CAP = 50
 MAX_BODY_BYTES = 64_000
 ABSENT_FAMILY = "market"  # the family with no champion in the degraded app
-
-
-@pytest.fixture(scope="session")
-def api_keys() -> dict[str, str]:
-    """Role -> a random raw key (what a person would paste); the settings only ever see its sha256."""
-    return {role: secrets.token_urlsafe(24) for role in ROLES}
-
-
-@pytest.fixture(scope="session")
-def auth(api_keys: dict[str, str]) -> Callable[[str], dict[str, str]]:
-    """``auth(role)``: the Authorization header of that role's key."""
-
-    def header(role: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {api_keys[role]}"}
-
-    return header
-
-
-@pytest.fixture(scope="session")
-def champions(trained_runs: dict[str, Any], tracked_settings: Settings, new_store: Any, store_client: Any) -> None:
-    """Every family's version 1 is ``champion`` in the session store.
-
-    Fast tiny-county models need not beat their baselines, so the gate may have left them challenger;
-    serving only needs a champion, so the alias is set by hand where the gate did not.
-    """
-    with new_store(tracked_settings.work_dir, tracked_settings.data_dir) as settings:
-        client = store_client(settings)
-        for family, summary in trained_runs.items():
-            if not summary.promoted:
-                client.set_registered_model_alias(FAMILY_MODELS[family], "champion", summary.version)
 
 
 @pytest.fixture(scope="session")
