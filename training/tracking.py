@@ -1,7 +1,9 @@
-"""MLflow: experiments, run logging, the registered model and the promotion gate.
+"""MLflow: experiments, run logging, the registered model and the promotion gate's I/O.
 
-Aliases move only at the very end of a successful run: a crash or interrupt before that leaves
-``champion`` where it was and deletes nothing.
+The gate's rule is pure (``training.gate``); here the champion is read, scored on this run's test rows and
+the aliases moved, as a compare-and-set under a per-model promotion lock (``training.locks``), so any number
+of trainers may finish together. Aliases move only at the very end of a successful run: a crash or interrupt
+before that leaves ``champion`` where it was and deletes nothing.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import json
 import os
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +31,13 @@ from muzhang.settings import Settings
 from training.artifacts import feature_importance, model_card, write_diagnostic_plot, write_shap_summary
 from training.config import ExperimentConfig
 from training.engine import TrainResult, score_bundle
-from training.metrics import is_better
+from training.gate import GateDecision, check_gate_metric, decide_promotion
+from training.locks import LockPlan, plan_lock, promotion_lock, retry_on_conflict
 
 CHAMPION, CHALLENGER = "champion", "challenger"
+RECHECK_ROUNDS = 5  # without a lock (tracking server): re-judge at most this often after someone else's write
 
-
-@dataclass(frozen=True)
-class GateDecision:
-    promoted: bool
-    metric: str
-    candidate: float
-    reference: float
-    reference_kind: str  # "champion vN" or "baseline NAME"
-    note: str
+__all__ = ["CHALLENGER", "CHAMPION", "GateDecision", "check_gate_metric", "decide_promotion", "log_and_register"]
 
 
 def configure_tracking(settings: Settings) -> MlflowClient:
@@ -126,57 +122,96 @@ def _flat_metrics(result: TrainResult) -> dict[str, float]:
     return {k: float(v) for k, v in out.items() if v is not None and np.isfinite(v)}
 
 
-def decide_promotion(
-    result: TrainResult, cfg: ExperimentConfig, champion_score: float | None, champion_label: str
-) -> GateDecision:
-    """Challenger beats the champion on the same rows by the margin; a first model must beat its baselines."""
-    metric, direction, margin = cfg.gate.metric, cfg.gate.direction, cfg.gate.margin
-    if metric not in result.metrics:
-        raise KeyError(f"gate metric {metric!r} is not among this family's metrics: {sorted(result.metrics)}")
-    candidate = result.metrics[metric]
-    if champion_score is not None:
-        promoted = is_better(candidate, champion_score, direction, margin)
-        verb = "beats" if promoted else "does not beat"
-        return GateDecision(
-            promoted,
-            metric,
-            candidate,
-            champion_score,
-            champion_label,
-            f"{metric} {candidate:.5g} {verb} {champion_label} {champion_score:.5g} by margin {margin}",
-        )
-    scores = {name: m[metric] for name, m in result.baselines.items() if metric in m}
-    best_name = min(scores, key=scores.get) if direction == "minimize" else max(scores, key=scores.get)  # type: ignore[arg-type]
-    promoted = all(is_better(candidate, s, direction, margin) for s in scores.values())
-    verb = "beats" if promoted else "does not beat"
-    return GateDecision(
-        promoted,
-        metric,
-        candidate,
-        scores[best_name],
-        f"baseline {best_name}",
-        f"first model: {metric} {candidate:.5g} {verb} baseline {best_name} {scores[best_name]:.5g}",
-    )
-
-
-def check_gate_metric(result: TrainResult, cfg: ExperimentConfig) -> None:
-    """Fail before anything is logged if the gate could not decide (metric unknown to the model or baselines)."""
-    metric = cfg.gate.metric
-    if metric not in result.metrics:
-        raise ValueError(f"gate.metric {metric!r} is not a metric of {cfg.family}: {', '.join(sorted(result.metrics))}")
-    if not any(metric in m for m in result.baselines.values()):
-        shared = set.intersection(*(set(m) for m in result.baselines.values()))
-        raise ValueError(
-            f"gate.metric {metric!r} is not computed for any {cfg.family} baseline, so a first model could not "
-            f"be judged; choose one of: {', '.join(sorted(shared))}"
-        )
+NOT_FOUND_CODES = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")  # no such model / no such alias
 
 
 def current_champion(client: MlflowClient, name: str) -> Any | None:
+    """The version holding ``champion`` now, or ``None``; other registry errors propagate (never "no champion")."""
     try:
         return client.get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        if exc.error_code in NOT_FOUND_CODES:
+            return None
+        raise
+
+
+class ChampionScores:
+    """The gate metric of champion versions on this run's test rows, each version scored at most once."""
+
+    def __init__(self, name: str, result: TrainResult, cfg: ExperimentConfig) -> None:
+        self.name, self.result, self.cfg = name, result, cfg
+        self.scores: dict[str, float | None] = {}
+        self.errors: dict[str, str] = {}
+
+    def score(self, version: str) -> float | None:
+        """``None`` if that version cannot score these rows: such a champion cannot defend its title."""
+        if version not in self.scores:
+            try:
+                bundle = load_bundle(f"models:/{self.name}/{version}")  # by number: the alias may move meanwhile
+                value = score_bundle(bundle, self.result, self.cfg).get(self.cfg.gate.metric)
+                self.scores[version] = None if value is None else float(value)
+            except Exception as exc:
+                self.scores[version] = None
+                self.errors[version] = f"{type(exc).__name__}: {exc}"[:500]
+        return self.scores[version]
+
+    def judge(self, champion: Any | None) -> GateDecision:
+        """The gate's decision for this run against ``champion`` (a model version, or ``None``)."""
+        score, label = None, ""
+        if champion is not None:
+            score = self.score(str(champion.version))
+            label = f"champion v{champion.version}"
+        return decide_promotion(self.cfg.gate, self.result.metrics, self.result.baselines, score, label)
+
+
+def register_version(model_uri: str, name: str) -> str:
+    """Register ``model_uri`` as a new version of ``name`` (the model created if missing), retrying conflicts.
+
+    Concurrent trainers race on creating the registered model and on the next version number.
+    """
+    version = retry_on_conflict(lambda: mlflow.register_model(model_uri, name))
+    return str(version.version)
+
+
+def lock_plan(settings: Settings) -> LockPlan:
+    return plan_lock(settings.tracking_uri(), work_dir=settings.work_dir, shared_database=settings.optuna_storage)
+
+
+def promote(
+    client: MlflowClient,
+    name: str,
+    version: str,
+    judge: Callable[[Any | None], GateDecision],
+    record: Callable[[GateDecision], None],
+    plan: LockPlan,
+) -> GateDecision:
+    """Judge ``version`` against the champion as it is now and move the aliases: a compare-and-set.
+
+    Under the promotion lock nobody else moves ``champion`` between the read and the write. Without one
+    (a tracking server and no shared PostgreSQL database), the champion is read again after the write; if
+    another trainer moved it in between, this run is judged again against that one (at most
+    :data:`RECHECK_ROUNDS` times). That narrows the window but cannot close it: two writes racing inside
+    the last round keep the later one.
+    """
+
+    def set_alias(alias: str) -> None:
+        retry_on_conflict(lambda: client.set_registered_model_alias(name, alias, version))
+
+    with promotion_lock(plan, name):
+        for _ in range(RECHECK_ROUNDS):
+            champion = current_champion(client, name)
+            decision = judge(champion)
+            record(decision)
+            set_alias(CHALLENGER)
+            if decision.promoted:
+                set_alias(CHAMPION)
+            if plan.kind != "none":
+                return decision
+            expected = version if decision.promoted else (None if champion is None else str(champion.version))
+            now = current_champion(client, name)
+            if (None if now is None else str(now.version)) == expected:
+                return decision
+        return decision
 
 
 def log_and_register(
@@ -194,10 +229,11 @@ def log_and_register(
 
     Returns (run id, new version, gate decision).
     """
-    check_gate_metric(result, cfg)
+    check_gate_metric(cfg.gate, result.metrics, result.baselines, cfg.family)
     client = configure_tracking(settings)
     experiment_id = ensure_experiment(f"muzhang-{cfg.family}", settings)
     name = cfg.registered_model
+    plan = lock_plan(settings)
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"{cfg.family}-seed{cfg.seed}") as run:
         run_id = run.info.run_id
         mlflow.set_tags({"family": cfg.family, "git_commit": git_commit(), "data_fingerprint": fingerprint})
@@ -220,16 +256,9 @@ def log_and_register(
             mlflow.log_metrics({"study_best_value": study["best_value"], "study_trials": study["n_trials"]})
             mlflow.log_text(json.dumps(study, indent=2, default=str), "optuna_study.json")
 
-        champion = current_champion(client, name)
-        champion_score, champion_label = None, ""
-        if champion is not None:
-            try:
-                champion_bundle = load_bundle(f"models:/{name}@{CHAMPION}")
-                champion_score = score_bundle(champion_bundle, result, cfg).get(cfg.gate.metric)
-                champion_label = f"champion v{champion.version}"
-            except Exception as exc:  # a champion that cannot score these rows cannot defend its title
-                mlflow.set_tag("gate_champion_error", f"{type(exc).__name__}: {exc}"[:500])
-        decision = decide_promotion(result, cfg, champion_score, champion_label)
+        # Score today's champion now, outside the lock; under it only a champion that changed meanwhile is scored.
+        scores = ChampionScores(name, result, cfg)
+        scores.judge(current_champion(client, name))
 
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
@@ -238,10 +267,6 @@ def log_and_register(
             write_shap_summary(result, folder / "shap_summary.png", personal=personal)
             write_diagnostic_plot(
                 result, folder / ("calibration.png" if result.tasks[0].kind == "binary" else "forecast.png")
-            )
-            (folder / "model_card.md").write_text(
-                model_card(result, run_id=run_id, fingerprint=fingerprint, rows=rows, gate_note=decision.note),
-                encoding="utf-8",
             )
             mlflow.log_artifacts(str(folder))
 
@@ -270,20 +295,26 @@ def log_and_register(
                     f"numpy=={np.__version__}",
                     f"mlflow=={mlflow.__version__}",
                 ],
-                registered_model_name=name,
             )
-        version = str(info.registered_model_version)
-        mlflow.log_metrics({"gate_candidate": decision.candidate, "gate_reference": decision.reference})
-        mlflow.set_tags(
-            {
+        version = register_version(info.model_uri, name)
+
+        def record(decision: GateDecision) -> None:
+            """The decision in the run (overwritten if a re-check changes it), before any alias moves."""
+            mlflow.log_text(
+                model_card(result, run_id=run_id, fingerprint=fingerprint, rows=rows, gate_note=decision.note),
+                "model_card.md",
+            )
+            mlflow.log_metrics({"gate_candidate": decision.candidate, "gate_reference": decision.reference})
+            tags = {
                 "gate_decision": "promoted" if decision.promoted else "kept_as_challenger",
                 "gate_reference": decision.reference_kind,
                 "gate_note": decision.note,
+                "gate_lock": plan.describe(),
                 "model_version": version,
             }
-        )
-        # Only now, with everything logged, do aliases move.
-        client.set_registered_model_alias(name, CHALLENGER, version)
-        if decision.promoted:
-            client.set_registered_model_alias(name, CHAMPION, version)
+            if scores.errors:
+                tags["gate_champion_error"] = "; ".join(f"v{v}: {e}" for v, e in scores.errors.items())[:500]
+            mlflow.set_tags(tags)
+
+        decision = promote(client, name, version, scores.judge, record, plan)
     return run_id, version, decision
