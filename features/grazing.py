@@ -75,7 +75,8 @@ def build_grazing_features(
     """Season-yield rows for every grid: complete seasons (training) or the next season (``forecast``)."""
     panel = grid_panel(tables, domain)
     last_n = int(panel["month_n"].max()) - 1  # the panel runs one month past the data
-    seasons = _with_next_seasons(summarise_seasons(panel, drought_years(tables.grid_monthly), domain), last_n, domain)
+    drought = drought_years(tables.grid_monthly, domain)
+    seasons = _with_next_seasons(summarise_seasons(panel, drought, domain), last_n, domain)
     seasons = _add_season_history(seasons, domain)
     next_starts = _next_season_starts(last_n, domain)
     if forecast:
@@ -115,6 +116,9 @@ def assess_grazing(
 ) -> pd.DataFrame:
     """Capacity (SU), pressure and status of each row for a given season yield (actual or predicted).
 
+    The one grazing decision: serving's assessments and training's status metrics both call it, so both
+    apply the drought cut (the ``drought`` column) and the domain's balance band the same way.
+
     Args:
         frame: rows with the grazing decision columns.
         yield_kg_ha: the season's yield per row.
@@ -132,8 +136,9 @@ def _next_season_starts(last_n: int, domain: Domain) -> list[int]:
     """First month (months since 1970-01) of the next season of each kind starting after month ``last_n``."""
     year = (last_n + 1) // 12
     starts = []
-    for months in domain.season_months.values():
-        starts.append(min(s for s in ((year + dy) * 12 + months[0] - 1 for dy in (0, 1)) if s > last_n))
+    for season in SEASONS:
+        first = domain.season_start_month(season)
+        starts.append(min(s for s in ((year + dy) * 12 + first - 1 for dy in (0, 1)) if s > last_n))
     return sorted(starts)
 
 

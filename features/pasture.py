@@ -14,7 +14,15 @@ import pandas as pd
 
 from features.common import EPOCH_YEAR, calendar_year, complete_panel, month_number, month_of_year
 from features.tables import CountyTables, require_columns
-from muzhang.domain import SEASONS, SPECIES, Domain, grazing_pressure, nyt635_capacity_su, sheep_units
+from muzhang.domain import (
+    DEFAULT_DOMAIN,
+    SEASONS,
+    SPECIES,
+    Domain,
+    grazing_pressure,
+    nyt635_capacity_su,
+    sheep_units,
+)
 
 GRID_STATICS = [
     "grid_id",
@@ -42,12 +50,6 @@ MONTHLY_COLUMNS = [
     "supplementary_feed_t",
     "disputes",
 ]
-# Drought (DB63/T 2298-2024 cuts the edible share in drought years). Assumption: a year whose county
-# growing-season (May-Aug) rain falls below 82 % of the mean of earlier years is a drought year, and the
-# cut applies to the seasons grazing that year's growth (warm and cold; the May transition is too early).
-GROWING_MONTHS = (5, 6, 7, 8)
-DROUGHT_RAIN_RATIO = 0.82
-DROUGHT_SEASONS = ("warm", "cold")
 
 
 def label_seasons(month_n: npt.ArrayLike, domain: Domain) -> pd.DataFrame:
@@ -55,7 +57,7 @@ def label_seasons(month_n: npt.ArrayLike, domain: Domain) -> pd.DataFrame:
     n = np.asarray(month_n, dtype=np.int64)
     moy = month_of_year(n)
     by_month = np.array([domain.season_of_month(m) for m in range(1, 13)], dtype=object)
-    first_by_month = np.array([domain.season_months[s][0] for s in by_month])
+    first_by_month = np.array([domain.season_start_month(s) for s in by_month])
     season = by_month[moy - 1]
     first = first_by_month[moy - 1]
     season_year = calendar_year(n) - (moy < first)
@@ -84,20 +86,21 @@ def season_share(frame: pd.DataFrame) -> npt.NDArray[np.float64]:
     return out
 
 
-def drought_years(grid_monthly: pd.DataFrame) -> pd.Series:
-    """Observed drought flag per year (index: year): county growing-season rain below the ratio of the
-    mean of earlier years. Years whose growing season is not fully observed, and the first year, are 0.
+def drought_years(grid_monthly: pd.DataFrame, domain: Domain = DEFAULT_DOMAIN) -> pd.Series:
+    """Observed drought flag per year (index: year): county growing-season rain
+    (:attr:`Domain.drought_growing_months`) below :attr:`Domain.drought_rain_ratio` of the mean of earlier
+    years. Years whose growing season is not fully observed, and the first year, are 0.
 
     Reads every grid of the county (not only the grids being built), so a subset gives the same flags.
     """
     n = month_number(grid_monthly["month"])
-    grow = np.isin(month_of_year(n), GROWING_MONTHS)
+    grow = np.isin(month_of_year(n), domain.drought_growing_months)
     per_month = grid_monthly.loc[grow, "precip_mm"].groupby(n[grow]).mean()
     years = pd.Series(calendar_year(per_month.index.to_numpy()), index=per_month.index)
     observed = per_month.groupby(years.to_numpy()).agg(["sum", "count"])
-    rain = observed["sum"].where(observed["count"] == len(GROWING_MONTHS))
+    rain = observed["sum"].where(observed["count"] == len(set(domain.drought_growing_months)))
     normal = rain.shift(1).expanding().mean()
-    return (rain < DROUGHT_RAIN_RATIO * normal).astype(np.int64)
+    return (rain < domain.drought_rain_ratio * normal).astype(np.int64)
 
 
 def summarise_seasons(panel: pd.DataFrame, drought: pd.Series, domain: Domain) -> pd.DataFrame:
@@ -106,7 +109,7 @@ def summarise_seasons(panel: pd.DataFrame, drought: pd.Series, domain: Domain) -
     Columns: ``forage_yield_kg_ha`` (the season's peak; NaN unless every month observed),
     ``stocking_su_season`` (mean SU over the season's observed months), ``rested_share_season``,
     ``area_ha_season`` (grazed area: area x season share x (1 - mean rested share)) and ``drought``
-    (from :func:`drought_years`, passed in as ``drought``).
+    (from :func:`drought_years`, passed in as ``drought``, in :attr:`Domain.drought_seasons` only).
     """
     keys = ["grid_id", "season", "season_year"]
     grouped = panel.groupby(keys, sort=True)
@@ -124,7 +127,7 @@ def summarise_seasons(panel: pd.DataFrame, drought: pd.Series, domain: Domain) -
         seasons[col] = seasons["grid_id"].map(statics[col])
     seasons["area_ha_season"] = seasons["area_km2"] * 100 * season_share(seasons) * (1 - seasons["rested_share_season"])
     seasons["drought"] = (
-        seasons["season_year"].map(drought).fillna(0).astype(np.int64) * seasons["season"].isin(DROUGHT_SEASONS)
+        seasons["season_year"].map(drought).fillna(0).astype(np.int64) * seasons["season"].isin(domain.drought_seasons)
     ).astype(np.int64)
     return seasons
 

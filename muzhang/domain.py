@@ -20,6 +20,7 @@ PASTURE_TYPES: tuple[str, ...] = ("alpine_meadow", "alpine_steppe", "swamp_meado
 GRAZING_STATUSES: tuple[str, ...] = ("under", "balanced", "over")
 
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,18 @@ class Domain:
     drought_edible_cut: float = 0.075
     # DB63/T 2298-2024: supplementary feed counts 0.5 kg per SU per day.
     feed_kg_per_su_day: float = 0.5
+    # Which years are drought years, from observed rain (DB63/T 2298-2024 names the cut, not the test).
+    # Assumption: a year whose county growing-season (May-Aug) rain falls below 82 % of the mean of earlier
+    # years is a drought year, and the cut applies to the seasons grazing that year's growth (warm and cold;
+    # the May transition is grazed before the year's growth).
+    drought_growing_months: tuple[int, ...] = (5, 6, 7, 8)
+    drought_rain_ratio: float = 0.82
+    drought_seasons: tuple[Season, ...] = ("warm", "cold")
 
     # --- Seasons (Henan county figures: summer 119-148 d, winter 190-222 d, transition 24-30 d) ----
-    # Whole months: warm = Jun-Sep (122 d), cold = Oct-Apr (212 d), transition = May (31 d).
+    # Whole months: warm = Jun-Sep (122 d), cold = Oct-Apr (212 d), transition = May (31 d). Each season's
+    # months are listed from its first month (a season that crosses the new year starts in the year of its
+    # first month); ``season_days`` are the NY/T 635 grazing days, kept apart from the calendar.
     season_months: dict[str, tuple[int, ...]] = field(
         default_factory=lambda: {"warm": (6, 7, 8, 9), "cold": (10, 11, 12, 1, 2, 3, 4), "transition": (5,)}
     )
@@ -81,6 +91,9 @@ class Domain:
     rest_pressure: float = 1.5
     # Rotation: 1-2 reserve paddocks (grids) per township are held back.
     reserve_grids_per_township: int = 1
+    # A grid whose rested share last month was at least this is under a grazing ban (禁牧), so an advised
+    # rest there is binding (assumption: township bans rest half or more of a grid, seasonal rests less).
+    banned_rest_share: float = 0.5
 
     # --- Degradation grades by yield loss against reference (DOMAIN.md) ---------------------------
     degradation_light: float = 0.20
@@ -102,6 +115,10 @@ class Domain:
             if month in self.season_months[season]:
                 return season
         raise ValueError(f"month must be 1..12, got {month}")
+
+    def season_start_month(self, season: Season) -> int:
+        """Calendar month (1-12) a grazing season starts in: the first of its ``season_months``."""
+        return self.season_months[season][0]
 
 
 DEFAULT_DOMAIN = Domain()
@@ -192,10 +209,41 @@ def grazing_advice(
     p = np.asarray(pressure, dtype=float)
     stock = np.asarray(stocking_su, dtype=float)
     cap = np.asarray(capacity_su, dtype=float)
-    ratio = np.asarray(yield_ratio, dtype=float)
-    degraded = np.nan_to_num(ratio, nan=1.0) <= 1.0 - domain.degradation_moderate
-    rest = (p >= domain.rest_pressure) | (degraded & (stock > 0))
+    rest = (p >= domain.rest_pressure) | (is_degraded(yield_ratio, domain) & (stock > 0))
     rotate = ~rest & (p > domain.balanced_high)
     action = np.where(rest, "rest", np.where(rotate, "rotate", "graze"))
     move = np.where(rest, stock, np.where(rotate, np.clip(stock - cap, 0, None), 0.0))
     return action, np.asarray(move, dtype=float)
+
+
+def is_degraded(yield_ratio: npt.ArrayLike, domain: Domain = DEFAULT_DOMAIN) -> BoolArray:
+    """Moderately degraded or worse: forecast yield / the grid's own past yield has lost at least
+    ``degradation_moderate`` (DOMAIN.md grades). An unknown ratio (NaN: no past) is not degraded."""
+    ratio = np.asarray(yield_ratio, dtype=float)
+    return np.asarray(np.nan_to_num(ratio, nan=1.0) <= 1.0 - domain.degradation_moderate, dtype=bool)
+
+
+def is_banned(rested_share: npt.ArrayLike, domain: Domain = DEFAULT_DOMAIN) -> BoolArray:
+    """Under a grazing ban: last month's rested share at least ``banned_rest_share`` (unknown: not banned)."""
+    share = np.asarray(rested_share, dtype=float)
+    return np.asarray(np.nan_to_num(share, nan=0.0) >= domain.banned_rest_share, dtype=bool)
+
+
+def must_rest(
+    action: npt.ArrayLike,
+    yield_ratio: npt.ArrayLike,
+    rested_share: npt.ArrayLike,
+    domain: Domain = DEFAULT_DOMAIN,
+) -> BoolArray:
+    """Grids whose rest is binding in a rotation plan (they end with no stock): advised to ``rest`` by
+    :func:`grazing_advice` and either degraded (:func:`is_degraded`) or under a ban (:func:`is_banned`).
+    A rest advised for pressure alone is not binding: the plan may move only the excess over capacity.
+
+    Args:
+        action: :func:`grazing_advice`'s action per grid (``graze``, ``rotate`` or ``rest``).
+        yield_ratio: forecast yield / the grid's mean past yield for the season (NaN if unknown).
+        rested_share: share of the grid rested last month (NaN if unknown).
+        domain: figures to use.
+    """
+    resting = np.asarray(action) == "rest"
+    return np.asarray(resting & (is_degraded(yield_ratio, domain) | is_banned(rested_share, domain)), dtype=bool)

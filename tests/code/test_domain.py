@@ -9,6 +9,9 @@ from muzhang.domain import (
     grazing_advice,
     grazing_pressure,
     grazing_status,
+    is_banned,
+    is_degraded,
+    must_rest,
     nyt635_capacity_su,
     sheep_units,
 )
@@ -76,3 +79,51 @@ def test_grazing_advice_graze_rotate_rest():
 def test_grazing_advice_threshold_is_configurable():
     action, _ = grazing_advice([1.3], [130], [100], [1.0], Domain(rest_pressure=1.25))
     assert action.tolist() == ["rest"]
+
+
+def test_season_days_match_the_calendar_of_season_months():
+    # season_days are NY/T 635 grazing days kept apart from season_months; by default they are the same months
+    days_in_month = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    for season, months in DEFAULT_DOMAIN.season_months.items():
+        assert DEFAULT_DOMAIN.season_days[season] == sum(days_in_month[m - 1] for m in months), season
+
+
+def test_season_start_month_is_the_first_listed_month():
+    assert {s: DEFAULT_DOMAIN.season_start_month(s) for s in ("warm", "cold", "transition")} == {
+        "warm": 6,
+        "cold": 10,
+        "transition": 5,
+    }
+    later = Domain(season_months={"warm": (6, 7, 8, 9, 10), "cold": (11, 12, 1, 2, 3, 4), "transition": (5,)})
+    assert later.season_start_month("cold") == 11
+
+
+def test_drought_rule_figures_live_in_the_domain():
+    assert DEFAULT_DOMAIN.drought_rain_ratio == 0.82
+    assert DEFAULT_DOMAIN.drought_growing_months == (5, 6, 7, 8)
+    assert DEFAULT_DOMAIN.drought_seasons == ("warm", "cold")
+
+
+def test_is_degraded_at_moderate_loss_and_unknown_is_not():
+    assert is_degraded([1.0, 0.71, 0.70, 0.5, np.nan]).tolist() == [False, False, True, True, False]
+    assert is_degraded([0.75], Domain(degradation_moderate=0.25)).tolist() == [True]
+
+
+def test_is_banned_from_last_months_rested_share():
+    assert is_banned([0.0, 0.49, 0.5, 0.8, np.nan]).tolist() == [False, False, True, True, False]
+    assert is_banned([0.4], Domain(banned_rest_share=0.4)).tolist() == [True]
+
+
+def test_must_rest_only_where_rest_is_advised_and_degraded_or_banned():
+    action = ["rest", "rest", "rest", "rest", "rotate", "graze"]
+    ratio = [0.6, 1.0, 1.0, np.nan, 0.6, 0.6]
+    rested = [0.0, 0.6, 0.1, np.nan, 0.9, 0.9]
+    assert must_rest(action, ratio, rested).tolist() == [True, True, False, False, False, False]
+    assert must_rest(["rest"], [1.0], [0.3], Domain(banned_rest_share=0.3)).tolist() == [True]
+
+
+def test_grazing_advice_rests_where_is_degraded_says_so():
+    domain = Domain(degradation_moderate=0.2)
+    ratio = [0.79, 0.81]
+    action, _ = grazing_advice([1.0, 1.0], [100, 100], [100, 100], ratio, domain)
+    assert (action == "rest").tolist() == is_degraded(ratio, domain).tolist() == [True, False]

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from features import FeatureSet
-from muzhang.domain import DEFAULT_DOMAIN, SEASONS, grazing_pressure, grazing_status, nyt635_capacity_su
+from features.common import month_number, month_timestamp
+from features.grazing import assess_grazing
+from features.pasture import label_seasons
+from muzhang.domain import DEFAULT_DOMAIN, Domain
 from training.baselines import group_mean_forecast
 from training.config import ExperimentConfig
 from training.families.base import Family, TaskPlan
@@ -16,33 +20,30 @@ from training.splits import Split
 TARGET = "forage_yield_kg_ha"
 
 
-def season_status(frame: pd.DataFrame, yield_kg_ha: np.ndarray) -> np.ndarray:
-    """Status (under / balanced / over) of each row's season for a given yield, with its real stocking."""
-    capacity = np.zeros(len(frame))
-    season = frame["season"].to_numpy()
-    for s in SEASONS:
-        rows = season == s
-        if rows.any():
-            capacity[rows] = nyt635_capacity_su(
-                yield_kg_ha[rows],
-                frame["area_ha_season"].to_numpy()[rows],
-                frame["pasture_type"].to_numpy()[rows],
-                s,
-            )
-    return grazing_status(grazing_pressure(frame["stocking_su_season"].to_numpy(), capacity))
+def season_status(
+    frame: pd.DataFrame, yield_kg_ha: npt.ArrayLike, domain: Domain = DEFAULT_DOMAIN
+) -> npt.NDArray[np.str_]:
+    """Status (under / balanced / over) of each row's season for a given yield, with its real stocking.
+
+    The decision serving makes (:func:`features.grazing.assess_grazing`): NY/T 635 capacity with the
+    row's drought cut, pressure, and the domain's balance band.
+    """
+    status = assess_grazing(frame, np.asarray(yield_kg_ha, dtype=float), domain)["status"]
+    return np.asarray(status.to_numpy(), dtype=str)
 
 
-def season_start_of(month: pd.Series) -> pd.Series:
-    """First month of the grazing season a calendar month belongs to (cold seasons start in October)."""
-    m, y = month.dt.month, month.dt.year
-    season = m.map(DEFAULT_DOMAIN.season_of_month)
-    start_month = season.map({"warm": 6, "transition": 5, "cold": 10})
-    start_year = np.where((season == "cold") & (m <= 4), y - 1, y)
-    return pd.to_datetime(pd.DataFrame({"year": start_year, "month": start_month, "day": 1}))
+def season_start_of(month: pd.Series, domain: Domain = DEFAULT_DOMAIN) -> pd.Series:
+    """First month of the grazing season each calendar month belongs to, by ``domain.season_months``
+    (a cold season that crosses the new year starts in the year of its first month)."""
+    start_n = label_seasons(month_number(month), domain)["start_n"].to_numpy()
+    return pd.Series(month_timestamp(start_n), index=month.index, name=month.name)
 
 
 class GrazingFamily(Family):
     name = "grazing"
+
+    def __init__(self, domain: Domain = DEFAULT_DOMAIN) -> None:
+        self.domain = domain  # the figures the feature set was built with
 
     def tasks(self, fs: FeatureSet, cfg: ExperimentConfig) -> list[TaskPlan]:
         return [TaskPlan("yield", TARGET, "regression", unit="kg DM/ha")]
@@ -59,7 +60,7 @@ class GrazingFamily(Family):
         if table is None or fs.time_col is None:
             return None
         per_season = (
-            table.assign(_start=season_start_of(table["month"]))
+            table.assign(_start=season_start_of(table["month"], self.domain))
             .groupby(["grid_id", "_start"])["expected_forage_yield_kg_ha"]
             .max()
             .rename("yield")
@@ -69,6 +70,6 @@ class GrazingFamily(Family):
         return pd.DataFrame({"yield": per_season.reindex(keys).to_numpy()})
 
     def extra_metrics(self, test: pd.DataFrame, preds: pd.DataFrame, cfg: ExperimentConfig) -> dict[str, float]:
-        actual = season_status(test, test[TARGET].to_numpy(dtype=float))
-        predicted = season_status(test, preds["yield"].to_numpy(dtype=float))
+        actual = season_status(test, test[TARGET].to_numpy(dtype=float), self.domain)
+        predicted = season_status(test, preds["yield"].to_numpy(dtype=float), self.domain)
         return {f"status_{k}": v for k, v in status_metrics(actual, predicted).items()}

@@ -1,0 +1,86 @@
+"""Training scores grazing status with the decision serving makes (drought included), and finds a
+month's season with the Domain's season months."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features import CountyTables, assess_grazing, build_features
+from muzhang.domain import DEFAULT_DOMAIN, Domain, nyt635_capacity_su
+from muzhang.simulate.county import generate_county
+from training.families.grazing import GrazingFamily, season_start_of, season_status
+
+YIELD = 600.0
+CAPACITY = float(nyt635_capacity_su(YIELD, 100.0, "alpine_meadow", "warm"))  # no drought
+
+
+def rows(drought: list[int], pressure_without_drought: float = 1.05) -> pd.DataFrame:
+    """Warm-season rows stocked at the given pressure against the no-drought capacity."""
+    n = len(drought)
+    return pd.DataFrame(
+        {
+            "season": ["warm"] * n,
+            "pasture_type": ["alpine_meadow"] * n,
+            "area_ha_season": [100.0] * n,
+            "stocking_su_season": [pressure_without_drought * CAPACITY] * n,
+            "drought": drought,
+            "forage_yield_kg_ha": [YIELD] * n,
+        }
+    )
+
+
+def test_a_drought_year_cuts_capacity_in_the_status_training_scores() -> None:
+    # 1.05 x capacity is balanced in a normal year; the DB63/T 2298 edible-share cut makes it over-stocked
+    status = season_status(rows([0, 1]), np.array([YIELD, YIELD]))
+    assert status.tolist() == ["balanced", "over"]
+
+
+def test_status_metrics_compare_drought_cut_statuses() -> None:
+    # Actual: over (drought). Predicted 10 % more yield: balanced with the cut (and without it, both balanced).
+    test = rows([1])
+    metrics = GrazingFamily().extra_metrics(test, pd.DataFrame({"yield": [YIELD * 1.1]}), None)  # type: ignore[arg-type]
+    assert metrics["status_accuracy"] == 0.0
+
+
+def test_season_status_follows_the_domain_balance_band() -> None:
+    wide = Domain(balanced_high=1.2)
+    assert season_status(rows([1]), np.array([YIELD]), wide).tolist() == ["balanced"]
+
+
+@pytest.fixture(scope="module")
+def grazing_rows() -> pd.DataFrame:
+    tables = CountyTables.from_mapping(generate_county(7, n_grids=30, last_month="2018-12-01").tables)
+    return build_features("grazing", tables).frame
+
+
+def test_season_status_is_servings_assessment_on_built_rows(grazing_rows: pd.DataFrame) -> None:
+    assert grazing_rows["drought"].any(), "the sample county has a drought year"
+    y = grazing_rows["forage_yield_kg_ha"].to_numpy(dtype=float) * 0.97
+    expected = assess_grazing(grazing_rows, y)["status"].to_numpy()
+    assert (season_status(grazing_rows, y) == expected).all()
+
+
+def months(*stamps: str) -> pd.Series:
+    return pd.Series(pd.to_datetime(list(stamps)), name="month")
+
+
+def test_season_start_of_default_seasons() -> None:
+    starts = season_start_of(months("2021-02-01", "2021-05-01", "2021-07-01", "2021-10-01", "2021-12-01"))
+    assert starts.dt.strftime("%Y-%m").tolist() == ["2020-10", "2021-05", "2021-06", "2021-10", "2021-10"]
+
+
+def test_season_start_of_follows_a_domain_with_other_season_months() -> None:
+    late = Domain(
+        season_months={"warm": (5, 6, 7, 8, 9), "cold": (11, 12, 1, 2, 3, 4), "transition": (10,)},
+        season_days={"warm": 153, "cold": 181, "transition": 31},
+    )
+    stamps = months("2021-02-01", "2021-05-01", "2021-10-01", "2021-11-01")
+    assert season_start_of(stamps).dt.strftime("%Y-%m").tolist() == ["2020-10", "2021-05", "2021-10", "2021-10"]
+    assert season_start_of(stamps, late).dt.strftime("%Y-%m").tolist() == ["2020-11", "2021-05", "2021-10", "2021-11"]
+
+
+def test_the_grazing_plan_uses_the_default_domain_unless_given_one() -> None:
+    late = Domain(balanced_high=1.2)
+    assert GrazingFamily().domain is DEFAULT_DOMAIN and GrazingFamily(late).domain is late
