@@ -7,7 +7,7 @@ family (dispute 1, grazing 1, market 2, disease 4) it times, best of ``--repeats
 measurement has taken 10 s):
 
 * ``contributions``: :func:`serving.explain.contributions` -- LightGBM ``pred_contrib`` (exact TreeSHAP);
-* ``with sentences``: :func:`serving.routes.common.explain_many` -- the same plus each row's top reasons,
+* ``with sentences``: :func:`serving.scoring.common.explain_many` -- the same plus each row's top reasons,
   labels, sentence and response schema, i.e. the explanation part of an API answer;
 * ``shap``: ``shap.TreeExplainer(booster).shap_values(x)`` (tree-path-dependent TreeSHAP; building the
   explainer is timed apart).
@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from muzhang.families import family_names
+
 if TYPE_CHECKING:
     from models.bundle import ModelBundle
-
-FAMILIES = ("grazing", "market", "dispute", "disease")
 
 
 @dataclass
@@ -73,7 +73,7 @@ def time_task(timing: FamilyTiming, bundle: ModelBundle, name: str, x: np.ndarra
 
     from serving.explain import contributions
     from serving.observability import Metrics
-    from serving.routes.common import explain_many
+    from serving.scoring.common import explain_many
 
     task, metrics = bundle.tasks[name], Metrics()
     heads = [f"{name}: {v:.3g}" for v in task.point(x)]
@@ -100,7 +100,8 @@ def main() -> None:
     parser.add_argument(
         "--repeats", type=int, default=3, help="Timed repeats, the best kept (default 3; fewer past 10 s)."
     )
-    parser.add_argument("--families", nargs="+", choices=FAMILIES, default=list(FAMILIES), help="Families to run.")
+    families = list(family_names())
+    parser.add_argument("--families", nargs="+", choices=families, default=families, help="Families to run.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the row draw.")
     args = parser.parse_args()
     load = os.getloadavg()

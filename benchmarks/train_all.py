@@ -37,16 +37,6 @@ if TYPE_CHECKING:
 
 TARGET_SECONDS = 90.0
 TARGET_CORES = 2
-FAMILIES = ("grazing", "market", "dispute", "disease")
-# The benchmark's own store: settings from the environment would send runs to a real server.
-TRACKING_ENV = (
-    "MLFLOW_TRACKING_URI",
-    "MLFLOW_REGISTRY_URI",
-    "OPTUNA_STORAGE",
-    "MUZHANG_MLFLOW_TRACKING_URI",
-    "MUZHANG_OPTUNA_STORAGE",
-    "MUZHANG_WORK_DIR",
-)
 
 
 def progress(message: str) -> None:
@@ -97,13 +87,15 @@ def main() -> int:
     args = parser.parse_args()
     overrides = {"lightgbm.num_threads": args.lightgbm_threads} if args.lightgbm_threads else {}
     start = time.perf_counter()
-    for name in TRACKING_ENV:
+    from muzhang.families import family_names
+    from muzhang.paths import SAMPLE_COUNTY
+    from muzhang.settings import STORE_ENV_VARS, get_settings
+    from training.pipeline import run_training
+
+    # The benchmark's own store: settings from the environment would send runs to a real server.
+    for name in STORE_ENV_VARS:
         os.environ.pop(name, None)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-
-    from muzhang.paths import SAMPLE_COUNTY
-    from muzhang.settings import get_settings
-    from training.pipeline import run_training
 
     imported = time.perf_counter() - start
     cores = os.cpu_count() or 0
@@ -120,7 +112,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="muzhang-bench-") as tmp:
         settings = get_settings(work_dir=Path(tmp), data_dir=SAMPLE_COUNTY)
         train_start = time.perf_counter()
-        for family in FAMILIES:
+        for family in family_names():
             t0 = time.perf_counter()
             try:
                 summary = run_training(family, settings, tune=0, overrides=overrides, log=progress)

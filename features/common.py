@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from muzhang.simulate.calendar import festival_dates
+from muzhang.calendar import festival_dates
 
 MONTH_DTYPE = "datetime64[us]"  # the resolution the county tables are stored with
 EPOCH_YEAR = 1970

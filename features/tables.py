@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from muzhang.simulate.county import TABLE_FILES
+from muzhang.catalog import load_catalog
 
 
 @dataclass(frozen=True)
@@ -58,14 +58,14 @@ class CountyTables:
 
 
 def load_county(data_dir: Path | str) -> CountyTables:
-    """Read the tables of a county data directory (file names as in ``muzhang.simulate.county.TABLE_FILES``).
+    """Read the tables of a county data directory (file names as the data catalog declares them).
 
     Raises:
         FileNotFoundError: naming the first table file that is missing.
     """
     root = Path(data_dir)
     frames: dict[str, pd.DataFrame] = {}
-    for name, file_name in TABLE_FILES.items():
+    for name, file_name in load_catalog().table_files().items():
         path = root / file_name
         if not path.is_file():
             raise FileNotFoundError(f"county table {name!r} not found: {file_name} in {root}")

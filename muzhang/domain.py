@@ -247,3 +247,26 @@ def must_rest(
     """
     resting = np.asarray(action) == "rest"
     return np.asarray(resting & (is_degraded(yield_ratio, domain) | is_banned(rested_share, domain)), dtype=bool)
+
+
+@dataclass(frozen=True)
+class RiskBands:
+    """Probability cut-offs of the bands users see: ``low`` below ``medium``, ``high`` from ``high`` up.
+
+    A trained model carries its own cut-offs (``thresholds.risk_bands`` in its experiment YAML); these
+    defaults (assumption: 1 in 10 is worth a look, 1 in 4 calls for action) apply when it carries none.
+    """
+
+    medium: float = 0.10
+    high: float = 0.25
+
+    def __post_init__(self) -> None:
+        if not 0 < self.medium < self.high < 1:
+            raise ValueError(f"risk bands need 0 < medium < high < 1, got medium {self.medium}, high {self.high}")
+
+    def band(self, probability: float) -> Literal["low", "medium", "high"]:
+        """The band of one probability."""
+        return "high" if probability >= self.high else "medium" if probability >= self.medium else "low"
+
+
+DEFAULT_RISK_BANDS = RiskBands()

@@ -14,6 +14,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from muzhang.paths import DEFAULT_WORK_DIR, SAMPLE_COUNTY
 
 Role = Literal["planner", "health", "data_scientist", "admin"]
+# Every environment variable that sends data, runs, models or studies somewhere else than the defaults:
+# MLflow's own two, Optuna's, and the settings below that name a store or a folder. Tests and benchmarks
+# clear exactly these to work on a store of their own.
+STORE_ENV_VARS: tuple[str, ...] = (
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_REGISTRY_URI",
+    "OPTUNA_STORAGE",
+    "MUZHANG_MLFLOW_TRACKING_URI",
+    "MUZHANG_OPTUNA_STORAGE",
+    "MUZHANG_WORK_DIR",
+    "MUZHANG_DATA_DIR",
+)
 
 
 class ApiKey(BaseModel):

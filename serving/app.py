@@ -15,16 +15,24 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from muzhang.families import family_names, family_specs, resolve
 from muzhang.settings import Settings, get_settings
 from serving.county import load_county_state
 from serving.deps import AppState
+from serving.errors import InvalidInput, NotFound, ScoringError, TooMany, Unavailable
 from serving.observability import AuditLog, Metrics
 from serving.registry import ModelRegistry
-from serving.routes import county, disease, dispute, grazing, market, system, ui
-from serving.schemas import ERROR_RESPONSES, KEY_RESPONSES, LOOKUP_RESPONSES, MODEL_RESPONSES
+from serving.routes import county, system, ui
+from serving.schemas import ERROR_RESPONSES, KEY_RESPONSES
 
 log = logging.getLogger("muzhang.serving")
-FAMILY_PREFIXES = ("grazing", "market", "dispute", "disease")
+# One status per kind of scoring error; the scoring layer never speaks HTTP.
+ERROR_STATUS: dict[type[ScoringError], int] = {
+    NotFound: 404,
+    TooMany: 413,
+    InvalidInput: 422,
+    Unavailable: 503,
+}
 
 
 def build_state(settings: Settings) -> AppState:
@@ -71,19 +79,19 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     if state is not None:  # TestClient without a lifespan context still gets state
         app.state.muzhang = state
     app.include_router(system.router)
-    for router in (grazing.router, market.router, dispute.router):
-        app.include_router(router, responses=LOOKUP_RESPONSES)
-    app.include_router(disease.router, responses=MODEL_RESPONSES)
+    for spec in family_specs():  # each family's router, as the family registry names it
+        if spec.router is not None:
+            app.include_router(resolve(spec.router))
     app.include_router(county.router, responses=KEY_RESPONSES)
     app.include_router(ui.router)
     app.add_middleware(GuardMiddleware)
-    _install_error_handlers(app)
+    install_error_handlers(app)
     return app
 
 
 def _family_of(path: str) -> str:
     parts = path.split("/")
-    return parts[2] if len(parts) > 2 and parts[1] == "v1" and parts[2] in FAMILY_PREFIXES else "none"
+    return parts[2] if len(parts) > 2 and parts[1] == "v1" and parts[2] in family_names() else "none"
 
 
 class GuardMiddleware:
@@ -139,7 +147,14 @@ def too_large(limit: int) -> JSONResponse:
     return JSONResponse({"detail": f"request body larger than {limit:,} bytes"}, status_code=413)
 
 
-def _install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI) -> None:
+    """Bad input and scoring errors become 4xx/503 with a message; anything else a 500 without a traceback."""
+
+    @app.exception_handler(ScoringError)
+    async def scoring_error(request: Request, exc: ScoringError) -> JSONResponse:
+        code = next((c for kind, c in ERROR_STATUS.items() if isinstance(exc, kind)), 422)
+        return JSONResponse({"detail": exc.detail}, status_code=code)
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()

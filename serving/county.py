@@ -15,11 +15,13 @@ import pandas as pd
 
 from features import FeatureSet, build_features, load_county
 from features.tables import CountyTables
+from muzhang.catalog import load_catalog
+from muzhang.families import family_specs
 
 
 @dataclass(frozen=True)
 class CountyState:
-    """Tables, grid and township lookups, and next-period feature rows for grazing, market and dispute."""
+    """Tables, grid and township lookups, and the next-period rows of every family that serves forecasts."""
 
     data_dir: Path
     tables: CountyTables
@@ -42,8 +44,8 @@ class CountyState:
 def load_county_state(data_dir: Path) -> CountyState:
     """Read a county directory and build the forecast rows (about a second for the sample)."""
     tables = load_county(data_dir)
-    forecasts = {f: build_features(f, tables, forecast=True) for f in ("grazing", "market", "dispute")}
-    geojson_path = Path(data_dir) / "grids.geojson"
+    forecasts = {s.name: build_features(s.name, tables, forecast=True) for s in family_specs() if s.serves_forecasts}
+    geojson_path = Path(data_dir) / load_catalog().layout.geojson
     geojson = json.loads(geojson_path.read_text(encoding="utf-8")) if geojson_path.exists() else None
     return CountyState(
         data_dir=Path(data_dir),

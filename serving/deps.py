@@ -6,38 +6,29 @@ import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from muzhang.settings import ApiKey, Settings
-from serving.county import CountyState
-from serving.observability import AuditLog, Metrics
-from serving.registry import ModelRegistry
+from muzhang.families import HEALTH_ROLES, PLANNING_ROLES, get_family
+from muzhang.settings import ApiKey
+from serving.scoring.context import ScoringContext
 
-if TYPE_CHECKING:  # serving.routes.common imports this module
-    from serving.routes.common import Prepared
-
-# Who may call what. Patient risks go to health staff only; data scientists may reload models.
+# Who may call the routes that belong to no family; a family's own routes take its registry entry's roles.
 ROLES = {
-    "planning": frozenset({"planner", "data_scientist", "admin"}),
-    "health": frozenset({"health"}),
+    "planning": PLANNING_ROLES,
+    "health": HEALTH_ROLES,
     "models_read": frozenset({"planner", "health", "data_scientist", "admin"}),
     "models_reload": frozenset({"data_scientist", "admin"}),
 }
 
 
-@dataclass
-class AppState:
-    settings: Settings
-    registry: ModelRegistry
-    county: CountyState
-    metrics: Metrics
-    audit: AuditLog
-    keys: list[ApiKey]
-    # (family, model version) -> forecast rows encoded for that model: requests only index into it.
-    encoded: dict[tuple[str, str], Prepared] = field(default_factory=dict)
+@dataclass(kw_only=True)
+class AppState(ScoringContext):
+    """What the service holds: the scoring context and the API keys."""
+
+    keys: list[ApiKey] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -69,7 +60,7 @@ def identify(keys: list[ApiKey], presented: str) -> ApiKey | None:
     return found
 
 
-def _caller(request: Request, credentials: HTTPAuthorizationCredentials | None, group: str) -> Caller:
+def _caller(request: Request, credentials: HTTPAuthorizationCredentials | None, allowed: frozenset[str]) -> Caller:
     if credentials is None or not credentials.credentials:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -79,24 +70,39 @@ def _caller(request: Request, credentials: HTTPAuthorizationCredentials | None, 
     entry = identify(request.app.state.muzhang.keys, credentials.credentials)
     if entry is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown API key", headers={"WWW-Authenticate": "Bearer"})
-    if entry.role not in ROLES[group]:
+    if entry.role not in allowed:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
-            f"role '{entry.role}' may not use this route (allowed: {', '.join(sorted(ROLES[group]))})",
+            f"role '{entry.role}' may not use this route (allowed: {', '.join(sorted(allowed))})",
         )
     return Caller(entry.name, entry.role)
 
 
-def _requires(group: str) -> Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[Caller]]:
+def _requires(allowed: frozenset[str]) -> Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[Caller]]:
     async def dependency(
         request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
     ) -> Caller:
-        return _caller(request, credentials, group)
+        return _caller(request, credentials, allowed)
 
     return dependency
 
 
-PlannerDep = Annotated[Caller, Depends(_requires("planning"))]
-HealthDep = Annotated[Caller, Depends(_requires("health"))]
-AnyRoleDep = Annotated[Caller, Depends(_requires("models_read"))]
-ReloaderDep = Annotated[Caller, Depends(_requires("models_reload"))]
+def family_access(family: str) -> Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[Caller]]:
+    """The caller dependency of a family's routes: only the roles its registry entry allows.
+
+    Use as ``Annotated[Caller, Depends(family_access("grazing"))]``. The roles are read from the registry
+    on each call (a dictionary lookup), so a router can be written before its family is registered.
+    """
+
+    async def dependency(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    ) -> Caller:
+        return _caller(request, credentials, get_family(family).roles)
+
+    return dependency
+
+
+PlannerDep = Annotated[Caller, Depends(_requires(ROLES["planning"]))]
+HealthDep = Annotated[Caller, Depends(_requires(ROLES["health"]))]
+AnyRoleDep = Annotated[Caller, Depends(_requires(ROLES["models_read"]))]
+ReloaderDep = Annotated[Caller, Depends(_requires(ROLES["models_reload"]))]

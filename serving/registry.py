@@ -13,13 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from models.bundle import BUNDLE_FILE, ModelBundle, require_complete_model_file
+from muzhang.families import family_specs
+from serving.errors import Unavailable
 
-FAMILY_MODELS = {
-    "grazing": "muzhang-grazing",
-    "market": "muzhang-market",
-    "dispute": "muzhang-dispute",
-    "disease": "muzhang-disease",
-}
 CHAMPION = "champion"
 UNREACHABLE = "registry unreachable"
 
@@ -42,7 +38,12 @@ class FamilySlot:
     checked_at: float | None = None
 
 
-class FamilyUnavailable(RuntimeError):
+def family_models() -> dict[str, str]:
+    """Family -> registered model name, for every registered family."""
+    return {spec.name: spec.registered_model for spec in family_specs()}
+
+
+class FamilyUnavailable(Unavailable):
     """Raised when a family has no model to serve; the message tells the user what to do."""
 
 
@@ -72,7 +73,7 @@ class ModelRegistry:
     """Loads and follows each family's champion. Thread-safe: readers see whole models only."""
 
     tracking_uri: str
-    families: dict[str, str] = field(default_factory=lambda: dict(FAMILY_MODELS))
+    families: dict[str, str] = field(default_factory=family_models)
     slots: dict[str, FamilySlot] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -153,12 +154,14 @@ class ModelRegistry:
 
     def _load_bundle(self, name: str, version: str) -> ModelBundle:
         import mlflow
+        from mlflow.tracking import MlflowClient
 
         from models.pyfunc import load_bundle
-        from training.tracking import point_mlflow_at
 
-        point_mlflow_at(self.tracking_uri)
-        local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{version}"))
+        # The URI is passed, never set process-wide: the service may follow another store than a trainer.
+        client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        source = client.get_model_version_download_uri(name, version)
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=source, tracking_uri=self.tracking_uri))
         check_booster_files(local)
         return load_bundle(str(local))
 

@@ -14,11 +14,15 @@ from typing import Any
 
 import pytest
 
-from features import FAMILIES, FeatureSet, build_features, load_county
-from muzhang.settings import Settings, get_settings
-from serving.registry import FAMILY_MODELS
+from features import FeatureSet, build_features, load_county
+from muzhang.families import family_names
+from muzhang.settings import STORE_ENV_VARS, Settings, get_settings
+from serving.registry import family_models
 from training.config import ExperimentConfig, default_config_path, load_config
 
+FAMILY_MODELS = family_models()  # family -> registered model, for the built-in families
+
+FAMILIES = family_names()  # the built-in families (the registry at collection time)
 # Seed 7 gives a tiny county with enough disputes (~14 % of grid-months) for a dispute model that learns.
 TINY_SEED = 7
 TINY_GRIDS = 40
@@ -28,15 +32,7 @@ TINY_LAST_MONTH = "2019-12-01"  # five years: the time splits keep three years t
 # 30x slower (its threads wait for each other) while a 1-thread one barely notices.
 FAST: dict[str, Any] = {"num_boost_round": 40, "early_stopping_rounds": 10, "lightgbm.num_threads": 1}
 # Variables that would send runs, models or studies to another store than the test's temp folder.
-TRACKING_ENV = (
-    "MLFLOW_TRACKING_URI",
-    "MLFLOW_REGISTRY_URI",
-    "OPTUNA_STORAGE",
-    "MUZHANG_MLFLOW_TRACKING_URI",
-    "MUZHANG_OPTUNA_STORAGE",
-    "MUZHANG_WORK_DIR",
-    "MUZHANG_DATA_DIR",
-)
+TRACKING_ENV = STORE_ENV_VARS
 
 
 def clear_tracking_env(mp: pytest.MonkeyPatch) -> None:

@@ -12,14 +12,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from muzhang.families import get_family
 from training.engine import TrainResult
 
-INTENDED_USE = {
-    "grazing": "Planners: forage yield, NY/T 635 capacity and grazing pressure per grid area and season.",
-    "market": "Planners and cooperatives: head sold and price per township, species and month, 1-6 months ahead.",
-    "dispute": "Township officials: probability of any dispute in a grid area next month, to plan prevention.",
-    "disease": "Health staff only: risk of each condition for a person from a baseline health check.",
-}
 LIMITS = (
     "Trained on the seeded sample county unless --data says otherwise: figures describe the simulator, "
     "not a real county. Forecasts assume the future resembles the training years; re-train on new data "
@@ -95,7 +90,7 @@ def model_card(result: TrainResult, *, run_id: str, fingerprint: str, rows: dict
     lines = [
         f"# Muzhang {family} model",
         "",
-        f"**Intended use.** {INTENDED_USE[family]}",
+        f"**Intended use.** {get_family(family).intended_use or 'not stated in the family registry'}",
         "",
         f"**Run** `{run_id}` · data fingerprint `{fingerprint[:16]}` · rows {rows}",
         "",

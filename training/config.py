@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from muzhang.paths import EXPERIMENTS
+from muzhang.domain import RiskBands
+from muzhang.families import family_names, get_family
 
 Direction = Literal["minimize", "maximize"]
 
@@ -49,11 +50,35 @@ class GateConfig(BaseModel):
     margin: float = Field(0.0, ge=0)
 
 
+class RiskBandsConfig(BaseModel):
+    """Probability cut-offs of the bands shown to users: low < medium <= p < high <= p."""
+
+    model_config = ConfigDict(extra="forbid")
+    medium: float = Field(gt=0, lt=1)
+    high: float = Field(gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RiskBandsConfig:
+        if not self.medium < self.high:
+            raise ValueError(f"medium ({self.medium}) must be below high ({self.high})")
+        return self
+
+    def to_domain(self) -> RiskBands:
+        return RiskBands(medium=self.medium, high=self.high)
+
+
+class ThresholdsConfig(BaseModel):
+    """Decision thresholds a trained model carries into serving (checked when training starts)."""
+
+    model_config = ConfigDict(extra="forbid")
+    risk_bands: RiskBandsConfig | None = None
+
+
 class ExperimentConfig(BaseModel):
     """Everything one training run of a family does."""
 
     model_config = ConfigDict(extra="forbid")
-    family: Literal["grazing", "market", "dispute", "disease"]
+    family: str
     registered_model: str
     description: str = ""
     features: list[str] | None = None  # None: every feature the builder declares
@@ -65,8 +90,15 @@ class ExperimentConfig(BaseModel):
     quantiles: list[float] = Field(default_factory=list)
     tuning: TuningConfig = Field(default_factory=TuningConfig)  # type: ignore[arg-type]
     gate: GateConfig
-    thresholds: dict[str, Any] = Field(default_factory=dict)
+    thresholds: ThresholdsConfig = Field(default_factory=ThresholdsConfig)
     seed: int = 42
+
+    @field_validator("family")
+    @classmethod
+    def _registered(cls, family: str) -> str:
+        if family not in family_names():
+            raise ValueError(f"unknown family {family!r}; registered: {', '.join(family_names())}")
+        return family
 
 
 class ConfigError(ValueError):
@@ -74,7 +106,8 @@ class ConfigError(ValueError):
 
 
 def default_config_path(family: str) -> Path:
-    return EXPERIMENTS / f"{family}.yaml"
+    """The family's experiment YAML, as its registry entry names it."""
+    return get_family(family).experiment_path
 
 
 def load_config(path: Path, **overrides: Any) -> ExperimentConfig:

@@ -12,7 +12,7 @@ import pandas as pd
 from features import FeatureSet
 from models.bundle import FeatureEncoder, ModelBundle, TaskModel
 from training.config import ExperimentConfig
-from training.families import FAMILY_PLANS, Family, TaskPlan
+from training.families import Family, TaskPlan, plan_for
 from training.fit import booster_params, fit_booster, fit_platt
 from training.splits import Split
 
@@ -141,7 +141,7 @@ def train_family(
 ) -> TrainResult:
     """Fit, then evaluate the model, its baselines and the oracle on the same test rows."""
     start = time.perf_counter()
-    plan = FAMILY_PLANS[cfg.family]
+    plan = plan_for(cfg.family)
     features = select_features(fs, cfg)
     split = plan.split(fs, cfg)
     tasks = plan.tasks(fs, cfg)

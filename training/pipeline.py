@@ -11,11 +11,11 @@ from typing import Any
 import pandas as pd
 
 from features import build_features, load_county
+from muzhang.catalog import load_catalog
+from muzhang.families import get_family
 from muzhang.settings import Settings
-from training.config import ExperimentConfig, default_config_path, load_config
+from training.config import ExperimentConfig, load_config
 from training.engine import train_family
-
-ORACLE_FOLDER = "oracle"
 
 
 class DataValidationError(RuntimeError):
@@ -38,20 +38,21 @@ class RunSummary:
 
 
 def data_fingerprint(data_dir: Path) -> str:
-    """sha256 over the county's table files (names and bytes), oracle excluded."""
+    """sha256 over the county's table files (names and bytes) as the catalog lists them, oracle excluded."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in Path(data_dir).iterdir() if p.is_file() and p.suffix in {".csv", ".parquet"}):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
+    for file_name in sorted(load_catalog().table_files().values()):
+        path = Path(data_dir) / file_name
+        if path.is_file():
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
 def load_oracle(data_dir: Path) -> dict[str, pd.DataFrame]:
     """The simulator's truth tables, used only to report the Bayes limit (absent for real counties)."""
-    folder = Path(data_dir) / ORACLE_FOLDER
-    if not folder.is_dir():
-        return {}
-    return {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))}
+    layout = load_catalog().layout
+    paths = {t: Path(data_dir) / layout.oracle_file(t) for t in layout.oracle_tables}
+    return {t: pd.read_parquet(p) for t, p in paths.items() if p.is_file()}
 
 
 def check_data(data_dir: Path) -> None:
@@ -77,8 +78,9 @@ def run_training(
     from training.tracking import log_and_register  # mlflow import is slow; only runs need it
     from training.tune import tune_family
 
+    spec = get_family(family)
     data_dir = Path(data_dir or settings.data_dir)
-    config_path = Path(config_path or default_config_path(family))
+    config_path = Path(config_path or spec.experiment_path)
     cfg: ExperimentConfig = load_config(config_path, seed=seed, **{"tuning.trials": tune}, **(overrides or {}))
     if cfg.family != family:
         raise ValueError(f"{config_path} is for family {cfg.family!r}, not {family!r}")
@@ -106,7 +108,7 @@ def run_training(
         config_text=config_path.read_text(encoding="utf-8"),
         fingerprint=data_fingerprint(data_dir),
         rows=rows,
-        personal=family == "disease",
+        personal=spec.personal,
         study=study,
     )
     return RunSummary(

@@ -21,7 +21,7 @@ from features import FeatureSet
 from models.bundle import FeatureEncoder
 from training.config import ExperimentConfig
 from training.engine import select_features, transform_target
-from training.families import FAMILY_PLANS
+from training.families import plan_for
 from training.fit import booster_params
 
 # LightGBM's own name for the validation loss of each kind of primary task.
@@ -72,7 +72,7 @@ def tune_family(
 
     The objective is the primary task's validation loss, so the test slice is never looked at.
     """
-    plan = FAMILY_PLANS[cfg.family]
+    plan = plan_for(cfg.family)
     features = select_features(fs, cfg)
     split = plan.split(fs, cfg)
     task = plan.tasks(fs, cfg)[0]

@@ -16,9 +16,9 @@ from typing import Literal, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
 
+from muzhang.families import family_names
+
 FieldType = Literal["string", "integer", "float", "boolean", "date", "category"]
-Family = Literal["grazing", "market", "dispute", "disease"]
-FAMILIES: tuple[Family, ...] = ("grazing", "market", "dispute", "disease")
 CATALOG_FILE = "catalog.yaml"
 
 
@@ -39,12 +39,15 @@ class FieldSpec(BaseModel):
     nullable: bool = False
     personal: bool = False
     tables: tuple[str, ...]
-    families: tuple[Family, ...] = ()
+    families: tuple[str, ...] = ()  # registered model families (muzhang.families) that use the field
     display: str
     display_zh: str
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Self:
+        unknown = sorted(set(self.families) - set(family_names()))
+        if unknown:
+            raise ValueError(f"{self.name}: unknown model families {unknown}; known: {', '.join(family_names())}")
         if (self.type == "category") != bool(self.categories):
             raise ValueError(f"{self.name}: categories are required for, and only for, category fields")
         if self.pattern is not None:
@@ -80,12 +83,27 @@ class TableSpec(BaseModel):
     foreign_keys: dict[str, str] = {}  # column -> table whose (single-column) primary key it refers to
 
 
+class CountyLayout(BaseModel):
+    """Files of a county data directory other than its tables: the map and the simulator's oracle."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    geojson: str
+    oracle_folder: str
+    oracle_tables: tuple[str, ...] = ()
+
+    def oracle_file(self, table: str) -> str:
+        """Relative path of an oracle table, e.g. ``oracle/market_oracle.parquet``."""
+        return f"{self.oracle_folder}/{table}.parquet"
+
+
 class Catalog(BaseModel):
     """Every table and field, with lookups by name and by table."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     version: int
+    layout: CountyLayout
     tables: tuple[TableSpec, ...]
     fields: tuple[FieldSpec, ...]
     _tables: dict[str, TableSpec] = PrivateAttr(default_factory=dict)
@@ -123,6 +141,10 @@ class Catalog(BaseModel):
         """Table names in catalog order (upstream tables first)."""
         return tuple(self._tables)
 
+    def table_files(self) -> dict[str, str]:
+        """Table name -> file name in a county data directory, in catalog order."""
+        return {t.name: t.file for t in self.tables}
+
     def table(self, name: str) -> TableSpec:
         """The table called ``name``; ``KeyError`` names the known tables if there is none."""
         if name not in self._tables:
@@ -144,7 +166,7 @@ class Catalog(BaseModel):
         """The column names of ``table`` in catalog order."""
         return [f.name for f in self.fields_of(table)]
 
-    def fields_for(self, family: Family) -> tuple[FieldSpec, ...]:
+    def fields_for(self, family: str) -> tuple[FieldSpec, ...]:
         """The fields a model family uses."""
         return tuple(f for f in self.fields if family in f.families)
 
@@ -167,9 +189,8 @@ def load_catalog() -> Catalog:
 
 
 __all__ = [
-    "FAMILIES",
     "Catalog",
-    "Family",
+    "CountyLayout",
     "FieldSpec",
     "FieldType",
     "TableSpec",

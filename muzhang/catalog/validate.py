@@ -22,7 +22,6 @@ from muzhang.catalog.rules import column_rules, foreign_key_rules
 
 Severity = Literal["error", "warning"]
 READABLE_SUFFIXES = (".csv", ".parquet")
-GEOJSON_FILE = "grids.geojson"
 MAX_STORED_PER_RULE = 200  # violations kept per table, field and rule; the rest are only counted
 MAX_SHOWN_PER_FIELD = 20
 VALUE_CHARS = 40
@@ -184,8 +183,9 @@ def _validate_directory(path: Path, catalog: Catalog, report: ValidationReport) 
             known_ids[key] = set(frames[target][key].dropna().astype(str))
     for table, frame in frames.items():
         _add(report, table, _table_issues(frame, table, catalog, known_ids))
-    if (path / GEOJSON_FILE).is_file() and "grid_id" in known_ids:
-        _add(report, GEOJSON_FILE, _geojson_issues(path / GEOJSON_FILE, known_ids["grid_id"], report))
+    geojson = catalog.layout.geojson
+    if (path / geojson).is_file() and "grid_id" in known_ids:
+        _add(report, geojson, _geojson_issues(path / geojson, known_ids["grid_id"], report))
 
 
 def _table_for_file(path: Path, catalog: Catalog) -> str | None:
@@ -226,7 +226,7 @@ def _geojson_issues(path: Path, grid_ids: set[str], report: ValidationReport) ->
         ids = [str((f.get("properties") or {}).get("grid_id", f.get("id"))) for f in features]
     except Exception as exc:  # a broken map is reported, not raised
         return [_Issue(None, f"file cannot be read as GeoJSON: {_first_line(exc)}")]
-    report.rows[GEOJSON_FILE], report.files[GEOJSON_FILE] = len(ids), GEOJSON_FILE
+    report.rows[path.name], report.files[path.name] = len(ids), path.name
     issues = []
     missing = sorted(grid_ids - set(ids))
     if missing:

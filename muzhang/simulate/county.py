@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from muzhang.catalog import load_catalog
 from muzhang.domain import DEFAULT_DOMAIN, SPECIES, Domain
 from muzhang.simulate.geography import build_geography, geojson_features
 from muzhang.simulate.market import simulate_market
@@ -21,23 +22,6 @@ GENERATOR_VERSION = "1.0"
 FIRST_MONTH, LAST_MONTH = "2015-01-01", "2024-12-01"
 CALIBRATION_TOLERANCE = 0.005  # re-run the herds until county totals are within 0.5 % of DOMAIN.md
 MAX_CALIBRATION_PASSES = 4
-
-# File names of a county data directory (the catalog names the same tables).
-TABLE_FILES = {
-    "grids": "grids.csv",
-    "townships": "townships.csv",
-    "grid_neighbours": "grid_neighbours.csv",
-    "grid_monthly": "grid_monthly.parquet",
-    "market_monthly": "market_monthly.parquet",
-    "patients": "patients.parquet",
-    "patient_outcomes": "patient_outcomes.parquet",
-}
-ORACLE_FILES = {
-    "grid_monthly_oracle": "oracle/grid_monthly_oracle.parquet",
-    "market_oracle": "oracle/market_oracle.parquet",
-    "patient_oracle": "oracle/patient_oracle.parquet",
-}
-GEOJSON_FILE = "grids.geojson"
 
 
 @dataclass
@@ -181,14 +165,17 @@ def write_county(county: County, out_dir: Path) -> dict[str, str]:
     tmp = out_dir.with_name(out_dir.name + ".partial")
     if tmp.exists():
         _remove_tree(tmp)
-    (tmp / "oracle").mkdir(parents=True)
+    catalog = load_catalog()  # the directory layout is declared there, once
+    layout = catalog.layout
+    files = {**catalog.table_files(), **{t: layout.oracle_file(t) for t in layout.oracle_tables}}
+    (tmp / layout.oracle_folder).mkdir(parents=True)
     for name, df in {**county.tables, **county.oracle}.items():
-        path = tmp / {**TABLE_FILES, **ORACLE_FILES}[name]
+        path = tmp / files[name]
         if path.suffix == ".csv":
             df.to_csv(path, index=False, float_format="%.6g")
         else:
             df.to_parquet(path, index=False, compression="zstd")
-    (tmp / GEOJSON_FILE).write_text(
+    (tmp / layout.geojson).write_text(
         json.dumps(county.geojson, ensure_ascii=False, separators=(",", ":")), encoding="utf-8"
     )
     checksums = {

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from muzhang.calendar import festival_months
 from muzhang.domain import SPECIES
-from muzhang.simulate.calendar import festival_months
 
 # Yuan per head in 2015 (assumption; DOMAIN.md: ~4,500 yuan a yak in the 2020s).
 BASE_PRICE_2015 = {"yak": 3_600.0, "sheep": 900.0, "goat": 650.0, "horse": 2_800.0}

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from muzhang.calendar import festival_months
 from muzhang.domain import SPECIES, Domain, nyt635_capacity_su
-from muzhang.simulate.calendar import festival_months
 from muzhang.simulate.weather import Weather
 
 # Reference peak forage yield (kg DM/ha) at 4,200 m in a normal year, before degradation (assumption

@@ -27,7 +27,9 @@ import pytest
 from muzhang.settings import ApiKey, Settings
 from serving.app import build_state, create_app
 from serving.deps import AppState
-from serving.registry import FAMILY_MODELS
+from serving.registry import family_models
+
+FAMILY_MODELS = family_models()  # family -> registered model, for the built-in families
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

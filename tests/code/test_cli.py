@@ -2,7 +2,7 @@
 
 from typer.testing import CliRunner
 
-from muzhang.cli import app, masked
+from cli.main import app, masked
 
 
 def test_masked_hides_a_database_password():

@@ -10,10 +10,14 @@ import pandas as pd
 import pytest
 
 from features import assess_grazing, build_features, load_county
+from muzhang.catalog import load_catalog
 from muzhang.domain import DEFAULT_DOMAIN, SPECIES
 from muzhang.paths import SAMPLE_COUNTY
-from muzhang.simulate.county import ORACLE_FILES, TABLE_FILES, generate_county, write_county
+from muzhang.simulate.county import generate_county, write_county
 
+LAYOUT = load_catalog().layout
+TABLE_FILES = load_catalog().table_files()
+ORACLE_FILES = {t: LAYOUT.oracle_file(t) for t in LAYOUT.oracle_tables}
 MANIFEST = json.loads((SAMPLE_COUNTY / "manifest.json").read_text(encoding="utf-8"))
 
 

@@ -10,12 +10,12 @@ import pytest
 
 from features import FeatureSet
 from training.engine import train_family
-from training.families import FAMILY_PLANS
+from training.families import plan_for
 from training.splits import Split
 
 
 def split_with_seed(fs: FeatureSet, fast_config: Any, seed: int) -> Split:
-    return FAMILY_PLANS[fs.family].split(fs, fast_config(fs.family, seed=seed))
+    return plan_for(fs.family).split(fs, fast_config(fs.family, seed=seed))
 
 
 @pytest.mark.parametrize("family", ["grazing", "dispute"])

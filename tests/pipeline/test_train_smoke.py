@@ -6,9 +6,11 @@ from typing import Any
 
 import pytest
 
-from features import FAMILIES, FeatureSet
-from training.families import FAMILY_PLANS
+from features import FeatureSet
+from muzhang.families import family_names
+from training.families import plan_for
 
+FAMILIES = family_names()  # the built-in families (the registry at collection time)
 pytestmark = pytest.mark.slow
 
 COMMON_ARTIFACTS = {"model_card.md", "shap_summary.png", "feature_importance.csv", "experiment.yaml"}
@@ -25,7 +27,7 @@ def test_tiny_county_split_has_train_valid_and_test_rows(
     tiny_feature_sets: dict[str, FeatureSet], fast_config: Any, family: str
 ) -> None:
     """Guards the fixture itself: a county too short for the split would make every other test fail oddly."""
-    split = FAMILY_PLANS[family].split(tiny_feature_sets[family], fast_config(family))
+    split = plan_for(family).split(tiny_feature_sets[family], fast_config(family))
     assert min(split.sizes().values()) > 0, split.sizes()
 
 

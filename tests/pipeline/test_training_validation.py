@@ -10,18 +10,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from muzhang.cli import app
+from cli.main import app
+from muzhang.settings import STORE_ENV_VARS
 from training.pipeline import DataValidationError, run_training
 
 pytestmark = pytest.mark.slow
-
-# Any of these would point the CLI at another store than MUZHANG_WORK_DIR.
-TRACKING_ENV = [
-    "MLFLOW_TRACKING_URI",
-    "OPTUNA_STORAGE",
-    "MUZHANG_MLFLOW_TRACKING_URI",
-    "MUZHANG_OPTUNA_STORAGE",
-]
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +44,7 @@ def test_run_training_on_negative_yak_raises_data_validation_error_before_any_ru
 def test_cli_train_on_negative_yak_exits_2_and_names_the_field(
     county_with_negative_yak: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in TRACKING_ENV:
+    for name in STORE_ENV_VARS:  # any of these would point the CLI at another store
         monkeypatch.delenv(name, raising=False)
     work_dir = tmp_path / "cli-work"
     args = ["train", "dispute", "--data", str(county_with_negative_yak)]

@@ -47,7 +47,7 @@ FOREIGN_ENV = (
     "MUZHANG_WORK_DIR",
     "MUZHANG_DATA_DIR",
 )
-WORKER_CODE = "from muzhang.cli import app; app()"
+WORKER_CODE = "from cli.main import app; app()"
 
 
 @dataclass(frozen=True)

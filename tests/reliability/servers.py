@@ -24,18 +24,14 @@ from typing import Any
 
 import httpx
 
+from muzhang.settings import STORE_ENV_VARS
+
 HOST = "127.0.0.1"
 START_SECONDS = 90.0  # import + county + four champions on a busy 2-core machine
 STOP_SECONDS = 10.0
 # Variables that would send a child to another store than the one the test gives it.
 TRACKING_ENV = (
-    "MLFLOW_TRACKING_URI",
-    "MLFLOW_REGISTRY_URI",
-    "OPTUNA_STORAGE",
-    "MUZHANG_MLFLOW_TRACKING_URI",
-    "MUZHANG_OPTUNA_STORAGE",
-    "MUZHANG_WORK_DIR",
-    "MUZHANG_DATA_DIR",
+    *STORE_ENV_VARS,
     "MUZHANG_API_KEYS",
     "MUZHANG_AUDIT_LOG",
     "MUZHANG_POLL_SECONDS",
@@ -49,7 +45,7 @@ def muzhang_command() -> list[str]:
     script = Path(sys.executable).with_name("muzhang")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from muzhang.cli import app; sys.argv[0] = 'muzhang'; app()"]
+    return [sys.executable, "-c", "import sys; from cli.main import app; sys.argv[0] = 'muzhang'; app()"]
 
 
 def free_port() -> int:

@@ -29,8 +29,10 @@ from fastapi.testclient import TestClient
 
 from muzhang.settings import ApiKey, Settings
 from serving.app import create_app
-from serving.registry import FAMILY_MODELS
+from serving.registry import family_models
 from training.config import default_config_path
+
+FAMILY_MODELS = family_models()  # family -> registered model, for the built-in families
 
 pytestmark = pytest.mark.slow
 

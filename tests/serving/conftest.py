@@ -19,7 +19,9 @@ from muzhang.settings import ApiKey, Settings
 from serving.app import build_state, create_app
 from serving.deps import AppState
 from serving.observability import AuditLog, Metrics
-from serving.registry import FAMILY_MODELS, ModelRegistry
+from serving.registry import ModelRegistry, family_models
+
+FAMILY_MODELS = family_models()  # family -> registered model, for the built-in families
 
 # Small on purpose: the cap and body-size tests stay cheap, and every real request still fits.
 BATCH_CAP = 50

@@ -21,7 +21,9 @@ from muzhang.settings import Settings
 from serving.app import create_app
 from serving.deps import AppState
 from serving.observability import AuditLog, Metrics
-from serving.registry import FAMILY_MODELS, ModelRegistry
+from serving.registry import ModelRegistry, family_models
+
+FAMILY_MODELS = family_models()  # family -> registered model, for the built-in families
 
 # Families served from test-only registered models in the reload app.
 TEST_MODELS = {"dispute": "test-reload-dispute", "grazing": "test-reload-grazing"}

@@ -59,7 +59,8 @@ class Family:
         return None
 
     def thresholds(self, cfg: ExperimentConfig) -> dict[str, Any]:
-        return dict(cfg.thresholds)
+        """Decision thresholds the model carries into serving (plain JSON: the bundle stores them)."""
+        return cfg.thresholds.model_dump(exclude_none=True)
 
     def extra_metrics(self, test: pd.DataFrame, preds: pd.DataFrame, cfg: ExperimentConfig) -> dict[str, float]:
         return {}

@@ -10,7 +10,6 @@ from pydantic import ValidationError
 from muzhang.catalog import Catalog, FieldSpec, load_catalog, parse_catalog
 from muzhang.domain import PASTURE_TYPES, SEASONS, SPECIES
 from muzhang.paths import SAMPLE_COUNTY
-from muzhang.simulate.county import TABLE_FILES
 from muzhang.simulate.pastoral import DISPUTE_KINDS
 
 PATIENT_TABLES = {"patients", "patient_outcomes"}
@@ -25,7 +24,7 @@ def catalog() -> Catalog:
 @pytest.fixture(scope="module")
 def sample() -> dict[str, pd.DataFrame]:
     """Every table of the shipped sample county, read as the simulator wrote it."""
-    paths = {table: SAMPLE_COUNTY / name for table, name in TABLE_FILES.items()}
+    paths = {table: SAMPLE_COUNTY / name for table, name in load_catalog().table_files().items()}
     return {t: pd.read_csv(p) if p.suffix == ".csv" else pd.read_parquet(p) for t, p in paths.items()}
 
 
@@ -37,15 +36,19 @@ def _yaml_with(change: dict[str, object], field: str = "elevation_m") -> str:
     return yaml.safe_dump(raw, allow_unicode=True)
 
 
-def test_catalog_loads_with_the_county_tables_and_their_file_names(catalog: Catalog) -> None:
-    assert {t.name: t.file for t in catalog.tables} == TABLE_FILES
+def test_catalog_layout_names_every_file_of_the_sample_county(catalog: Catalog) -> None:
+    """The catalog is the one declaration of a county directory: every shipped data file is in it, and back."""
+    layout = catalog.layout
+    declared = {*catalog.table_files().values(), layout.geojson, *map(layout.oracle_file, layout.oracle_tables)}
+    shipped = {p.relative_to(SAMPLE_COUNTY).as_posix() for p in SAMPLE_COUNTY.rglob("*") if p.is_file()}
+    assert declared == shipped - {"manifest.json"}
 
 
 def test_load_catalog_is_cached() -> None:
     assert load_catalog() is load_catalog()
 
 
-@pytest.mark.parametrize("table", list(TABLE_FILES))
+@pytest.mark.parametrize("table", list(load_catalog().table_files()))
 def test_sample_columns_and_catalog_fields_match_exactly(
     catalog: Catalog, sample: dict[str, pd.DataFrame], table: str
 ) -> None:

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from features import FAMILIES, CountyTables, FeatureSet, build_features
+from features import CountyTables, FeatureSet, build_features
 from features.disease import FLAGS as DISEASE_FLAGS
 from muzhang.catalog import load_catalog
 from muzhang.catalog.labels import (
@@ -25,9 +25,11 @@ from muzhang.catalog.labels import (
     load_feature_labels,
     parse_feature_labels,
 )
+from muzhang.families import family_names
 from muzhang.paths import SAMPLE_COUNTY
 from muzhang.simulate.county import generate_county
 
+FAMILIES = family_names()  # the built-in families (the registry at collection time)
 CJK = re.compile(r"[\u4e00-\u9fff]")
 LANGS: tuple[Lang, ...] = ("en", "zh")
 CALENDAR_FLAGS = ("moving_season", "festival_window", "target_festival")

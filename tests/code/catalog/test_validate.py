@@ -19,7 +19,7 @@ from muzhang.catalog.validate import (
     validate_path,
     validate_table,
 )
-from muzhang.cli import app
+from cli.main import app
 from muzhang.paths import SAMPLE_COUNTY
 
 N_ROWS = 3  # rows taken from each large sample table

@@ -8,8 +8,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from muzhang.domain import RiskBands
 from serving.deps import AppState
-from serving.routes.common import band_of
 
 BAND_ORDER = {"low": 0, "medium": 1, "high": 2}
 
@@ -25,7 +25,7 @@ def assert_disease_response(body: dict[str, Any], n: int, conditions: set[str], 
         assert [r["probability"] for r in risks] == sorted((r["probability"] for r in risks), reverse=True)
         for risk in risks:
             assert 0 <= risk["probability"] <= 1
-            assert risk["band"] == band_of(risk["probability"], bands)
+            assert risk["band"] == RiskBands(**bands).band(risk["probability"])
             assert risk["explanation"]["sentence"]
         assert result["highest_band"] == max((r["band"] for r in risks), key=BAND_ORDER.__getitem__)
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from muzhang.domain import RiskBands
 from serving.deps import AppState
-from serving.routes.common import band_of
 
 
 def test_dispute_risk_planner_gets_probability_band_and_reasons(
@@ -21,7 +21,7 @@ def test_dispute_risk_planner_gets_probability_band_and_reasons(
     assert risk["grid_id"] == grid_ids[0] and risk["grid_name"]
     assert 0 <= risk["probability"] <= 1
     bands = serving_state.registry.get("dispute").bundle.thresholds.get("risk_bands")
-    assert risk["band"] == band_of(risk["probability"], bands)
+    assert risk["band"] == RiskBands(**bands).band(risk["probability"])
     assert risk["explanation"]["reasons"] and risk["explanation"]["sentence"]
 
 

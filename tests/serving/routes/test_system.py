@@ -6,7 +6,9 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from serving.registry import FAMILY_MODELS
+from serving.registry import family_models
+
+FAMILY_MODELS = family_models()  # family -> registered model, for the built-in families
 
 
 def test_healthz_answers_without_a_key(client: TestClient) -> None:

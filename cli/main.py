@@ -9,6 +9,7 @@ from typing import Annotated, cast
 
 import typer
 
+from muzhang.families import family_names
 from muzhang.paths import SAMPLE_COUNTY
 
 app = typer.Typer(help="Muzhang (牧长): decision support for high-altitude pastoral counties.", no_args_is_help=True)
@@ -72,12 +73,9 @@ def features_build(
     out: Annotated[Path | None, typer.Option(help="Write each frame as FAMILY.parquet here.")] = None,
 ) -> None:
     """Build feature frames from a county directory and print their shape."""
-    from features import FAMILIES, build_features, load_county
+    from features import build_features, load_county
 
-    families = FAMILIES if family == "all" else (family,)
-    unknown = set(families) - set(FAMILIES)
-    if unknown:
-        raise typer.BadParameter(f"unknown family {sorted(unknown)}; choose from {', '.join(FAMILIES)} or all")
+    families = chosen_families(family)
     tables = load_county(data)
     for name in families:
         start = time.perf_counter()
@@ -91,7 +89,15 @@ def features_build(
             fs.frame.to_parquet(out / f"{name}.parquet", index=False)
 
 
-TRAINABLE = ("grazing", "market", "dispute", "disease")
+def chosen_families(family: str, *, allow_all: bool = True) -> tuple[str, ...]:
+    """The registered families a FAMILY argument names (``all``: every one); a bad name is a usage error."""
+    names = family_names()
+    if allow_all and family == "all":
+        return names
+    if family not in names:
+        more = " or all" if allow_all else ""
+        raise typer.BadParameter(f"unknown family {family!r}; choose from {', '.join(names)}{more}")
+    return (family,)
 
 
 def masked(uri: str) -> str:
@@ -118,9 +124,7 @@ def train(
     from training.config import ConfigError
     from training.pipeline import DataValidationError, format_summary, run_training
 
-    families = TRAINABLE if family == "all" else (family,)
-    if family != "all" and family not in TRAINABLE:
-        raise typer.BadParameter(f"unknown family {family!r}; choose from {', '.join(TRAINABLE)} or all")
+    families = chosen_families(family)
     if config is not None and len(families) > 1:
         raise typer.BadParameter("--config names one family's YAML; train one family with it")
     settings = get_settings()
@@ -224,8 +228,7 @@ def predict(
     from muzhang.settings import get_settings
     from serving.offline import OfflineInputError, predict_file
 
-    if family not in TRAINABLE:
-        raise typer.BadParameter(f"unknown family {family!r}; choose from {', '.join(TRAINABLE)}")
+    chosen_families(family, allow_all=False)
     if lang not in ("zh", "en"):
         raise typer.BadParameter("lang must be zh or en")
     try:

@@ -1,0 +1,1 @@
+"""The ``muzhang`` command line: the top floor, above data, features, training, models and serving."""

@@ -1,0 +1,83 @@
+"""Shared by the family scorers: explanations in the response shape, risk bands, percentages, names."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.bundle import ModelBundle
+from muzhang.domain import DEFAULT_RISK_BANDS, RiskBands
+from serving.errors import InvalidInput
+from serving.explain import TOP_K, Explanation, Lang, contributions, explain_row
+from serving.observability import Metrics, Timer
+from serving.schemas import ExplanationOut, ReasonOut
+
+BAND_WORDS = {
+    "en": {"low": "low", "medium": "medium", "high": "high"},
+    "zh": {"low": "低", "medium": "中", "high": "高"},
+}
+
+
+def risk_bands(bundle: ModelBundle) -> RiskBands:
+    """The cut-offs a model was trained with (``thresholds.risk_bands``), else the defaults."""
+    cuts: dict[str, Any] | None = bundle.thresholds.get("risk_bands")
+    return RiskBands(**cuts) if cuts else DEFAULT_RISK_BANDS
+
+
+def pct(p: float) -> str:
+    return f"{100 * p:.0f}%" if p >= 0.01 else f"{100 * p:.1f}%"
+
+
+def grid_name(grids: pd.DataFrame, grid_id: str, lang: Lang) -> str:
+    return str(grids.at[grid_id, "grid_name_zh" if lang == "zh" else "grid_name"])
+
+
+def explain_many(
+    bundle: ModelBundle,
+    task: str,
+    x: np.ndarray,
+    headlines: Sequence[str],
+    lang: Lang,
+    metrics: Metrics,
+    k: int = TOP_K,
+) -> list[ExplanationOut]:
+    """Exact contributions for every row of ``x``, its ``k`` main reasons and one sentence each."""
+    model = bundle.tasks[task]
+    with Timer() as timer:
+        contrib = contributions(model, x)
+        out = [
+            to_schema(explain_row(bundle.encoder, model, x[i], contrib[i], headlines[i], lang, k))
+            for i in range(len(x))
+        ]
+    metrics.explain.labels(bundle.family).observe(timer.seconds)
+    return out
+
+
+def to_schema(expl: Explanation) -> ExplanationOut:
+    return ExplanationOut(
+        sentence=expl.sentence,
+        base_value=expl.base_value,
+        raw_prediction=expl.raw_prediction,
+        reasons=[
+            ReasonOut(
+                feature=r.feature,
+                label=r.label,
+                value=r.value,
+                display_value=r.display_value,
+                contribution=r.contribution,
+                direction=r.direction,
+                text=r.text,
+            )
+            for r in expl.reasons
+        ],
+    )
+
+
+def require_columns(frame: pd.DataFrame, columns: Sequence[str], family: str) -> None:
+    """Offline input must carry the columns its family needs."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InvalidInput(f"input lacks column(s) {', '.join(missing)} needed to score {family}")

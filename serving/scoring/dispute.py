@@ -1,0 +1,103 @@
+"""Dispute risk next month (township officials, planners): grids, a ranked watch-list, offline scoring."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from serving.errors import NotFound
+from serving.explain import Lang
+from serving.schemas import DisputeRisk, WatchItem, Watchlist
+from serving.scoring.common import BAND_WORDS, explain_many, grid_name, pct, require_columns, risk_bands
+from serving.scoring.context import ScoringContext
+
+FAMILY = "dispute"
+TASK = "any_dispute"
+
+
+def headline(p: float, band: str, lang: Lang) -> str:
+    if lang == "zh":
+        return f"下月发生纠纷的风险{BAND_WORDS['zh'][band]}（{pct(p)}）"
+    return f"Dispute risk next month is {BAND_WORDS['en'][band]} ({pct(p)})"
+
+
+def score(ctx: ScoringContext, grid_ids: list[str], lang: Lang) -> list[DisputeRisk]:
+    """Probability of any dispute next month for each grid area, with band and reasons."""
+    unknown = [g for g in grid_ids if g not in ctx.county.grid_ids]
+    if unknown:
+        raise NotFound(f"grid_id: unknown grid area(s) {', '.join(unknown[:10])}")
+    model = ctx.served(FAMILY)
+    bundle = model.bundle
+    prep = ctx.prepared(model)
+    pos = prep.rows([(g,) for g in grid_ids])
+    x = prep.x[pos]
+    p = bundle.tasks[TASK].point(x)
+    cuts = risk_bands(bundle)
+    bands = [cuts.band(v) for v in p]
+    explanations = explain_many(
+        bundle, TASK, x, [headline(v, b, lang) for v, b in zip(p, bands, strict=True)], lang, ctx.metrics
+    )
+    grids = ctx.county.grids
+    months = prep.frame["month"].to_numpy()[pos]
+    out = [
+        DisputeRisk(
+            grid_id=grid_id,
+            grid_name=grid_name(grids, grid_id, lang),
+            township_id=str(grids.at[grid_id, "township_id"]),
+            month=pd.Timestamp(months[i]).date(),
+            probability=float(p[i]),
+            band=bands[i],
+            explanation=explanations[i],
+        )
+        for i, grid_id in enumerate(grid_ids)
+    ]
+    ctx.metrics.rows.labels(FAMILY).inc(len(out))
+    return out
+
+
+def watchlist(ctx: ScoringContext, top: int, township_id: str | None, lang: Lang) -> Watchlist:
+    """Grids ranked by dispute risk next month (optionally in one township), each with its main reason."""
+    model = ctx.served(FAMILY)
+    prep = ctx.prepared(model)
+    keep = np.ones(len(prep.frame), dtype=bool)
+    if township_id is not None:
+        if township_id not in ctx.county.townships.index:
+            raise NotFound(f"township_id: unknown township {township_id}")
+        keep = (prep.frame["grid_id"].map(ctx.county.grids["township_id"]) == township_id).to_numpy()
+    candidates = np.flatnonzero(keep)
+    p = model.bundle.tasks[TASK].point(prep.x[candidates])
+    order = candidates[np.argsort(-p, kind="stable")[:top]]
+    chosen = [str(prep.frame["grid_id"].iloc[i]) for i in order]
+    risks = score(ctx, chosen, lang) if chosen else []
+    items = [
+        WatchItem(
+            rank=k + 1,
+            grid_id=r.grid_id,
+            grid_name=r.grid_name,
+            township_id=r.township_id,
+            probability=r.probability,
+            band=r.band,
+            reason=r.explanation.sentence,
+        )
+        for k, r in enumerate(risks)
+    ]
+    month = pd.Timestamp(prep.frame["month"].iloc[0]).date()
+    return Watchlist(month=month, items=items)
+
+
+def score_table(ctx: ScoringContext, frame: pd.DataFrame, lang: Lang) -> pd.DataFrame:
+    """Offline scoring: column ``grid_id``, one output row per input row."""
+    require_columns(frame, ["grid_id"], FAMILY)
+    risks = score(ctx, list(frame["grid_id"].astype(str)), lang)
+    return pd.DataFrame(
+        [
+            {
+                "grid_id": r.grid_id,
+                "month": r.month,
+                "probability": r.probability,
+                "band": r.band,
+                "reason": r.explanation.sentence,
+            }
+            for r in risks
+        ]
+    )

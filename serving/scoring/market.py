@@ -1,0 +1,115 @@
+"""Market (planners, cooperatives): head sold and price per township x species, 1-6 months ahead."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.bundle import quantile_label
+from serving.errors import NotFound
+from serving.explain import Lang
+from serving.schemas import ForecastPoint, HistoryPoint, MarketForecast, MarketHistory
+from serving.scoring.common import explain_many, require_columns
+from serving.scoring.context import ScoringContext
+
+FAMILY = "market"
+SPECIES_ZH = {"yak": "牦牛", "sheep": "藏羊", "goat": "山羊", "horse": "马"}
+UNITS = {"head_sold": ("head", "头"), "price": ("yuan per head", "元/头")}
+
+
+def check_township(ctx: ScoringContext, township_id: str) -> None:
+    if township_id not in ctx.county.townships.index:
+        raise NotFound(f"township_id: unknown township {township_id}")
+
+
+def _headline(task: str, species: str, month: pd.Timestamp, median: float, lo: float, hi: float, lang: Lang) -> str:
+    if lang == "zh":
+        what = "出栏" if task == "head_sold" else "价格"
+        unit = UNITS[task][1]
+        return (
+            f"预计{month.year}年{month.month}月{SPECIES_ZH[species]}{what}为{median:,.0f}{unit}"
+            f"（95%区间{lo:,.0f}–{hi:,.0f}）"
+        )
+    what = "sales" if task == "head_sold" else "price"
+    return (
+        f"Expected {species} {what} in {month:%B %Y}: {median:,.0f} {UNITS[task][0]} (95% interval {lo:,.0f}-{hi:,.0f})"
+    )
+
+
+def forecast(ctx: ScoringContext, township_id: str, species: str, lang: Lang) -> MarketForecast:
+    """Head sold and price for the next months with quantiles and reasons, for one township and species."""
+    model = ctx.served(FAMILY)
+    bundle = model.bundle
+    check_township(ctx, township_id)
+    prep = ctx.prepared(model)
+    if (township_id, species) not in prep.index:
+        raise NotFound(f"no market records for {township_id} {species}")
+    pos = prep.rows([(township_id, species)])
+    pos = pos[np.argsort(prep.frame["horizon"].to_numpy()[pos])]
+    rows = prep.frame.iloc[pos].reset_index(drop=True)
+    x = prep.x[pos]
+    out: dict[str, list[ForecastPoint]] = {}
+    for task_name, task in bundle.tasks.items():
+        median = task.point(x)
+        quantiles = task.quantiles(x)
+        lo = quantiles.get(0.025, quantiles.get(0.1, median))
+        hi = quantiles.get(0.975, quantiles.get(0.9, median))
+        months = pd.to_datetime(rows["target_month"])
+        headlines = [_headline(task_name, species, months[i], median[i], lo[i], hi[i], lang) for i in range(len(rows))]
+        explanations = explain_many(bundle, task_name, x, headlines, lang, ctx.metrics)
+        out[task_name] = [
+            ForecastPoint(
+                target_month=months[i].date(),
+                horizon=int(rows["horizon"].iloc[i]),
+                median=float(median[i]),
+                quantiles={quantile_label(q): float(v[i]) for q, v in quantiles.items()},
+                explanation=explanations[i],
+            )
+            for i in range(len(rows))
+        ]
+    ctx.metrics.rows.labels(FAMILY).inc(len(rows))
+    return MarketForecast(
+        township_id=township_id,
+        species=species,  # type: ignore[arg-type]
+        origin_month=pd.Timestamp(rows["origin_month"].iloc[0]).date(),
+        head_sold=out["head_sold"],
+        price=out["price"],
+    )
+
+
+def history(ctx: ScoringContext, township_id: str, species: str, months: int) -> MarketHistory:
+    """Recorded head sold and price, for drawing the history behind a forecast."""
+    check_township(ctx, township_id)
+    rows = ctx.county.market_history(township_id, species, months)
+    points = [
+        HistoryPoint(month=pd.Timestamp(m).date(), head_sold=int(h), price_yuan_per_head=float(p))
+        for m, h, p in zip(rows["month"], rows["head_sold"], rows["price_yuan_per_head"], strict=True)
+        if np.isfinite(p)
+    ]
+    return MarketHistory(township_id=township_id, species=species, points=points)  # type: ignore[arg-type]
+
+
+def score_table(ctx: ScoringContext, frame: pd.DataFrame, lang: Lang) -> pd.DataFrame:
+    """Offline scoring: columns ``township_id[,species]`` (yak by default), one output row per horizon."""
+    require_columns(frame, ["township_id"], FAMILY)
+    species = frame["species"] if "species" in frame else pd.Series("yak", index=frame.index)
+    rows: list[dict[str, Any]] = []
+    for township_id, sp in zip(frame["township_id"].astype(str), species.astype(str), strict=True):
+        f = forecast(ctx, township_id, sp, lang)
+        for head, price in zip(f.head_sold, f.price, strict=True):
+            rows.append(
+                {
+                    "township_id": township_id,
+                    "species": sp,
+                    "target_month": head.target_month,
+                    "horizon": head.horizon,
+                    "head_sold": head.median,
+                    **{f"head_sold_{k}": v for k, v in head.quantiles.items()},
+                    "price": price.median,
+                    **{f"price_{k}": v for k, v in price.quantiles.items()},
+                    "reason": head.explanation.sentence,
+                }
+            )
+    return pd.DataFrame(rows)
