@@ -1,4 +1,5 @@
-// Calls to the /v1 API of the same app, with the key the user entered (kept in sessionStorage only).
+// The /v1 API of the same app, one function per endpoint, with the key the user entered (kept in
+// sessionStorage only). The only module that knows URL paths, query parameter names and request bodies.
 
 import { getLang } from "./i18n.js";
 
@@ -24,11 +25,72 @@ export function clearKey() {
   sessionStorage.removeItem(KEY_NAME);
 }
 
+// --- endpoints ------------------------------------------------------------------------------------
+// Sentences and names come in the page's language (``lang``) unless the endpoint has none.
+
+/** The served models (any valid key): used to check the key. */
+export const models = () => request("/v1/models");
+
+/** Grid polygons, townships and bounds of the county (no language: both names are in it). */
+export const countyMap = () => request("/v1/county/map", { query: { lang: null } });
+
+/** One grid area's assessment for a season, with its explanation. */
+export const grazingAssessment = (gridId, season) =>
+  request(`/v1/grazing/assessment/${encodeURIComponent(gridId)}`, { query: { season } });
+
+/** The same assessment with changes: ``addHead`` {species: head}, ``rest`` and ``drought`` booleans. */
+export const grazingWhatIf = (gridId, season, { addHead, rest, drought }) =>
+  request("/v1/grazing/what-if", { method: "POST", body: { grid_id: gridId, season, add_head: addHead, rest, drought } });
+
+/** Assessments of every grid in ``gridIds`` for one season, in slices (see ``batched``). */
+export const grazingBatch = (gridIds, season, onPart, slices) =>
+  batched(
+    "/v1/grazing/batch",
+    gridIds.map((id) => ({ grid_id: id, season })),
+    (slice) => ({ items: slice }),
+    onPart,
+    slices,
+  );
+
+/** The county rotation plan for a season. */
+export const rotationPlan = (season) => request("/v1/grazing/rotation-plan", { query: { season } });
+
+/** One grid area's dispute risk next month, with its explanation. */
+export const disputeRisk = (gridId) => request(`/v1/dispute/risk/${encodeURIComponent(gridId)}`);
+
+/** Dispute risk of every grid in ``gridIds``, in slices (see ``batched``). */
+export const disputeBatch = (gridIds, onPart, slices) =>
+  batched("/v1/dispute/batch", gridIds, (slice) => ({ grid_ids: slice }), onPart, slices);
+
+/** The ``top`` grids by dispute risk (of one township when ``townshipId`` is given). */
+export const watchlist = (top, townshipId = null) =>
+  request("/v1/dispute/watchlist", { query: { top, township_id: townshipId } });
+
+/** Head sold and price forecasts of one township and species. */
+export const marketForecast = (townshipId, species) =>
+  request("/v1/market/forecast", { query: { township_id: townshipId, species } });
+
+/** The last ``months`` of recorded head sold and price (numbers only: no language). */
+export const marketHistory = (townshipId, species, months) =>
+  request("/v1/market/history", { query: { township_id: townshipId, species, months, lang: null } });
+
+/** Disease risks of health-check records (health keys only; ``[]`` answers 422 and checks the role). */
+export const diseaseScore = (records) => request("/v1/disease/score", { method: "POST", body: { records } });
+
+/** Disease risks of the records of a CSV file (a File or Blob, sent as ``filename``). */
+export function diseaseScoreCsv(file, filename) {
+  const form = new FormData();
+  form.append("file", file, filename);
+  return request("/v1/disease/score-csv", { method: "POST", form });
+}
+
+// --- transport ------------------------------------------------------------------------------------
+
 /**
  * One API call. ``body`` is sent as JSON, ``form`` (FormData) as multipart; ``lang`` is added unless
  * ``query.lang`` is null. Resolves to the JSON answer; rejects with an ApiError (status 0: no answer).
  */
-export async function api(path, { method = "GET", query = {}, body, form, signal } = {}) {
+async function request(path, { method = "GET", query = {}, body, form, signal } = {}) {
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries({ lang: getLang(), ...query })) {
     if (v !== null && v !== undefined) params.set(k, v);
@@ -60,17 +122,17 @@ export async function api(path, { method = "GET", query = {}, body, form, signal
 
 /**
  * A batch route called for every item, in slices of ``chunk`` with ``parallel`` requests in flight, so
- * answers arrive (``onPart``) while the rest is computed. A 413 names the service's cap: the slice is
- * split to fit it and sent again.
+ * answers arrive (``onPart(items)``) while the rest is computed. Resolves to every answer's ``items``.
+ * A 413 names the service's cap: the slice is split to fit it and sent again.
  */
-export async function batched(path, items, makeBody, pick, onPart, { chunk = items.length, parallel = 1 } = {}) {
+async function batched(path, items, makeBody, onPart, { chunk = items.length, parallel = 1 } = {}) {
   const size = Math.max(1, chunk);
   const queue = [];
   for (let i = 0; i < items.length; i += size) queue.push(items.slice(i, i + size));
   const out = [];
   const send = async (slice) => {
     try {
-      const part = pick(await api(path, { method: "POST", body: makeBody(slice) }));
+      const part = (await request(path, { method: "POST", body: makeBody(slice) })).items;
       out.push(...part);
       if (onPart) onPart(part);
     } catch (err) {

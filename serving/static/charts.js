@@ -1,48 +1,7 @@
-// Hand-written SVG charts: an explanation's contributions, and a forecast fan chart.
+// Hand-written SVG chart of the market view: history and forecast of one series as a fan chart.
 
 import { h, s, ticks } from "./dom.js";
 import { monthLabel, numberFormat, t } from "./i18n.js";
-
-/**
- * The reasons of an explanation as horizontal bars around zero (up: warm colour, down: cool colour).
- * Rows are HTML (labels wrap); each bar is a small SVG drawn on one scale shared by every row.
- */
-export function contributionBars(explanation, caption, digits = 1) {
-  const reasons = explanation.reasons ?? [];
-  const biggest = Math.max(1e-9, ...reasons.map((r) => Math.abs(r.contribution)));
-  const rows = reasons.map((r) => {
-    const width = (Math.abs(r.contribution) / biggest) * 96;
-    const x = r.contribution >= 0 ? 100 : 100 - width;
-    const sign = r.contribution >= 0 ? "+" : "−";
-    return h(
-      "div",
-      { class: `bar-row ${r.direction}`, title: r.text },
-      h("span", { class: "reason-label", text: r.label }),
-      h("span", { class: "reason-value", text: r.display_value }),
-      s(
-        "svg",
-        { class: "bar", viewBox: "0 0 200 16", preserveAspectRatio: "none", role: "img", "aria-label": r.text },
-        s("line", { class: "zero", x1: 100, x2: 100, y1: 0, y2: 16 }),
-        s("rect", { class: `bar-${r.direction}`, x, y: 3, width: Math.max(width, 0.8), height: 10 }),
-      ),
-      h("span", { class: "reason-contrib", text: `${sign}${numberFormat(Math.abs(r.contribution), digits)}` }),
-    );
-  });
-  return h(
-    "div",
-    { class: "explanation" },
-    h("p", { class: "sentence", text: explanation.sentence }),
-    h("div", { class: "bars" }, rows),
-    h(
-      "p",
-      { class: "caption" },
-      h("span", { class: "key up" }),
-      ` ${t("up")}  `,
-      h("span", { class: "key down" }),
-      ` ${t("down")} · ${caption}`,
-    ),
-  );
-}
 
 function monthIndex(iso) {
   const [y, m] = iso.split("-").map(Number);

@@ -1,9 +1,9 @@
 // The side panel of one grid area: season assessment with its explanation, a live what-if, dispute risk.
 
-import { api } from "./api.js";
-import { contributionBars } from "./charts.js";
+import * as api from "./api.js";
 import { clear, h } from "./dom.js";
 import { monthLabel, numberFormat, percent, t } from "./i18n.js";
+import { badge, contributionBars, errorLine, loadingLine } from "./widgets.js";
 
 const SPECIES = ["yak", "sheep", "goat", "horse"];
 
@@ -15,10 +15,6 @@ function stat(label, value, unit, extra) {
     h("span", { class: "stat-value" }, h("b", { text: value }), unit ? ` ${unit}` : ""),
     extra ? h("span", { class: "stat-extra", text: extra }) : null,
   );
-}
-
-export function badge(kind, value, label) {
-  return h("span", { class: `badge ${kind}-${value}`, text: label });
 }
 
 function assessmentBlock(a) {
@@ -108,12 +104,12 @@ export class GridPanel {
       h("h2", { text: info.name }),
       h("p", { class: "muted", text: `${gridId} · ${t("township")} ${this.townshipName(info.township_id)} · ${t("area")} ${numberFormat(info.area_km2, 1)} ${t("km2")}` }),
     );
-    const grazing = h("section", { class: "grazing", "data-testid": "grazing" }, h("p", { class: "hint", text: t("loading") }));
-    const dispute = h("section", { class: "dispute", "data-testid": "dispute" }, h("p", { class: "hint", text: t("loading") }));
+    const grazing = h("section", { class: "grazing", "data-testid": "grazing" }, loadingLine());
+    const dispute = h("section", { class: "dispute", "data-testid": "dispute" }, loadingLine());
     clear(this.root).append(head, grazing, dispute);
     const [a, d] = await Promise.allSettled([
-      api(`/v1/grazing/assessment/${gridId}`, { query: { season } }),
-      api(`/v1/dispute/risk/${gridId}`),
+      api.grazingAssessment(gridId, season),
+      api.disputeRisk(gridId),
     ]);
     if (generation !== this.generation) return;
     clear(grazing);
@@ -156,15 +152,15 @@ export class GridPanel {
     );
     const generation = this.generation;
     const run = async () => {
-      const add = Object.fromEntries(SPECIES.map((sp) => [sp, Math.trunc(Number(inputs[sp].value) || 0)]));
-      const body = { grid_id: base.grid_id, season: base.season, add_head: add, rest: inputs.rest.checked, drought: inputs.drought.checked };
-      const changed = Object.values(add).some((v) => v !== 0) || body.rest || body.drought;
+      const addHead = Object.fromEntries(SPECIES.map((sp) => [sp, Math.trunc(Number(inputs[sp].value) || 0)]));
+      const change = { addHead, rest: inputs.rest.checked, drought: inputs.drought.checked };
+      const changed = Object.values(addHead).some((v) => v !== 0) || change.rest || change.drought;
       if (!changed) {
         clear(result).append(h("p", { class: "muted", text: t("whatif_none") }));
         return;
       }
       try {
-        const w = await api("/v1/grazing/what-if", { method: "POST", body });
+        const w = await api.grazingWhatIf(base.grid_id, base.season, change);
         if (generation !== this.generation) return;
         clear(result).append(
           h("h5", { text: t("whatif_result") }),
@@ -211,10 +207,4 @@ export class GridPanel {
       contributionBars(d.explanation, t("bars_caption_dispute"), 2),
     );
   }
-}
-
-export function errorLine(err) {
-  const messages = { 0: "err_network", 401: "err_401", 403: "err_403_planning", 503: "err_503" };
-  const key = messages[err?.status];
-  return h("p", { class: "error", role: "alert", text: key ? t(key) : `${t("error")}: ${err?.message ?? err}` });
 }

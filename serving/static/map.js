@@ -41,7 +41,7 @@ export class CountyMap {
     this.selected = null;
   }
 
-  /** Build the SVG from the /v1/county/map answer. */
+  /** Build the SVG from the county map answer (``api.countyMap()``). */
   load(data) {
     const [west, south, east, north] = data.bounds;
     const kx = Math.cos((((south + north) / 2) * Math.PI) / 180);

@@ -245,6 +245,7 @@ def test_log_out_clears_patient_results_key_and_records(sign_in: Any, browser_ke
 
 def test_tablet_width_stacks_the_side_panel_under_the_map(sign_in: Any) -> None:
     page = sign_in("planner")
+    wait_painted(page, "pressure-warm")  # the "computing" line above the map is gone: nothing moves between boxes
 
     page.set_viewport_size({"width": 820, "height": 1180})
 

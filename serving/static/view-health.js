@@ -1,11 +1,10 @@
 // Health view (health staff keys only): score health-check records, show ranked risks with reasons.
 // Nothing personal is kept: records and results live in this object and the DOM until "clear" or log out.
 
-import { api, ApiError } from "./api.js";
-import { contributionBars } from "./charts.js";
+import * as api from "./api.js";
 import { clear, h, s } from "./dom.js";
 import { percent, t } from "./i18n.js";
-import { badge, errorLine } from "./grid-panel.js";
+import { badge, contributionBars, errorLine, loadingLine } from "./widgets.js";
 
 // Three made-up people (not from any survey), one per line, in the columns the API accepts.
 const SAMPLE_CSV = `ref,age,sex,ethnicity,occupation,township_id,residence_altitude_m,years_above_4500m,dogs_owned,plays_with_dogs,water_source,flies_on_food,fox_skin,butter_tea_cups_day,smoking,alcohol,handles_livestock_births,herd_abortion_history,raw_milk,bmi,systolic_bp,diastolic_bp,heart_rate,spo2_pct,haemoglobin_g_dl
@@ -37,13 +36,13 @@ export class HealthView {
   /** Check the key's role with an empty request (422: allowed, 403: refused), then show the form. */
   async open() {
     if (this.allowed === true) return;
-    clear(this.root).append(h("h2", { text: t("health_title") }), h("p", { class: "hint", text: t("health_checking") }));
+    clear(this.root).append(h("h2", { text: t("health_title") }), loadingLine("health_checking"));
     try {
-      await api("/v1/disease/score", { method: "POST", body: { records: [] } });
+      await api.diseaseScore([]);
       this.allowed = true;
     } catch (err) {
-      if (err instanceof ApiError && err.status === 422) this.allowed = true;
-      else if (err instanceof ApiError && err.status === 403) {
+      if (err instanceof api.ApiError && err.status === 422) this.allowed = true;
+      else if (err instanceof api.ApiError && err.status === 403) {
         this.allowed = false;
         this.refusal = err.message;
         this.#renderRefusal();
@@ -114,16 +113,15 @@ export class HealthView {
       clear(this.output).append(h("p", { class: "error", text: t("health_empty") }));
       return;
     }
-    const form = new FormData();
-    form.append("file", chosen ?? new Blob([text], { type: "text/csv" }), chosen?.name ?? "records.csv");
-    clear(this.output).append(h("p", { class: "hint", text: t("loading") }));
+    const file = chosen ?? new Blob([text], { type: "text/csv" });
+    clear(this.output).append(loadingLine());
     try {
-      this.results = await api("/v1/disease/score-csv", { method: "POST", form });
+      this.results = await api.diseaseScoreCsv(file, chosen?.name ?? "records.csv");
       this.#renderResults();
     } catch (err) {
       this.results = null;
       clear(this.output);
-      if (err instanceof ApiError && err.status === 422 && Array.isArray(err.detail)) {
+      if (err instanceof api.ApiError && err.status === 422 && Array.isArray(err.detail)) {
         this.output.append(
           h("p", { class: "error", text: t("health_errors") }),
           h("ul", { class: "errors" }, err.detail.map((e) => h("li", { text: `${e.row ? t("row", { row: e.row }) : ""} ${e.field}: ${e.rule}` }))),

@@ -1,0 +1,72 @@
+// Widgets shared by two or more views: band/status badges, loading and error lines, a colour legend,
+// and the bar chart of an explanation's contributions.
+
+import { h, s, swatch } from "./dom.js";
+import { numberFormat, t } from "./i18n.js";
+
+/** A coloured chip: ``badge("band", "high", label)`` has the class ``badge band-high``. */
+export function badge(kind, value, label) {
+  return h("span", { class: `badge ${kind}-${value}`, text: label });
+}
+
+/** The grey "loading…" line shown where an answer will go (``key``: another message). */
+export function loadingLine(key = "loading") {
+  return h("p", { class: "hint", text: t(key) });
+}
+
+/** An API error as one line the user can read (known statuses have their own sentence). */
+export function errorLine(err) {
+  const messages = { 0: "err_network", 401: "err_401", 403: "err_403_planning", 503: "err_503" };
+  const key = messages[err?.status];
+  return h("p", { class: "error", role: "alert", text: key ? t(key) : `${t("error")}: ${err?.message ?? err}` });
+}
+
+/** A list of colour swatches: ``colours`` {key: colour}, ``label(key)`` the text after each. */
+export function legendList(colours, label) {
+  return h(
+    "ul",
+    { class: "legend-list" },
+    Object.entries(colours).map(([k, colour]) => h("li", {}, swatch(colour), ` ${label(k)}`)),
+  );
+}
+
+/**
+ * The reasons of an explanation as horizontal bars around zero (up: warm colour, down: cool colour).
+ * Rows are HTML (labels wrap); each bar is a small SVG drawn on one scale shared by every row.
+ */
+export function contributionBars(explanation, caption, digits = 1) {
+  const reasons = explanation.reasons ?? [];
+  const biggest = Math.max(1e-9, ...reasons.map((r) => Math.abs(r.contribution)));
+  const rows = reasons.map((r) => {
+    const width = (Math.abs(r.contribution) / biggest) * 96;
+    const x = r.contribution >= 0 ? 100 : 100 - width;
+    const sign = r.contribution >= 0 ? "+" : "−";
+    return h(
+      "div",
+      { class: `bar-row ${r.direction}`, title: r.text },
+      h("span", { class: "reason-label", text: r.label }),
+      h("span", { class: "reason-value", text: r.display_value }),
+      s(
+        "svg",
+        { class: "bar", viewBox: "0 0 200 16", preserveAspectRatio: "none", role: "img", "aria-label": r.text },
+        s("line", { class: "zero", x1: 100, x2: 100, y1: 0, y2: 16 }),
+        s("rect", { class: `bar-${r.direction}`, x, y: 3, width: Math.max(width, 0.8), height: 10 }),
+      ),
+      h("span", { class: "reason-contrib", text: `${sign}${numberFormat(Math.abs(r.contribution), digits)}` }),
+    );
+  });
+  return h(
+    "div",
+    { class: "explanation" },
+    h("p", { class: "sentence", text: explanation.sentence }),
+    h("div", { class: "bars" }, rows),
+    h(
+      "p",
+      { class: "caption" },
+      h("span", { class: "key up" }),
+      ` ${t("up")}  `,
+      h("span", { class: "key down" }),
+      ` ${t("down")} · ${caption}`,
+    ),
+  );
+}
