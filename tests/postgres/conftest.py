@@ -16,7 +16,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -154,3 +154,30 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresClust
         finally:
             if private:
                 shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def new_postgres_database(postgres: PostgresCluster) -> Callable[[str], str]:
+    """``new_postgres_database(name)``: one more empty database on the cluster, owned by the test role; its URL.
+
+    For a test that must not share the ``mlflow`` database with the others (its experiments and models
+    would show up in their counts).
+    """
+
+    def create(name: str) -> str:
+        import psycopg
+        from psycopg import sql
+
+        # Over the Unix socket (``Server.sockets``), where the superuser is trusted.
+        with psycopg.connect(
+            host=str(postgres.folder / "run"),
+            port=postgres.port,
+            user="postgres",
+            dbname="postgres",
+            autocommit=True,
+            connect_timeout=10,
+        ) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(ROLE)))
+        return f"{postgres.mlflow_url.rsplit('/', 1)[0]}/{name}"
+
+    return create
