@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
-PACKAGES := muzhang features training models serving
+PACKAGES := muzhang features training models serving cli
 # pytest exits non-zero on any failure and 5 when it collects no test; make passes either on to CI.
 PYTEST := OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q
 

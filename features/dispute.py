@@ -78,7 +78,7 @@ def build_dispute_features(
     past = past_features(panel, ["grid_id"], PAST)
     panel = pd.concat([panel, past], axis=1)
     panel["precip_anomaly_3m"] = anomaly_vs_past_years(panel, ["grid_id"], "precip_mm_sum3")
-    panel["pressure_proxy"] = _pressure_proxy(panel, drought_years(tables.grid_monthly), domain)
+    panel["pressure_proxy"] = _pressure_proxy(panel, drought_years(tables.grid_monthly, domain), domain)
     calendar = calendar_features(panel["month_n"])
     panel["month_of_year"] = calendar["month_of_year"].to_numpy()
     panel["festival_window"] = calendar["festival_window"].to_numpy()
