@@ -66,6 +66,32 @@ def data_validate(
     raise typer.Exit(code=0 if report.ok else 1)
 
 
+@data_app.command("emit")
+def data_emit(
+    month: Annotated[str, typer.Option(help="Month after the sample to emit, YYYY-MM.")],
+    out: Annotated[Path, typer.Option(help="Directory for reports.csv, reports.xlsx, market.csv, emit-manifest.json.")],
+    seed: Annotated[int | None, typer.Option(help="Seed of the reporting faults (default: the county's).")] = None,
+    data: Annotated[Path, typer.Option(help="The generated county to continue.")] = SAMPLE_COUNTY,
+) -> None:
+    """Emit a month after the sample as the county sends it: reports with late, missing, twice-sent,
+    mistyped, outlying and corrected rows (see data_samples/README.md)."""
+    from muzhang.simulate.emit import emit_month, write_emitted
+
+    start = time.perf_counter()
+    try:
+        emitted = emit_month(data, month, seed)
+    except (ValueError, FileNotFoundError) as exc:
+        typer.echo(f"cannot emit {month}: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    write_emitted(emitted, out)
+    counts = cast(dict[str, int], emitted.manifest["counts"])
+    typer.echo(
+        f"wrote {out} in {time.perf_counter() - start:.1f} s: {emitted.month}, {len(emitted.reports)} report rows "
+        f"for {emitted.manifest['expected_reports']} grid areas, {len(emitted.market)} market rows"
+    )
+    typer.echo("  faults: " + ", ".join(f"{kind} {n}" for kind, n in counts.items()))
+
+
 @features_app.command("build")
 def features_build(
     data: Annotated[Path, typer.Option(help="County data directory.")] = SAMPLE_COUNTY,

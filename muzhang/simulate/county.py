@@ -14,9 +14,9 @@ from muzhang.catalog import load_catalog
 from muzhang.domain import DEFAULT_DOMAIN, SPECIES, Domain
 from muzhang.simulate.geography import build_geography, geojson_features
 from muzhang.simulate.market import simulate_market
-from muzhang.simulate.pastoral import simulate_pastoral
+from muzhang.simulate.pastoral import PastoralState, simulate_pastoral
 from muzhang.simulate.patients import simulate_patients
-from muzhang.simulate.weather import simulate_weather
+from muzhang.simulate.weather import Weather, simulate_weather
 
 GENERATOR_VERSION = "1.0"
 FIRST_MONTH, LAST_MONTH = "2015-01-01", "2024-12-01"
@@ -32,6 +32,9 @@ class County:
     oracle: dict[str, pd.DataFrame]
     geojson: dict[str, object]
     manifest: dict[str, object] = field(default_factory=dict)
+    # What the simulation carried out of its last month, so the county can be continued (never written).
+    end_state: PastoralState | None = None
+    weather: Weather | None = None
 
 
 def last_year_totals(monthly: pd.DataFrame) -> dict[str, float]:
@@ -145,7 +148,9 @@ def generate_county(
         "heavy_snow_winters": sorted(int(y) for y in weather.heavy_snow_winters),
         "rows": {name: len(df) for name, df in {**tables, **oracle}.items()},
     }
-    return County(tables, oracle, geojson_features(grids, geo.polygons), manifest)
+    return County(
+        tables, oracle, geojson_features(grids, geo.polygons), manifest, end_state=records.end_state, weather=weather
+    )
 
 
 def _herder_chiefs(households: pd.Series, total: int) -> np.ndarray:

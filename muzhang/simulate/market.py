@@ -26,6 +26,20 @@ REMOTENESS_DISCOUNT_PER_60KM = 0.04
 TOWNSHIP_NOISE_SD = 0.02
 
 
+def price_level(
+    species: str, months: pd.DatetimeIndex, drought_years: frozenset[int], fest: frozenset[tuple[int, int]]
+) -> np.ndarray:
+    """County price per head before shocks and slumps: trend, month, festival premium, drought-autumn cut."""
+    years = months.year + (months.month - 1) / 12 - 2015
+    return (
+        BASE_PRICE_2015[species]
+        * (1 + PRICE_TREND_PER_YEAR) ** years
+        * PRICE_MONTH_FACTOR[months.month - 1]
+        * (1 + FESTIVAL_PREMIUM * np.array([(d.year, d.month) in fest for d in months]))
+        * (1 - DROUGHT_PRICE_CUT * np.array([d.year in drought_years and d.month >= 9 for d in months]))
+    )
+
+
 def simulate_market(
     rng: np.random.Generator,
     monthly: pd.DataFrame,
@@ -65,16 +79,7 @@ def simulate_market(
         slump = np.zeros(len(months))
         slump[slump_start : slump_start + SLUMP_MONTHS] = SLUMP_DEPTH
         slump[slump_start + SLUMP_MONTHS : slump_start + 2 * SLUMP_MONTHS] = SLUMP_DEPTH / 2
-        years = months.year + (months.month - 1) / 12 - 2015
-        county = (
-            BASE_PRICE_2015[sp]
-            * (1 + PRICE_TREND_PER_YEAR) ** years
-            * PRICE_MONTH_FACTOR[months.month - 1]
-            * (1 + FESTIVAL_PREMIUM * np.array([(d.year, d.month) in fest for d in months]))
-            * (1 - DROUGHT_PRICE_CUT * np.array([d.year in drought_years and d.month >= 9 for d in months]))
-            * np.exp(shock)
-            * (1 - slump)
-        )
+        county = price_level(sp, months, drought_years, fest) * np.exp(shock) * (1 - slump)
         for tid in seat.index:
             expected = county * (1 - REMOTENESS_DISCOUNT_PER_60KM * remoteness[tid])
             observed = expected * (1 + rng.normal(0, TOWNSHIP_NOISE_SD, len(months)))

@@ -6,7 +6,7 @@ plus that month's weather, so the records are causal, like the real reports they
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -78,6 +78,77 @@ class PastoralRecords:
     monthly: pd.DataFrame  # one row per grid and month (the reported items)
     oracle: pd.DataFrame  # true expected yield and dispute probability per grid and month
     expected_sales: pd.DataFrame  # grid, month, species, expected head sold (for the market oracle)
+    end_state: PastoralState | None = None  # what the loop carried out of its last month (to continue it)
+
+
+@dataclass
+class PastoralState:
+    """Everything the monthly loop carries from one month to the next, so a county can be continued."""
+
+    t: int  # index of the next month, counted from the first simulated month
+    first_year: int
+    ref_peak: np.ndarray
+    grid_effect: np.ndarray
+    target_su: np.ndarray
+    pph: np.ndarray
+    feed_coverage: np.ndarray
+    normal_grow: np.ndarray  # mean May-Aug rain per grid over the simulated years (the rain ratio's base)
+    temp_mean: float  # mean temperature over the simulated months (the temperature anomaly's base)
+    degradation: np.ndarray
+    peak: dict[int, np.ndarray]
+    herd: dict[str, np.ndarray]
+    households: np.ndarray
+    houses: np.ndarray
+    dogs: np.ndarray
+    rest_kind: np.ndarray
+    rested_share: np.ndarray
+    disputes_hist: list[np.ndarray] = field(default_factory=list)  # last 6 months
+    new_hh_hist: list[np.ndarray] = field(default_factory=list)  # last 3 months
+    pressure_year: list[np.ndarray] = field(default_factory=list)
+    rested_year: list[np.ndarray] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class MonthWeather:
+    """One month's weather per grid, and the figures of its year the loop needs."""
+
+    precip_mm: np.ndarray
+    temp_c: np.ndarray
+    snow_days: np.ndarray
+    severity: np.ndarray
+    severity_2m_ago: np.ndarray  # heavy snow two months back (spring distress sales)
+    drought_year: bool
+    rain_ratio: np.ndarray  # this year's May-Aug rain / normal, per grid
+    temp_anom: float
+    peak_noise: np.ndarray
+
+
+@dataclass(frozen=True)
+class Site:
+    """Per-grid constants of the loop, from the grids and neighbours tables."""
+
+    n_g: int
+    ptype: np.ndarray
+    area_ha: np.ndarray
+    community: np.ndarray
+    shares: dict[str, np.ndarray]
+    ambiguity: np.ndarray
+    nb_i: np.ndarray
+    nb_j: np.ndarray
+
+    @classmethod
+    def of(cls, grids: pd.DataFrame, neighbours: pd.DataFrame) -> Site:
+        idx = pd.Index(grids["grid_id"])
+        return cls(
+            n_g=len(grids),
+            ptype=grids["pasture_type"].to_numpy(),
+            area_ha=grids["area_km2"].to_numpy() * 100,
+            community=grids["is_community"].to_numpy(),
+            shares={s: grids[f"{s}_share"].to_numpy() for s in ("warm", "cold", "transition")},
+            ambiguity=grids["boundary_ambiguity"].to_numpy(),
+            nb_i=idx.get_indexer(neighbours["grid_id"]),
+            nb_j=idx.get_indexer(neighbours["neighbour_id"]),
+        )
 
 
 def _peak_yield(
@@ -100,16 +171,9 @@ def simulate_pastoral(
     """Run the county month by month; ``herd_scale``/``people_scale`` calibrate totals to DOMAIN.md."""
     dm = disputes or DisputeModel()
     months = weather.months
-    n_t, n_g = len(months), len(grids)
-    ptype = grids["pasture_type"].to_numpy()
-    area_ha = grids["area_km2"].to_numpy() * 100
+    site = Site.of(grids, neighbours)
+    n_g, ptype, area_ha, community, shares = site.n_g, site.ptype, site.area_ha, site.community, site.shares
     elevation = grids["elevation_m"].to_numpy(dtype=float)
-    community = grids["is_community"].to_numpy()
-    shares = {s: grids[f"{s}_share"].to_numpy() for s in ("warm", "cold", "transition")}
-    ambiguity = grids["boundary_ambiguity"].to_numpy()
-    idx = pd.Index(grids["grid_id"])
-    nb_i = idx.get_indexer(neighbours["grid_id"])
-    nb_j = idx.get_indexer(neighbours["neighbour_id"])
 
     ref_peak = np.array([REFERENCE_PEAK_YIELD[p] for p in ptype])
     ref_peak *= np.exp(-YIELD_ELEVATION_DECAY_PER_M * (elevation - 4_200)) * rng.lognormal(0, 0.15, n_g)
@@ -124,7 +188,8 @@ def simulate_pastoral(
     rain_ratio = {
         y: np.clip(weather.precip_mm[grow & (months.year == y)].sum(axis=0) / normal_grow, 0.3, 2.0) for y in years
     }
-    temp_anom = {y: float(weather.temp_c[months.year == y].mean() - weather.temp_c.mean()) for y in years}
+    temp_mean = float(weather.temp_c.mean())
+    temp_anom = {y: float(weather.temp_c[months.year == y].mean() - temp_mean) for y in years}
     peak_noise = {y: rng.lognormal(0, 0.07, n_g) for y in [years[0] - 1, *years]}
     peak = {years[0] - 1: _peak_yield(ref_peak, degradation, np.ones(n_g), 0.0, peak_noise[years[0] - 1])}
 
@@ -144,192 +209,252 @@ def simulate_pastoral(
     dogs = np.round(households * rng.uniform(1.0, 1.8, n_g) * np.where(community, 0.3, 1.0))
     feed_coverage = rng.uniform(0.2, 0.6, n_g)
 
+    state = PastoralState(
+        t=0,
+        first_year=months[0].year,
+        ref_peak=ref_peak,
+        grid_effect=grid_effect,
+        target_su=target_su,
+        pph=pph,
+        feed_coverage=feed_coverage,
+        normal_grow=normal_grow,
+        temp_mean=temp_mean,
+        degradation=degradation,
+        peak=peak,
+        herd=herd,
+        households=households,
+        houses=houses,
+        dogs=dogs,
+        rest_kind=np.full(n_g, "grazing", dtype=object),
+        rested_share=np.zeros(n_g),
+    )
     fest = festival_months()
-    disputes_hist = np.zeros((n_t, n_g))
-    new_hh_hist = np.zeros((n_t, n_g))
-    rested_share = np.zeros(n_g)
-    rest_kind = np.full(n_g, "grazing", dtype=object)
-    pressure_year: list[np.ndarray] = []
-    rested_year: list[np.ndarray] = []
     rows: list[dict[str, np.ndarray]] = []
     oracle_rows: list[dict[str, np.ndarray]] = []
     sales_rows: list[dict[str, np.ndarray]] = []
-
     for t, month in enumerate(months):
-        y, m = month.year, month.month
-        if m == 1:  # rest programmes are decided at the start of the year
-            rest_kind, rested_share = _decide_rest(rng, degradation, n_g)
-            rest_kind[community] = "grazing"
-            rested_share[community] = 0.0
-            pressure_year, rested_year = [], []
-        if m == 5:
-            peak[y] = _peak_yield(ref_peak, degradation, rain_ratio[y], temp_anom[y], peak_noise[y])
-        this_peak = peak[y] if m >= 5 else peak[y - 1]
-        expected_yield = this_peak * STANDING_CURVE[m - 1]
-        season = domain.season_of_month(m)
-        season_peak_month = {"warm": 8, "cold": 10, "transition": 5}[season]
-        season_yield = (peak[y] if m >= 5 else peak[y - 1]) * STANDING_CURVE[season_peak_month - 1]
-        active_share = np.where(
-            rest_kind == "seasonal_rest", np.where(np.isin(m, (5, 6, 7, 8, 9)), rested_share, 0), rested_share
+        wx = MonthWeather(
+            precip_mm=weather.precip_mm[t],
+            temp_c=weather.temp_c[t],
+            snow_days=weather.snow_days[t],
+            severity=weather.snow_severity[t],
+            severity_2m_ago=weather.snow_severity[max(t - 2, 0)],
+            drought_year=month.year in weather.drought_years,
+            rain_ratio=rain_ratio[month.year],
+            temp_anom=temp_anom[month.year],
+            peak_noise=peak_noise[month.year],
         )
-        drought_now = (y in weather.drought_years) & (m >= 7)
-        capacity = nyt635_capacity_su(
-            season_yield, area_ha * shares[season] * (1 - active_share), ptype, season, drought=drought_now
-        )
-        su_prev = sum(herd[sp] * domain.su_factors[sp] for sp in SPECIES)
-        pressure = su_prev / np.maximum(capacity, 1.0)
-        pressure_year.append(pressure)
-        rested_year.append(active_share)
+        row, oracle_row, sales = step_month(rng, state, site, month, wx, domain, dm, fest)
+        rows.append({"t": np.full(n_g, t), **row})
+        oracle_rows.append({"t": np.full(n_g, t), **oracle_row})
+        sales_rows.extend({"t": np.full(n_g, t), **s} for s in sales)
 
-        # Livestock: births, deaths, sales from last month's herd.
-        severity = weather.snow_severity[t]
-        snow_deaths = SNOW_DEATH_RATE_MONTH * severity if m in (12, 1, 2, 3) else np.zeros(n_g)
-        festival = FESTIVAL_UPLIFT if (y, m) in fest else (NEW_YEAR_UPLIFT if m == 12 else 1.0)
-        destock = np.ones(n_g)
-        if y in weather.drought_years and m >= 9:
-            destock *= DROUGHT_DESTOCK
-        if m in (3, 4, 5):
-            destock *= 1 + (SNOW_DESTOCK - 1) * weather.snow_severity[max(t - 2, 0)] / SNOW_SEVERITY_MAX
-        years_in = (month.year - months[0].year) + (m - 1) / 12
-        target_now = target_su * (1 + TARGET_GROWTH_PER_YEAR) ** years_in * np.where(rest_kind == "grazing_ban", 0.8, 1)
-        control = np.clip((su_prev / np.maximum(target_now, 1)) ** 3, 0.15, 2.5)
-        overgrazed = 1 + 0.5 * np.clip(pressure - 1.2, 0, 2) * (season == "cold")
-        births = np.zeros(n_g)
-        deaths = np.zeros(n_g)
-        sold: dict[str, np.ndarray] = {}
-        for sp in SPECIES:
-            h = herd[sp].astype(np.int64)
-            birth_p = BIRTHS_PER_HEAD_YEAR[sp] * BIRTH_CALENDAR[sp].get(m, 0.0) * (1 - 0.5 * np.minimum(severity, 1))
-            death_p = DEATH_RATE_MONTH[sp] * (SPRING_WEAKNESS if m in (2, 3, 4) else 1.0) * overgrazed + snow_deaths
-            sale_p = np.minimum(OFFTAKE_PER_YEAR[sp] * SALES_MONTH_WEIGHT[m - 1] * festival * destock * control, 0.4)
-            b = rng.binomial(h, np.clip(birth_p, 0, 1))
-            d = rng.binomial(h, np.clip(death_p, 0, 0.5))
-            s = rng.binomial(h - d, sale_p)
-            herd[sp] = h + b - d - s
-            births, deaths, sold[sp] = births + b, deaths + d, s
-            sales_rows.append(
-                {"t": np.full(n_g, t), "species": np.full(n_g, sp), "expected": (h * (1 - death_p)) * sale_p}
-            )
-
-        # Households and people.
-        new_hh = rng.binomial(households.astype(np.int64), HOUSEHOLD_SPLIT_RATE)
-        left = rng.binomial(households.astype(np.int64), HOUSEHOLD_LEAVE_RATE)
-        households = np.maximum(households + new_hh - left, 1)
-        new_hh_hist[t] = new_hh
-        houses = np.minimum(houses + rng.binomial((households - houses).clip(0).astype(np.int64), 0.004), households)
-        people = np.round(
-            households
-            * pph
-            * (1 + PEOPLE_TARGET_GROWTH / 12) ** t
-            / (1 + HOUSEHOLD_SPLIT_RATE - HOUSEHOLD_LEAVE_RATE) ** t
-        )
-        move_p = MOVE_PROBABILITY[m - 1] * np.where(community, 0.1, 1.0)
-        camp_moves = rng.binomial(households.astype(np.int64), move_p)
-        if m == 1 and y >= 2017:  # dog-control campaign (echinococcosis programme) trims dog numbers
-            dogs = np.round(dogs * rng.uniform(0.94, 1.0, n_g))
-
-        # Disputes: driven by what was on the ground last month and the season.
-        own6 = disputes_hist[max(t - 6, 0) : t].sum(axis=0)
-        last3 = disputes_hist[max(t - 3, 0) : t].sum(axis=0)
-        neigh3 = np.bincount(nb_i, weights=last3[nb_j], minlength=n_g)
-        stress = np.clip(drought_now + (severity if m in (11, 12, 1, 2, 3) else 0), 0, 1.5)
-        log_rate = (
-            dm.intercept
-            + dm.boundary_ambiguity * ambiguity
-            + dm.pressure_above_balance * np.clip(pressure - 0.9, 0, 2)
-            + dm.rested_share * active_share
-            + dm.new_households_3m * np.minimum(new_hh_hist[max(t - 3, 0) : t].sum(axis=0), 4)
-            + dm.moving_month * (MOVE_PROBABILITY[m - 1] >= 0.5)
-            + dm.own_disputes_6m * np.minimum(own6, 4)
-            + dm.neighbour_disputes_3m * np.minimum(neigh3, 6)
-            + dm.stress * stress
-            + dm.log_households * np.log1p(households / 15)
-            + grid_effect
-        )
-        rate = np.exp(log_rate)
-        n_disputes = rng.poisson(rate)
-        disputes_hist[t] = n_disputes
-        kind = _dispute_kind(rng, n_disputes, ambiguity, active_share, pressure, new_hh)
-
-        observed_yield = expected_yield * rng.lognormal(0, 0.08, n_g)
-        ndvi = 0.10 + 0.62 * GREEN_CURVE[m - 1] * np.sqrt(
-            np.clip(this_peak, 1, None) / REFERENCE_PEAK_YIELD["alpine_meadow"]
-        )
-        ndvi = np.clip(ndvi - 0.004 * weather.snow_days[t] + rng.normal(0, 0.025, n_g), 0.02, 0.92)
-        su_now = sum(herd[sp] * domain.su_factors[sp] for sp in SPECIES)
-        in_feeding = m in (11, 12, 1, 2, 3, 4)
-        feed_t = (feed_coverage * in_feeding + 0.5 * active_share) * su_now * 30 * domain.feed_kg_per_su_day / 1_000
-        rows.append(
-            {
-                "t": np.full(n_g, t),
-                "precip_mm": weather.precip_mm[t],
-                "temp_mean_c": weather.temp_c[t],
-                "snow_days": weather.snow_days[t],
-                "ndvi": np.round(ndvi, 3),
-                "forage_yield_kg_ha": np.round(observed_yield, 1),
-                "households": households.copy(),
-                "people": people,
-                "new_households": new_hh,
-                "settled_houses": houses.copy(),
-                "camp_moves": camp_moves,
-                **{sp: herd[sp].copy() for sp in SPECIES},
-                "births": births,
-                "deaths": deaths,
-                **{f"{sp}_sold": sold[sp] for sp in SPECIES},
-                "rest_status": np.where(active_share > 0, rest_kind, "grazing"),
-                "rested_share": np.round(active_share, 3),
-                "supplementary_feed_t": np.round(feed_t, 2),
-                "dogs": dogs.copy(),
-                "patrol_days": rng.poisson(1.5 + 8 * active_share),
-                "disputes": n_disputes,
-                "dispute_kind": kind,
-                "mediations": rng.binomial(n_disputes, 0.85),
-            }
-        )
-        oracle_rows.append(
-            {
-                "t": np.full(n_g, t),
-                "expected_forage_yield_kg_ha": expected_yield,
-                "dispute_rate": rate,
-                "p_any_dispute": 1 - np.exp(-rate),
-            }
-        )
-        if m == 12:  # grazing above capacity degrades next year's yield; rest lets it recover
-            p_mean = np.mean(pressure_year, axis=0)
-            rest_mean = np.mean(rested_year, axis=0)
-            degradation = np.clip(
-                degradation
-                + 0.07 * np.clip(p_mean - 1, 0, 2)
-                - 0.25 * rest_mean
-                - 0.015 * np.clip(1 - p_mean, 0, 1)
-                + rng.normal(0, 0.01, n_g),
-                0,
-                0.6,
-            )
-
-    monthly = _frame(rows, grids, months)
-    counts = [
-        "snow_days",
-        "households",
-        "people",
-        "new_households",
-        "settled_houses",
-        "camp_moves",
-        *SPECIES,
-        "births",
-        "deaths",
-        *(f"{sp}_sold" for sp in SPECIES),
-        "dogs",
-        "patrol_days",
-        "disputes",
-        "mediations",
-    ]
-    monthly[counts] = monthly[counts].astype(np.int64)
     return PastoralRecords(
-        monthly=monthly,
+        monthly=monthly_frame(rows, grids, months),
         oracle=_frame(oracle_rows, grids, months),
         expected_sales=_frame(sales_rows, grids, months),
+        end_state=state,
     )
+
+
+COUNT_COLUMNS = (
+    "snow_days",
+    "households",
+    "people",
+    "new_households",
+    "settled_houses",
+    "camp_moves",
+    *SPECIES,
+    "births",
+    "deaths",
+    *(f"{sp}_sold" for sp in SPECIES),
+    "dogs",
+    "patrol_days",
+    "disputes",
+    "mediations",
+)
+
+
+def monthly_frame(rows: list[dict[str, np.ndarray]], grids: pd.DataFrame, months: pd.DatetimeIndex) -> pd.DataFrame:
+    """The grid_monthly table from the loop's rows (each with ``t``, the index into ``months``)."""
+    monthly = _frame(rows, grids, months)
+    counts = list(COUNT_COLUMNS)
+    monthly[counts] = monthly[counts].astype(np.int64)
+    return monthly
+
+
+def step_month(
+    rng: np.random.Generator,
+    st: PastoralState,
+    site: Site,
+    month: pd.Timestamp,
+    wx: MonthWeather,
+    domain: Domain,
+    dm: DisputeModel,
+    fest: frozenset[tuple[int, int]],
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], list[dict[str, np.ndarray]]]:
+    """Advance ``st`` by one month; return that month's (row, oracle row, expected sales per species)."""
+    n_g, ptype, area_ha, community, shares = site.n_g, site.ptype, site.area_ha, site.community, site.shares
+    t = st.t
+    herd = st.herd
+    y, m = month.year, month.month
+    if m == 1:  # rest programmes are decided at the start of the year
+        st.rest_kind, st.rested_share = _decide_rest(rng, st.degradation, n_g)
+        st.rest_kind[community] = "grazing"
+        st.rested_share[community] = 0.0
+        st.pressure_year, st.rested_year = [], []
+    rest_kind, rested_share = st.rest_kind, st.rested_share
+    if m == 5:
+        st.peak[y] = _peak_yield(st.ref_peak, st.degradation, wx.rain_ratio, wx.temp_anom, wx.peak_noise)
+    this_peak = st.peak[y] if m >= 5 else st.peak[y - 1]
+    expected_yield = this_peak * STANDING_CURVE[m - 1]
+    season = domain.season_of_month(m)
+    season_peak_month = {"warm": 8, "cold": 10, "transition": 5}[season]
+    season_yield = (st.peak[y] if m >= 5 else st.peak[y - 1]) * STANDING_CURVE[season_peak_month - 1]
+    active_share = np.where(
+        rest_kind == "seasonal_rest", np.where(np.isin(m, (5, 6, 7, 8, 9)), rested_share, 0), rested_share
+    )
+    drought_now = wx.drought_year & (m >= 7)
+    capacity = nyt635_capacity_su(
+        season_yield, area_ha * shares[season] * (1 - active_share), ptype, season, drought=drought_now
+    )
+    su_prev = sum(herd[sp] * domain.su_factors[sp] for sp in SPECIES)
+    pressure = su_prev / np.maximum(capacity, 1.0)
+    st.pressure_year.append(pressure)
+    st.rested_year.append(active_share)
+
+    # Livestock: births, deaths, sales from last month's herd.
+    severity = wx.severity
+    snow_deaths = SNOW_DEATH_RATE_MONTH * severity if m in (12, 1, 2, 3) else np.zeros(n_g)
+    festival = FESTIVAL_UPLIFT if (y, m) in fest else (NEW_YEAR_UPLIFT if m == 12 else 1.0)
+    destock = np.ones(n_g)
+    if wx.drought_year and m >= 9:
+        destock *= DROUGHT_DESTOCK
+    if m in (3, 4, 5):
+        destock *= 1 + (SNOW_DESTOCK - 1) * wx.severity_2m_ago / SNOW_SEVERITY_MAX
+    years_in = (month.year - st.first_year) + (m - 1) / 12
+    target_now = st.target_su * (1 + TARGET_GROWTH_PER_YEAR) ** years_in * np.where(rest_kind == "grazing_ban", 0.8, 1)
+    control = np.clip((su_prev / np.maximum(target_now, 1)) ** 3, 0.15, 2.5)
+    overgrazed = 1 + 0.5 * np.clip(pressure - 1.2, 0, 2) * (season == "cold")
+    births = np.zeros(n_g)
+    deaths = np.zeros(n_g)
+    sold: dict[str, np.ndarray] = {}
+    sales_rows: list[dict[str, np.ndarray]] = []
+    for sp in SPECIES:
+        h = herd[sp].astype(np.int64)
+        birth_p = BIRTHS_PER_HEAD_YEAR[sp] * BIRTH_CALENDAR[sp].get(m, 0.0) * (1 - 0.5 * np.minimum(severity, 1))
+        death_p = DEATH_RATE_MONTH[sp] * (SPRING_WEAKNESS if m in (2, 3, 4) else 1.0) * overgrazed + snow_deaths
+        sale_p = np.minimum(OFFTAKE_PER_YEAR[sp] * SALES_MONTH_WEIGHT[m - 1] * festival * destock * control, 0.4)
+        b = rng.binomial(h, np.clip(birth_p, 0, 1))
+        d = rng.binomial(h, np.clip(death_p, 0, 0.5))
+        s = rng.binomial(h - d, sale_p)
+        herd[sp] = h + b - d - s
+        births, deaths, sold[sp] = births + b, deaths + d, s
+        sales_rows.append({"species": np.full(n_g, sp), "expected": (h * (1 - death_p)) * sale_p})
+
+    # Households and people.
+    households = st.households
+    new_hh = rng.binomial(households.astype(np.int64), HOUSEHOLD_SPLIT_RATE)
+    left = rng.binomial(households.astype(np.int64), HOUSEHOLD_LEAVE_RATE)
+    households = st.households = np.maximum(households + new_hh - left, 1)
+    prev_new_hh = _recent(st.new_hh_hist, 3, n_g)
+    st.new_hh_hist = [*st.new_hh_hist, new_hh][-3:]
+    st.houses = np.minimum(
+        st.houses + rng.binomial((households - st.houses).clip(0).astype(np.int64), 0.004), households
+    )
+    people = np.round(
+        households
+        * st.pph
+        * (1 + PEOPLE_TARGET_GROWTH / 12) ** t
+        / (1 + HOUSEHOLD_SPLIT_RATE - HOUSEHOLD_LEAVE_RATE) ** t
+    )
+    move_p = MOVE_PROBABILITY[m - 1] * np.where(community, 0.1, 1.0)
+    camp_moves = rng.binomial(households.astype(np.int64), move_p)
+    if m == 1 and y >= 2017:  # dog-control campaign (echinococcosis programme) trims dog numbers
+        st.dogs = np.round(st.dogs * rng.uniform(0.94, 1.0, n_g))
+
+    # Disputes: driven by what was on the ground last month and the season.
+    own6 = _recent(st.disputes_hist, 6, n_g)
+    last3 = _recent(st.disputes_hist, 3, n_g)
+    neigh3 = np.bincount(site.nb_i, weights=last3[site.nb_j], minlength=n_g)
+    stress = np.clip(drought_now + (severity if m in (11, 12, 1, 2, 3) else 0), 0, 1.5)
+    log_rate = (
+        dm.intercept
+        + dm.boundary_ambiguity * site.ambiguity
+        + dm.pressure_above_balance * np.clip(pressure - 0.9, 0, 2)
+        + dm.rested_share * active_share
+        + dm.new_households_3m * np.minimum(prev_new_hh, 4)
+        + dm.moving_month * (MOVE_PROBABILITY[m - 1] >= 0.5)
+        + dm.own_disputes_6m * np.minimum(own6, 4)
+        + dm.neighbour_disputes_3m * np.minimum(neigh3, 6)
+        + dm.stress * stress
+        + dm.log_households * np.log1p(households / 15)
+        + st.grid_effect
+    )
+    rate = np.exp(log_rate)
+    n_disputes = rng.poisson(rate)
+    st.disputes_hist = [*st.disputes_hist, n_disputes.astype(float)][-6:]
+    kind = _dispute_kind(rng, n_disputes, site.ambiguity, active_share, pressure, new_hh)
+
+    observed_yield = expected_yield * rng.lognormal(0, 0.08, n_g)
+    ndvi = 0.10 + 0.62 * GREEN_CURVE[m - 1] * np.sqrt(
+        np.clip(this_peak, 1, None) / REFERENCE_PEAK_YIELD["alpine_meadow"]
+    )
+    ndvi = np.clip(ndvi - 0.004 * wx.snow_days + rng.normal(0, 0.025, n_g), 0.02, 0.92)
+    su_now = sum(herd[sp] * domain.su_factors[sp] for sp in SPECIES)
+    in_feeding = m in (11, 12, 1, 2, 3, 4)
+    feed_t = (st.feed_coverage * in_feeding + 0.5 * active_share) * su_now * 30 * domain.feed_kg_per_su_day / 1_000
+    row = {
+        "precip_mm": wx.precip_mm,
+        "temp_mean_c": wx.temp_c,
+        "snow_days": wx.snow_days,
+        "ndvi": np.round(ndvi, 3),
+        "forage_yield_kg_ha": np.round(observed_yield, 1),
+        "households": households.copy(),
+        "people": people,
+        "new_households": new_hh,
+        "settled_houses": st.houses.copy(),
+        "camp_moves": camp_moves,
+        **{sp: herd[sp].copy() for sp in SPECIES},
+        "births": births,
+        "deaths": deaths,
+        **{f"{sp}_sold": sold[sp] for sp in SPECIES},
+        "rest_status": np.where(active_share > 0, rest_kind, "grazing"),
+        "rested_share": np.round(active_share, 3),
+        "supplementary_feed_t": np.round(feed_t, 2),
+        "dogs": st.dogs.copy(),
+        "patrol_days": rng.poisson(1.5 + 8 * active_share),
+        "disputes": n_disputes,
+        "dispute_kind": kind,
+        "mediations": rng.binomial(n_disputes, 0.85),
+    }
+    oracle_row = {
+        "expected_forage_yield_kg_ha": expected_yield,
+        "dispute_rate": rate,
+        "p_any_dispute": 1 - np.exp(-rate),
+    }
+    if m == 12:  # grazing above capacity degrades next year's yield; rest lets it recover
+        p_mean = np.mean(st.pressure_year, axis=0)
+        rest_mean = np.mean(st.rested_year, axis=0)
+        st.degradation = np.clip(
+            st.degradation
+            + 0.07 * np.clip(p_mean - 1, 0, 2)
+            - 0.25 * rest_mean
+            - 0.015 * np.clip(1 - p_mean, 0, 1)
+            + rng.normal(0, 0.01, n_g),
+            0,
+            0.6,
+        )
+    st.t = t + 1
+    return row, oracle_row, sales_rows
+
+
+def _recent(history: list[np.ndarray], k: int, n_g: int) -> np.ndarray:
+    """Sum of the last ``k`` months of a history (zeros before the first month)."""
+    total = np.zeros(n_g)
+    for h in history[-k:]:
+        total = total + h
+    return total
 
 
 SNOW_SEVERITY_MAX = 1.3
