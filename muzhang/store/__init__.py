@@ -1,0 +1,26 @@
+"""The county store (基层数据库): the database of record behind training and serving.
+
+``open_store(url)`` gives a :class:`Store` over SQLite or PostgreSQL, migrated to head (Alembic, run from
+code). It keeps the catalog tables (one SQL table per catalog table), the herder chiefs' submissions, an
+audit row for every changed value, data-quality flags and which months are closed; ``read_tables(cutoff)``
+gives the same frames as ``features.tables.load_county`` would for the same data.
+
+Ground floor: imports nothing but ``muzhang`` core modules (tests/code/test_import_rules.py).
+"""
+
+from __future__ import annotations
+
+from muzhang.store.engine import dispose_engine, migrate
+from muzhang.store.store import ImportSummary, Store, StoreError, TableCounts, load_order, month_start, open_store
+
+__all__ = [
+    "ImportSummary",
+    "Store",
+    "StoreError",
+    "TableCounts",
+    "dispose_engine",
+    "load_order",
+    "migrate",
+    "month_start",
+    "open_store",
+]

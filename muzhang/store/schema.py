@@ -1,0 +1,205 @@
+"""The store's schema: one table per catalog table (columns from the catalog) and the record-keeping tables.
+
+SQLAlchemy Core ``Table`` objects on one :data:`metadata`. The catalog tables are built from
+``muzhang/catalog/catalog.yaml`` when this module is imported, but the database is only ever changed by
+the Alembic migrations in ``muzhang/store/migrations/versions``: a catalog change (a new field, a new
+table, a changed type, bound or ``nullable``) needs a new migration. ``tests/code/store/test_schema.py``
+compares a migrated database with this metadata and fails until that migration exists.
+
+Type mapping (catalog -> SQL): string and category -> String, integer -> Integer (BigInteger when the
+catalog bounds do not fit 32 bits, i.e. every count without a max), float -> Float (double precision),
+boolean -> Boolean, date -> Date. Primary and foreign keys and ``nullable`` come from the catalog.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+from muzhang.catalog import Catalog, FieldSpec, load_catalog
+
+INT32 = (-(2**31), 2**31 - 1)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SUBMISSION_SOURCES = ("api", "upload", "import", "emit")
+SUBMISSION_STATUSES = ("accepted", "partial", "refused", "duplicate")
+FLAG_STATUSES = ("open", "confirmed", "corrected")
+MONTH_STATUSES = ("open", "closed")
+# Alembic's own bookkeeping table. Not the default ``alembic_version``: MLflow and Optuna keep one each, and
+# the store must not read theirs if it is ever pointed at a database they share.
+VERSION_TABLE = "store_alembic_version"
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timezone-aware timestamp, stored in UTC; SQLite (which keeps no zone) reads back as UTC too."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the store keeps timezone-aware times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _integer_type(spec: FieldSpec) -> type[sa.Integer]:
+    low = float(spec.min) if isinstance(spec.min, int | float) else None
+    high = float(spec.max) if isinstance(spec.max, int | float) else None
+    fits = low is not None and high is not None and INT32[0] <= low and high <= INT32[1]
+    return sa.Integer if fits else sa.BigInteger
+
+
+def column_type(spec: FieldSpec) -> Any:
+    """The SQL type of a catalog field."""
+    if spec.type == "integer":
+        return _integer_type(spec)()
+    return {
+        "string": sa.String(),
+        "category": sa.String(),
+        "float": sa.Float(),
+        "boolean": sa.Boolean(),
+        "date": sa.Date(),
+    }[spec.type]
+
+
+def catalog_tables(metadata: sa.MetaData, catalog: Catalog) -> dict[str, sa.Table]:
+    """One ``Table`` per catalog table, in catalog order, with the catalog's keys and nullability."""
+    tables: dict[str, sa.Table] = {}
+    for spec in catalog.tables:
+        columns = []
+        for field in catalog.fields_of(spec.name):
+            args: list[Any] = [field.name, column_type(field)]
+            target = spec.foreign_keys.get(field.name)
+            if target is not None:
+                (target_key,) = catalog.table(target).primary_key
+                args.append(sa.ForeignKey(f"{target}.{target_key}"))
+            in_key = field.name in spec.primary_key
+            columns.append(sa.Column(*args, nullable=field.nullable and not in_key))
+        # The key's columns in the catalog's key order (not the table's column order): it is the index too.
+        key = sa.PrimaryKeyConstraint(*spec.primary_key)
+        indexes = [sa.Index(None, "month")] if "month" in spec.primary_key and spec.primary_key[0] != "month" else []
+        tables[spec.name] = sa.Table(spec.name, metadata, *columns, key, *indexes, comment=spec.description)
+    return tables
+
+
+def _one_of(column: str, values: tuple[str, ...], name: str) -> sa.CheckConstraint:
+    listed = ", ".join(f"'{v}'" for v in values)
+    return sa.CheckConstraint(f"{column} IN ({listed})", name=name)
+
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+CATALOG = load_catalog()
+county_tables: dict[str, sa.Table] = catalog_tables(metadata, CATALOG)
+
+submissions = sa.Table(
+    "submissions",
+    metadata,
+    sa.Column("submission_id", sa.String(), primary_key=True),  # made by the client: resending is idempotent
+    sa.Column("grid_id", sa.String(), nullable=False),
+    sa.Column("month", sa.Date(), nullable=False),
+    sa.Column("submitted_by", sa.String(), nullable=False),
+    sa.Column("role", sa.String(), nullable=False),
+    sa.Column("source", sa.String(), nullable=False),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+    sa.Column("status", sa.String(), nullable=False),
+    sa.Column("payload", sa.Text(), nullable=False),  # JSON: the report as received
+    sa.Column("problems", sa.Text(), nullable=False),  # JSON list
+    sa.Index(None, "month", "grid_id"),
+    _one_of("source", SUBMISSION_SOURCES, "source"),
+    _one_of("status", SUBMISSION_STATUSES, "status"),
+)
+
+value_audit = sa.Table(
+    "value_audit",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("table_name", sa.String(), nullable=False),
+    sa.Column("key", sa.Text(), nullable=False),  # JSON object of the row's primary key
+    sa.Column("field", sa.String(), nullable=False),
+    sa.Column("old_value", sa.Text(), nullable=True),
+    sa.Column("new_value", sa.Text(), nullable=True),
+    sa.Column("changed_by", sa.String(), nullable=False),
+    sa.Column("changed_at", UTCDateTime(), nullable=False),
+    sa.Column("submission_id", sa.String(), sa.ForeignKey("submissions.submission_id"), nullable=True),
+    sa.Column("reason", sa.Text(), nullable=False),
+    sa.Index(None, "table_name", "key"),
+)
+
+flags = sa.Table(
+    "flags",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("grid_id", sa.String(), nullable=False),
+    sa.Column("month", sa.Date(), nullable=False),
+    sa.Column("field", sa.String(), nullable=True),  # null: a rule over the whole report
+    sa.Column("rule", sa.String(), nullable=False),
+    sa.Column("value", sa.Text(), nullable=True),
+    sa.Column("detail", sa.Text(), nullable=True),
+    sa.Column("status", sa.String(), nullable=False),
+    sa.Column("raised_at", UTCDateTime(), nullable=False),
+    sa.Column("submission_id", sa.String(), sa.ForeignKey("submissions.submission_id"), nullable=True),
+    sa.Column("resolved_by", sa.String(), nullable=True),
+    sa.Column("resolved_at", UTCDateTime(), nullable=True),
+    sa.Column("resolution", sa.Text(), nullable=True),  # the reason given when confirmed or corrected
+    sa.Index(None, "month", "status"),
+    _one_of("status", FLAG_STATUSES, "status"),
+)
+
+months = sa.Table(
+    "months",
+    metadata,
+    sa.Column("month", sa.Date(), primary_key=True),
+    sa.Column("status", sa.String(), nullable=False),
+    sa.Column("closed_at", UTCDateTime(), nullable=True),
+    sa.Column("closed_by", sa.String(), nullable=True),
+    sa.Column("reason", sa.Text(), nullable=True),
+    _one_of("status", MONTH_STATUSES, "status"),
+)
+
+# How each catalog column looked as a pandas column when it was last imported: its place among the table's
+# columns and its dtype (e.g. the outcome labels are Int8 in the files while the catalog calls them
+# boolean), so that a read gives back frames equal to the files' (column order and dtypes included).
+frame_columns = sa.Table(
+    "frame_columns",
+    metadata,
+    sa.Column("table_name", sa.String(), primary_key=True),
+    sa.Column("column_name", sa.String(), primary_key=True),
+    sa.Column("position", sa.Integer(), nullable=False),
+    sa.Column("dtype", sa.String(), nullable=False),
+)
+
+__all__ = [
+    "CATALOG",
+    "FLAG_STATUSES",
+    "MONTH_STATUSES",
+    "SUBMISSION_SOURCES",
+    "SUBMISSION_STATUSES",
+    "VERSION_TABLE",
+    "UTCDateTime",
+    "column_type",
+    "county_tables",
+    "flags",
+    "frame_columns",
+    "metadata",
+    "months",
+    "submissions",
+    "value_audit",
+]

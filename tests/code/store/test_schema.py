@@ -1,0 +1,85 @@
+"""The store's schema comes from migrations, matches the catalog, and ships with the package."""
+
+from __future__ import annotations
+
+import tomllib
+from fnmatch import fnmatch
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from muzhang.catalog import load_catalog
+from muzhang.paths import PROJECT_ROOT
+from muzhang.store import Store, load_order, open_store
+from muzhang.store.engine import get_engine
+from muzhang.store.schema import VERSION_TABLE, metadata
+
+RECORD_TABLES = {"submissions", "value_audit", "flags", "months", "frame_columns"}
+
+
+def test_migrations_create_every_table(store: Store) -> None:
+    names = set(sa.inspect(store.engine).get_table_names())
+    assert names == set(load_catalog().table_names) | RECORD_TABLES | {VERSION_TABLE}
+
+
+def test_migrated_database_matches_the_catalog(store: Store) -> None:
+    """Fails after a catalog change until a migration brings existing databases along."""
+    with store.engine.connect() as conn:
+        diffs = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True, "version_table": VERSION_TABLE}), metadata
+        )
+    assert diffs == []
+
+
+def test_catalog_keys_types_and_nullability(store: Store) -> None:
+    inspector = sa.inspect(store.engine)
+    catalog = load_catalog()
+    for spec in catalog.tables:
+        columns = {c["name"]: c for c in inspector.get_columns(spec.name)}
+        assert list(columns) == catalog.columns(spec.name)
+        assert tuple(inspector.get_pk_constraint(spec.name)["constrained_columns"]) == spec.primary_key
+        for field in catalog.fields_of(spec.name):
+            assert columns[field.name]["nullable"] == (field.nullable and field.name not in spec.primary_key)
+        fks = {fk["constrained_columns"][0]: fk["referred_table"] for fk in inspector.get_foreign_keys(spec.name)}
+        assert fks == dict(spec.foreign_keys)
+    types = {c["name"]: c["type"] for c in inspector.get_columns("grid_monthly")}
+    assert isinstance(types["month"], sa.Date) and isinstance(types["yak"], sa.BigInteger)
+    assert isinstance(types["ndvi"], sa.Float) and isinstance(types["snow_days"], sa.Integer)
+
+
+def test_sqlite_pragmas(store: Store) -> None:
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_open_twice_is_one_engine_and_migrations_are_idempotent(store_url: str) -> None:
+    first, second = open_store(store_url), open_store(store_url)
+    assert first.engine is second.engine is get_engine(store_url)
+    from muzhang.store import migrate
+
+    migrate(store_url)  # already at head: nothing to do
+    with first.engine.connect() as conn:
+        assert conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalar() == "0001"
+
+
+def test_load_order_puts_parents_first() -> None:
+    catalog = load_catalog()
+    order = load_order(catalog)
+    assert sorted(order) == sorted(catalog.table_names)
+    for name in order:
+        for parent in catalog.table(name).foreign_keys.values():
+            assert order.index(parent) < order.index(name)
+
+
+def test_package_data_ships_the_migrations() -> None:
+    """Every file of the migrations folder matches a package-data pattern (an installed store can migrate)."""
+    config = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = config["tool"]["setuptools"]["package-data"]["muzhang"]
+    folder = PROJECT_ROOT / "muzhang" / "store" / "migrations"
+    files = [p.relative_to(PROJECT_ROOT / "muzhang").as_posix() for p in folder.rglob("*") if p.is_file()]
+    files = [f for f in files if "__pycache__" not in f]
+    assert files and all(any(fnmatch(f, pattern) for pattern in patterns) for f in files), files
+    assert Path(folder / "env.py").is_file()
