@@ -84,6 +84,18 @@ export function diseaseScoreCsv(file, filename) {
   return request("/v1/disease/score-csv", { method: "POST", form });
 }
 
+/** What a monthly grid report holds (items, units, bounds), the grids this key may report for, the latest month. */
+export const reportForm = () => request("/v1/reports/form");
+
+/** One grid-month report ``{submission_id, grid_id, month, <item>: value}``: outcome, refusals and flags. */
+export const sendReport = (body) => request("/v1/reports", { method: "POST", body });
+
+/** A month's reporting and on-time rates, missing and late grids, flagged values (``month`` YYYY-MM or null). */
+export const dataQuality = (month = null) => request("/v1/data-quality", { query: { month } });
+
+/** Close a month (YYYY-MM): every answer moves to it; resolves to its new ``as_of``. */
+export const closeMonth = (month) => request(`/v1/months/${encodeURIComponent(month)}/close`, { method: "POST" });
+
 // --- transport ------------------------------------------------------------------------------------
 
 /**

@@ -10,6 +10,8 @@ import { HealthView } from "./view-health.js";
 import { MapView } from "./view-map.js";
 import { MarketView } from "./view-market.js";
 import { RotationView } from "./view-rotation.js";
+import { QualityView } from "./view-quality.js";
+import { ReportView } from "./view-report.js";
 import { showWatchlist } from "./view-watchlist.js";
 import { errorLine } from "./widgets.js";
 
@@ -21,8 +23,10 @@ const state = {
   season: "warm",
   mapData: null,
   planningAllowed: true,
+  views: new Set(), // the tabs this key may use (see ``allowedViews``)
   generation: 0,
 };
+const PLANNING_VIEWS = ["map", "rotation", "market", "watch", "health"];
 
 const map = new CountyMap($("map"), { onSelect: selectGrid, hoverLines });
 const panel = new GridPanel($("panel-grid"), { gridInfo, townshipName });
@@ -30,6 +34,21 @@ const mapView = new MapView({ map, panel, legend: $("legend"), setStatus });
 const rotation = new RotationView({ root: $("panel-rotation"), legend: $("legend"), map, gridName: (id) => gridInfo(id).name, setStatus });
 const market = new MarketView($("view-market"));
 const health = new HealthView($("view-health"));
+const report = new ReportView($("view-report"), { gridName: (id) => (map.grids.has(id) ? gridInfo(id).name : id) });
+const quality = new QualityView({
+  root: $("panel-quality"),
+  map,
+  legend: $("legend"),
+  gridName: (id) => (map.grids.has(id) ? gridInfo(id).name : id),
+  townshipName,
+  onClosed: () => {
+    // Every answer moved to the new month: what was fetched for the old one is stale.
+    mapView.reset();
+    rotation.reset();
+    market.reset();
+    report.form = null;
+  },
+});
 
 function gridInfo(id) {
   const p = map.grids.get(id)?.props ?? {};
@@ -50,33 +69,84 @@ function setStatus(text, kind = "info") {
 }
 
 // --- sign in and out ------------------------------------------------------------------------------
+const isStatus = (err, code) => err instanceof api.ApiError && err.status === code;
+
+/**
+ * Which views the key may use, asking the service (there is no "who am I" route). A key that may read no
+ * model is a herder chief's: the report view only, nothing else is fetched. Others: the planning views as
+ * before, plus the report view and the data-quality view when the service answers them (both need the
+ * county store: a 503 means this service reads a county directory).
+ */
+async function allowedViews() {
+  try {
+    await api.models();
+  } catch (err) {
+    if (!isStatus(err, 403)) throw err;
+    const form = await api.reportForm(); // a 403 here too: a key for nothing this page shows
+    return { views: new Set(["report"]), form, start: "report" };
+  }
+  state.mapData = await api.countyMap();
+  const [form, dq] = await Promise.allSettled([api.reportForm(), api.dataQuality()]);
+  const views = new Set(PLANNING_VIEWS);
+  const store = !(dq.status === "rejected" && isStatus(dq.reason, 503));
+  if (form.status === "fulfilled" && store) views.add("report");
+  if (dq.status === "fulfilled") views.add("quality");
+  return { views, form: form.value ?? null, quality: dq.value ?? null, start: null };
+}
+
+function showTabs() {
+  for (const tab of document.querySelectorAll("#tabs [data-view]")) tab.hidden = !state.views.has(tab.dataset.view);
+}
+
 async function signIn(key) {
   api.setKey(key);
   setStatus(t("loading"));
+  let allowed;
   try {
-    await api.models();
-    state.mapData = await api.countyMap();
+    allowed = await allowedViews();
   } catch (err) {
     api.clearKey();
-    setStatus(err instanceof api.ApiError && err.status === 401 ? t("err_401") : `${t("error")}: ${err.message}`, "error");
+    state.mapData = null;
+    const text = isStatus(err, 401) ? t("err_401") : isStatus(err, 403) ? t("err_403_nothing") : `${t("error")}: ${err.message}`;
+    setStatus(text, "error");
     return;
   }
+  state.views = allowed.views;
+  if (allowed.start) state.view = allowed.start;
+  if (!state.views.has(state.view)) state.view = [...state.views][0];
   $("key-input").value = "";
   document.body.classList.add("signed-in");
-  map.load(state.mapData);
-  map.label((tw) => townshipName(tw.township_id));
-  $("grid-count").textContent = t("grids_count", { n: map.size });
+  document.body.classList.toggle("reporter-only", !state.mapData);
+  showTabs();
+  if (state.mapData) {
+    map.load(state.mapData);
+    map.label((tw) => townshipName(tw.township_id));
+    $("grid-count").textContent = t("grids_count", { n: map.size });
+  }
   setStatus("");
   panel.reset();
+  quality.data = allowed.quality;
+  if (allowed.form && state.views.has("report")) {
+    report.form = allowed.form;
+    report.flush(); // reports left on this device while offline or signed out
+  }
   await showView(state.view);
 }
 
-/** Forget the key and everything fetched with it, patient data first; back to the sign-in screen. */
+/**
+ * Forget the key and everything fetched with it, patient data first; back to the sign-in screen.
+ * The outbox of unsent reports is kept on purpose: those reports belong to the device's chief, who signs
+ * in again to send them (they hold no key and no health data; see outbox.js).
+ */
 function signOut() {
   health.reset();
+  report.reset();
+  quality.reset();
   api.clearKey();
   state.generation++;
-  Object.assign(state, { mapData: null, planningAllowed: true, view: "map", layer: "pressure", season: "warm" });
+  Object.assign(state, { mapData: null, planningAllowed: true, views: new Set(), view: "map", layer: "pressure", season: "warm" });
+  showTabs();
+  document.body.classList.remove("reporter-only");
   $("layer").value = state.layer;
   $("season").value = state.season;
   mapView.reset();
@@ -99,6 +169,8 @@ async function showView(view) {
   setStatus(""); // a message belongs to the view that showed it
   if (view !== "rotation") map.clearArrows();
   if (view === "health") return health.open();
+  if (view === "report") return report.open();
+  if (view === "quality") return quality.show(current);
   if (!state.planningAllowed) {
     setStatus(t("err_403_planning"), "error");
     return;
@@ -135,6 +207,10 @@ function selectGrid(id) {
 function hoverLines(id) {
   const info = gridInfo(id);
   const lines = [info.name, `${townshipName(info.township_id)} · ${numberFormat(info.area_km2, 1)} ${t("km2")}`];
+  if (state.view === "quality") {
+    lines.push(quality.hoverLine(id));
+    return lines;
+  }
   if (state.view === "rotation") {
     const line = rotation.hoverLine(id, state.season);
     if (line) lines.push(line);
@@ -158,11 +234,17 @@ function switchLang(lang) {
   relabel();
   if (!document.body.classList.contains("signed-in")) return;
   // Names and sentences come from the API in the chosen language: fetch them again.
+  if (!state.mapData) {
+    report.relabel(); // a herder chief's key: the report view is all there is
+    return;
+  }
   mapView.reset();
   rotation.reset();
   map.label((tw) => townshipName(tw.township_id));
   $("grid-count").textContent = t("grids_count", { n: map.size });
   if (state.view === "health") health.relabel();
+  else if (state.view === "quality") quality.relabel();
+  else if (state.view === "report") report.relabel();
   else showView(state.view);
   if (panel.current) panel.open(panel.current.gridId, state.season);
 }
@@ -173,6 +255,8 @@ $("key-form").addEventListener("submit", (e) => {
   if (key) signIn(key);
 });
 $("logout").addEventListener("click", signOut);
+// The network is back: send what waits in the outbox (resending is safe, each report has its own id).
+window.addEventListener("online", () => report.flush());
 for (const b of document.querySelectorAll("[data-lang]")) b.addEventListener("click", () => switchLang(b.dataset.lang));
 for (const tab of document.querySelectorAll("#tabs [data-view]")) tab.addEventListener("click", () => showView(tab.dataset.view));
 $("layer").addEventListener("change", (e) => {

@@ -4,6 +4,10 @@ The app serves the tiny county's four families from the session MLflow store tha
 a planner key and a health key are made up here (the settings see only their sha256). Every page runs in
 a context that aborts and records any request to a host other than 127.0.0.1 or localhost.
 
+A second app (``store_server``) reads the county from a county store: the tiny county imported into a
+temporary SQLite file, with a herder chief's ``reporter`` key bound to two grid areas, for the monthly
+report and data-quality views.
+
 Playwright's Python package and ``/usr/bin/chromium`` are required: when either is missing the tests fail
 and say what to install (CI installs both: ``.ci/install-browser.sh`` and the dev extras).
 """
@@ -17,7 +21,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -117,16 +122,16 @@ def browser_state(
     return state
 
 
-@pytest.fixture(scope="session")
-def live_server(browser_state: AppState) -> Iterator[str]:
-    """The app under uvicorn in a background thread, on a free port of 127.0.0.1; yields its base URL."""
+@contextmanager
+def serve(state: AppState) -> Iterator[str]:
+    """The app of ``state`` under uvicorn in a background thread, on a free port of 127.0.0.1; its base URL."""
     import uvicorn
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(state=browser_state), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(state=state), log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="muzhang-browser-app", daemon=True)
     thread.start()
     deadline = time.monotonic() + SERVER_START_SECONDS
@@ -134,10 +139,19 @@ def live_server(browser_state: AppState) -> Iterator[str]:
         if not thread.is_alive() or time.monotonic() > deadline:
             pytest.fail("the app did not start under uvicorn (see the captured log)")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(browser_state: AppState) -> Iterator[str]:
+    """The app under uvicorn in a background thread, on a free port of 127.0.0.1; yields its base URL."""
+    with serve(browser_state) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -198,6 +212,97 @@ def sign_in(page: Any, guard: Guard, browser_keys: dict[str, str]) -> Callable[[
         page.wait_for_selector("#county-map path.grid", state="attached")
         if role == "health":  # a health key opens on the health view, with the map hidden behind it
             page.wait_for_selector("#health-samples", state="visible")
+        else:
+            page.wait_for_selector("#county-map path.grid", state="visible")
+        return page
+
+    return enter
+
+
+# --- the store-backed app: monthly reports and data quality ----------------------------------------------
+REPORTER_GRIDS = 2  # the herder chief's key is bound to the county's first two grid areas
+
+
+@pytest.fixture(scope="session")
+def store_keys() -> dict[str, str]:
+    """Role -> a random raw key for the store-backed app (planner, and a herder chief's reporter key)."""
+    return {role: secrets.token_urlsafe(24) for role in ("planner", "reporter")}
+
+
+@pytest.fixture(scope="session")
+def store_state(
+    browser_state: AppState,
+    tracked_settings: Settings,
+    new_store: Any,
+    store_keys: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AppState:
+    """The tiny county imported into a temp SQLite county store, served with the session's champions.
+
+    Depends on ``browser_state`` for the champion aliases it sets. The reporter key is bound to two grids.
+    """
+    from features.tables import load_county
+    from muzhang.store import open_store
+
+    county = load_county(tracked_settings.data_dir)
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser-store') / 'county.db'}"
+    open_store(url).import_tables({f.name: getattr(county, f.name) for f in fields(county)}, who="loader", source="tiny")
+    grids = sorted(county.grids["grid_id"].astype(str))[:REPORTER_GRIDS]
+    digest = {role: hashlib.sha256(key.encode()).hexdigest() for role, key in store_keys.items()}
+    keys = [
+        ApiKey(name="store-planner", role="planner", sha256=digest["planner"]),
+        ApiKey(name="store-chief", role="reporter", sha256=digest["reporter"], grids=grids),
+    ]
+    settings = tracked_settings.model_copy(
+        update={
+            "api_keys": keys,
+            "poll_seconds": 0,
+            "batch_cap": BATCH_CAP,
+            "audit_log": tmp_path_factory.mktemp("store-audit") / "disease-access.jsonl",
+            "county_source": "store",
+            "store_url": url,
+        }
+    )
+    with new_store(settings.work_dir, settings.data_dir):
+        return build_state(settings)
+
+
+@pytest.fixture(scope="session")
+def reporter_grids(store_state: AppState, store_keys: dict[str, str]) -> list[str]:
+    return next(k.grids for k in store_state.keys if k.role == "reporter")
+
+
+@pytest.fixture(scope="session")
+def store_server(store_state: AppState) -> Iterator[str]:
+    """The store-backed app under uvicorn; yields its base URL (open pages on it with absolute URLs)."""
+    with serve(store_state) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def store_api(store_server: str, store_keys: dict[str, str]) -> Callable[..., Any]:
+    """``store_api(role, method, path, **httpx_kwargs)``: the store-backed app's JSON answer (any status)."""
+    import httpx
+
+    def call(role: str, method: str, path: str, **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {store_keys[role]}"}
+        response = httpx.request(method, f"{store_server}{path}", headers=headers, timeout=60, **kwargs)
+        assert response.status_code < 500, f"{method} {path}: {response.status_code} {response.text[:500]}"
+        return response
+
+    return call
+
+
+@pytest.fixture
+def store_sign_in(page: Any, guard: Guard, store_server: str, store_keys: dict[str, str]) -> Callable[[str], Any]:
+    """``store_sign_in(role)``: open the store-backed app, enter that role's key, wait for its first view."""
+
+    def enter(role: str) -> Any:
+        page.goto(f"{store_server}/")
+        page.fill("#key-input", store_keys[role])
+        page.click("#login")
+        if role == "reporter":
+            page.wait_for_selector("#report-form", state="visible")
         else:
             page.wait_for_selector("#county-map path.grid", state="visible")
         return page
