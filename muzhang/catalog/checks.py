@@ -29,9 +29,8 @@ from muzhang.catalog import Catalog, FieldSpec, load_catalog
 from muzhang.domain import DEFAULT_DOMAIN, SPECIES, Domain
 
 Lang = Literal["zh", "en"]
-Problem = tuple[
-    int | None, str, object, str
-]  # position in the upload (None: the whole upload), field, raw value, rule id
+# A hard problem: position in the upload (None: the whole upload), field, raw value, rule id.
+Problem = tuple[int | None, str, object, str]
 TABLE = "grid_monthly"
 COLUMNS = ["row", "field", "value", "rule_id", "rule"]
 VALUE_CHARS = 40
@@ -67,7 +66,8 @@ class SoftRules:
     # by a few per cent when a household forms or a herd is sold off (spread at least 5 % of the median).
     outlier_min_share: float = 0.05
     # Assumption: with 20 or more grids reporting one month in an upload (a township sends 40-50), their
-    # median z is the month's shared move (weather, a county-wide sale) and is taken out of each grid's z.
+    # median z is the month's shared move (a snowstorm, a county-wide sale); a value is then an outlier only
+    # if it is far both from its grid's past and from that shared move.
     shared_shift_min_grids: int = 20
     # Assumption: the cold season runs Oct-Apr, so October (first snow, feed not yet given) is not compared
     # with January; only past months of the same season within 1 calendar month of the report's count.
@@ -474,8 +474,12 @@ def _outliers(
     for j in np.unique(cols_at):
         at = rows_at[cols_at == j]
         spec = catalog.field(items[j])
+        stock = items[j] in STOCK_ITEMS
         texts = [
-            _outlier_text(spec, seasons[i], x[i, j], centre[i, j], z[i, j], n[i, j], shift[i, j], lang) for i in at
+            _outlier_text(
+                spec, None if stock else str(seasons[i]), x[i, j], centre[i, j], z[i, j], n[i, j], shift[i, j], lang
+            )
+            for i in at
         ]
         found += _flags(values.index[at], items[j], x[at, j], "outlier", texts)
     return found
@@ -542,18 +546,22 @@ def _shared_shift(z: np.ndarray, months: pd.Series, min_grids: int) -> np.ndarra
 
 
 def _outlier_text(
-    spec: FieldSpec, season: str, x: float, centre: float, z: float, n: float, shift: float, lang: Lang
+    spec: FieldSpec, season: str | None, x: float, centre: float, z: float, n: float, shift: float, lang: Lang
 ) -> str:
+    """``season`` None: a stock, compared with the grid's recent months whatever their season."""
+    z_text = f"{z:.1f}" if np.isfinite(z) else "∞"
     if lang == "zh":
+        usual = f"以往{SEASON_ZH[season]}" if season else "近期"
         shared = f"；本次上报各网格同月整体偏移 z {shift:+.1f}，亦相差很大" if abs(shift) >= 1 else ""
         return (
-            f"{spec.display_zh} {_num(x)} 与本网格以往{SEASON_ZH[season]}数值相差很大"
-            f"（中位数 {_num(centre)}，稳健 z 值 {z:.1f}，基于 {int(n)} 个月{shared}）"
+            f"{spec.display_zh} {_num(x)} 与本网格{usual}数值相差很大"
+            f"（中位数 {_num(centre)}，稳健 z 值 {z_text}，基于 {int(n)} 个月{shared}）"
         )
-    shared = f"; far too from this month's shared move of the upload's grids, z {shift:+.1f}" if abs(shift) >= 1 else ""
+    usual = f"usual {season}-season values" if season else "recent months"
+    shared = f"; far too from the shared move of this month's grids, z {shift:+.1f}" if abs(shift) >= 1 else ""
     return (
-        f"{spec.display} {_num(x)} is far from this grid's usual {season}-season values"
-        f" (median {_num(centre)}, robust z {z:.1f} over {int(n)} months{shared})"
+        f"{spec.display} {_num(x)} is far from this grid's {usual}"
+        f" (median {_num(centre)}, robust z {z_text} over {int(n)} months{shared})"
     )
 
 

@@ -180,10 +180,11 @@ def test_a_count_typed_with_an_extra_digit_is_flagged_as_an_outlier_not_refused(
     result = run(upload, county, last_month, history=history, lang="en")
     assert result.refused.empty and 4 in result.accepted and 5 in result.accepted
     outliers = {(row, name): rule for row, name, rule in flagged(result, "outlier")}
-    assert "far from this grid's usual" in outliers[(4, "sheep")] and "last 12 months" not in outliers[(4, "sheep")]
-    assert "cold-season" in outliers[(5, "precip_mm")]
-    zh = run(upload, county, last_month, history=history)
-    assert any("与本网格以往冷季数值相差很大" in rule for _, _, rule in flagged(zh, "outlier"))
+    assert outliers[(4, "sheep")].startswith(f"Sheep {upload.loc[4, 'sheep']} is far from this grid's recent months")
+    assert outliers[(5, "precip_mm")].startswith("Precipitation 250 is far from this grid's usual cold-season values")
+    zh = {(row, name): rule for row, name, rule in flagged(run(upload, county, last_month, history=history), "outlier")}
+    assert zh[(4, "sheep")].startswith(f"藏羊 {upload.loc[4, 'sheep']} 与本网格近期数值相差很大")
+    assert zh[(5, "precip_mm")].startswith("降水 250 与本网格以往冷季数值相差很大")
 
 
 def test_no_outlier_without_enough_history(
