@@ -423,7 +423,7 @@ def test_predict_disease_refuses_a_formula_ref_naming_the_field(
     with new_store(offline_settings.work_dir, offline_settings.data_dir), pytest.raises(OfflineInputError) as err:
         predict_file(offline_settings, "disease", source, tmp_path / "out.csv")
 
-    assert "'field': 'ref'" in str(err.value)
+    assert "row 2, field ref, value =cmd" in str(err.value) and "should match pattern" in str(err.value)
     assert not (tmp_path / "out.csv").exists()
 
 
