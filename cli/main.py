@@ -92,6 +92,51 @@ def data_emit(
     typer.echo("  faults: " + ", ".join(f"{kind} {n}" for kind, n in counts.items()))
 
 
+@data_app.command("import")
+def data_import(
+    path: Annotated[Path, typer.Argument(help="A county data directory (the catalog's layout).")],
+    who: Annotated[str | None, typer.Option(help="Who imports (kept in the audit); default: the OS user.")] = None,
+) -> None:
+    """Validate a county directory, then import its tables into the county store (MUZHANG_STORE_URL).
+
+    Idempotent: rows already there as given are not written; changed values are audited; the imported
+    months are recorded as closed. Exit 2 if PATH is not a valid county directory, 1 if the store refuses.
+    """
+    import getpass
+    from dataclasses import fields
+
+    from features.tables import load_county
+    from muzhang.catalog.validate import format_report, validate_path
+    from muzhang.settings import get_settings
+    from muzhang.store import StoreError, open_store
+
+    if path.is_file():
+        typer.echo(f"cannot import {path}: importing a file of reports is not available yet; give a county directory")
+        raise typer.Exit(code=2)
+    if not path.is_dir():
+        typer.echo(f"cannot import {path}: no such directory")
+        raise typer.Exit(code=2)
+    report = validate_path(path)
+    if not report.ok:
+        typer.echo(format_report(report))
+        typer.echo(f"not imported: {path} fails validation (muzhang data validate {path})")
+        raise typer.Exit(code=2)
+    try:
+        who = who or getpass.getuser()
+    except (KeyError, OSError):
+        who = "cli"
+    county = load_county(path)
+    tables = {f.name: getattr(county, f.name) for f in fields(county)}
+    url = get_settings().county_store_url()
+    try:
+        summary = open_store(url).import_tables(tables, who=who, source=path.resolve().name)
+    except (StoreError, ValueError) as exc:
+        typer.echo(f"not imported: {exc}")
+        raise typer.Exit(code=1) from None
+    typer.echo(f"imported {path} into {masked(url)} as {who}")
+    typer.echo(str(summary))
+
+
 @features_app.command("build")
 def features_build(
     data: Annotated[Path, typer.Option(help="County data directory.")] = SAMPLE_COUNTY,

@@ -25,6 +25,7 @@ STORE_ENV_VARS: tuple[str, ...] = (
     "MUZHANG_OPTUNA_STORAGE",
     "MUZHANG_WORK_DIR",
     "MUZHANG_DATA_DIR",
+    "MUZHANG_STORE_URL",
 )
 
 
@@ -52,6 +53,11 @@ class Settings(BaseSettings):
         None,
         validation_alias=AliasChoices("OPTUNA_STORAGE", "MUZHANG_OPTUNA_STORAGE"),
         description="Optuna RDB URL; default: SQLite under work_dir.",
+    )
+    store_url: str | None = Field(
+        None,
+        description="County store database (SQLAlchemy URL, e.g. postgresql+psycopg://...); "
+        "default: SQLite county.db under work_dir.",
     )
 
     # --- Serving ------------------------------------------------------------------------------------
@@ -83,6 +89,10 @@ class Settings(BaseSettings):
     def study_storage(self) -> str:
         """The Optuna storage URL in force (a local SQLite file unless one is configured)."""
         return self.optuna_storage or f"sqlite:///{(self.work_dir / 'optuna.db').resolve()}"
+
+    def county_store_url(self) -> str:
+        """The county store's URL in force (a SQLite file under work_dir unless one is configured)."""
+        return self.store_url or f"sqlite:///{(self.work_dir / 'county.db').resolve()}"
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,6 +54,8 @@ def get_engine(url: str) -> sa.Engine:
             kwargs: dict[str, Any] = {}
             if parsed.get_backend_name() == "sqlite":
                 kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
+                if parsed.database not in (None, "", ":memory:") and not parsed.database.startswith("file:"):
+                    Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)  # a fresh work_dir
             else:
                 kwargs["pool_pre_ping"] = True
             engine = sa.create_engine(parsed, **kwargs)

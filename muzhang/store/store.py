@@ -546,23 +546,24 @@ class Store:
         table = county_tables[REPORT_TABLE]
         grid_id, month = values["grid_id"], values["month"]
         now = _now()
-        received = extra.get("received_at")
-        received_at = now if received is None or pd.isna(received) else pd.Timestamp(received).to_pydatetime()
-        problems = extra.get("problems")
+        given = {k: _given(v) for k, v in extra.items()}
+        received = given.get("received_at")
+        received_at = now if received is None else _aware(received)
+        problems = given.get("problems")
         problems_text = (
             "[]"
-            if problems is None or (isinstance(problems, float) and np.isnan(problems))
+            if problems is None
             else problems
             if isinstance(problems, str)
             else json.dumps(problems, ensure_ascii=False, default=str)
         )
-        status = str(extra.get("status") or "accepted")
-        submitted_by = extra.get("submitted_by")
+        status = str(given.get("status") or "accepted")
+        submitted_by = given.get("submitted_by")
         submission = {
             "submission_id": submission_id,
             "grid_id": grid_id,
             "month": month,
-            "submitted_by": str(submitted_by) if isinstance(submitted_by, str) and submitted_by else who,
+            "submitted_by": who if submitted_by is None else str(submitted_by),
             "role": role,
             "source": source,
             "received_at": received_at,
@@ -693,26 +694,25 @@ class Store:
             return []
         now = _now()
         entries = []
-        for record in new.reset_index(drop=True).to_dict("records"):
-
-            def get(column: str, rec: dict[Any, Any] = record) -> Any:
-                value = rec.get(column)
-                return None if value is None or (not isinstance(value, (list, dict)) and pd.isna(value)) else value
-
+        for row, record in enumerate(new.reset_index(drop=True).to_dict("records")):
+            get = {str(k): _given(v) for k, v in record.items()}.get
+            grid_id, month, rule = get("grid_id"), get("month"), get("rule")
+            if grid_id is None or month is None or rule is None:
+                raise ValueError(f"flag row {row}: grid_id, month and rule may not be empty")
             status = get("status") or "open"
             if status not in FLAG_STATUSES:
                 raise ValueError(f"flag status {status!r} is not one of {', '.join(FLAG_STATUSES)}")
             raised = get("raised_at")
             entries.append(
                 {
-                    "grid_id": str(get("grid_id")),
-                    "month": month_start(get("month")),
+                    "grid_id": str(grid_id),
+                    "month": month_start(month),
                     "field": None if get("field") is None else str(get("field")),
-                    "rule": str(get("rule")),
+                    "rule": str(rule),
                     "value": None if get("value") is None else fr.text_value(_plain(get("value"))),
                     "detail": None if get("detail") is None else str(get("detail")),
                     "status": status,
-                    "raised_at": now if raised is None else pd.Timestamp(raised).to_pydatetime(),
+                    "raised_at": now if raised is None else _aware(raised),
                     "submission_id": None if get("submission_id") is None else str(get("submission_id")),
                 }
             )
@@ -760,6 +760,21 @@ def _canonical_or_raise(values: pd.Series, spec: FieldSpec) -> pd.Series:
 
 def _nulls(n: int, spec: FieldSpec) -> pd.Series:
     return fr.canonical(pd.Series([None] * n, dtype=object), spec)
+
+
+def _given(value: Any) -> Any:
+    """A cell's value, or None when it is empty (None, NaN, NA, NaT or blank text)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, list | dict | tuple) and pd.isna(value):
+        return None
+    return value
+
+
+def _aware(value: Any) -> datetime:
+    """A timestamp as a timezone-aware datetime (a naive one is taken as UTC)."""
+    stamp = pd.Timestamp(value)
+    return (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp).to_pydatetime()
 
 
 def _plain(value: Any) -> Any:
