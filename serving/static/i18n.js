@@ -372,6 +372,8 @@ const STRINGS = {
     u_head: "head",
     u_day: "days",
     u_t: "t",
+    u_mm: "mm",
+    "u_kg DM/ha": "kg DM/ha",
     cat_grazing: "grazing",
     cat_seasonal_rest: "seasonal rest",
     cat_grazing_ban: "grazing ban",

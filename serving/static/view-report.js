@@ -100,6 +100,8 @@ export class ReportView {
       const answer = await api.sendReport(body);
       outbox.remove(body.submission_id);
       this.#logAnswer(body, answer);
+      // The "kept on this device" line of this report is out of date: its answer is in the log now.
+      this.result?.querySelector(`.queued[data-submission="${CSS.escape(body.submission_id)}"]`)?.remove();
       return "answered";
     } catch (err) {
       if (err instanceof api.ApiError && err.status === 0) return "offline";
@@ -151,11 +153,18 @@ export class ReportView {
     return h("input", { ...attrs, type: "text", autocomplete: "off" });
   }
 
+  /** "0–31", "≥ 5" or "≤ 9" (a count's plain "≥ 0" goes without saying: the input refuses a minus sign). */
+  #bounds(field) {
+    const has = (v) => v !== null && v !== undefined;
+    if (has(field.min) && has(field.max)) return `${field.min}–${field.max}`;
+    if (has(field.max)) return `≤ ${field.max}`;
+    if (has(field.min) && field.min !== 0) return `≥ ${field.min}`;
+    return "";
+  }
+
   #field(field) {
     const unit = this.#unit(field);
-    const bounds = [field.min, field.max].some((v) => v !== null && v !== undefined)
-      ? `${field.min ?? "…"}–${field.max ?? "…"}`
-      : "";
+    const bounds = this.#bounds(field);
     const input = this.#input(field);
     return h(
       "div",
@@ -219,13 +228,15 @@ export class ReportView {
     this.outboxEl = h("p", { id: "report-outbox", class: "outbox" });
     this.logEl = h("div", { id: "report-log" });
     clear(this.root).append(
-      h("h2", { text: t("report_title") }),
-      h("p", { class: "muted", text: t("report_intro", { as_of: monthLabel(form.as_of) }) }),
-      form.grids.length ? null : h("p", { class: "error", text: t("report_no_grids") }),
-      this.outboxEl,
-      this.formEl,
-      this.result,
-      this.logEl,
+      ...[
+        h("h2", { text: t("report_title") }),
+        h("p", { class: "muted", text: t("report_intro", { as_of: monthLabel(form.as_of) }) }),
+        form.grids.length ? null : h("p", { class: "error", text: t("report_no_grids") }),
+        this.outboxEl,
+        this.formEl,
+        this.result,
+        this.logEl,
+      ].filter(Boolean),
     );
     this.#renderOutbox();
     this.#renderLog();
@@ -301,7 +312,7 @@ export class ReportView {
       this.#showAnswer(body, answer);
     } catch (err) {
       if (err instanceof api.ApiError && (err.status === 0 || err.status >= 500 || err.status === 401)) {
-        this.result.append(h("p", { class: "queued", role: "status", text: t("report_queued") }));
+        this.result.append(h("p", { class: "queued", role: "status", "data-submission": body.submission_id, text: t("report_queued") }));
         if (err.status !== 0) this.result.append(errorLine(err));
       } else {
         outbox.remove(body.submission_id);
@@ -323,10 +334,8 @@ export class ReportView {
       if (!this.#mark(p.field, text, "error")) loose.push(`${this.#fieldName(p.field)}: ${text}`);
     }
     if (answer.refused?.length || row?.outcome === "refused") {
-      this.result.append(
-        h("p", { class: "error", role: "alert", id: "report-refused", text: t("report_refused") }),
-        loose.length ? h("ul", { class: "errors" }, loose.map((x) => h("li", { text: x }))) : null,
-      );
+      this.result.append(h("p", { class: "error", role: "alert", id: "report-refused", text: t("report_refused") }));
+      if (loose.length) this.result.append(h("ul", { class: "errors" }, loose.map((x) => h("li", { text: x }))));
       this.formEl.querySelector("[aria-invalid]")?.focus();
       return;
     }

@@ -246,7 +246,8 @@ def store_state(
 
     county = load_county(tracked_settings.data_dir)
     url = f"sqlite:///{tmp_path_factory.mktemp('browser-store') / 'county.db'}"
-    open_store(url).import_tables({f.name: getattr(county, f.name) for f in fields(county)}, who="loader", source="tiny")
+    tables = {f.name: getattr(county, f.name) for f in fields(county)}
+    open_store(url).import_tables(tables, who="loader", source="tiny")
     grids = sorted(county.grids["grid_id"].astype(str))[:REPORTER_GRIDS]
     digest = {role: hashlib.sha256(key.encode()).hexdigest() for role, key in store_keys.items()}
     keys = [
@@ -268,7 +269,7 @@ def store_state(
 
 
 @pytest.fixture(scope="session")
-def reporter_grids(store_state: AppState, store_keys: dict[str, str]) -> list[str]:
+def reporter_grids(store_state: AppState) -> list[str]:
     return next(k.grids for k in store_state.keys if k.role == "reporter")
 
 

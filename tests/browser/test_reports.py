@@ -21,8 +21,15 @@ pytestmark = pytest.mark.slow
 PHONE = {"width": 390, "height": 844}
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 OUTBOX = "muzhang.outbox"
-# Where the phone screenshot goes (a person looks at it): MUZHANG_SCREENSHOTS, else pytest's temp folder.
+GRID_FILLS = "els => els.map(e => [e.dataset.grid, e.getAttribute('fill')])"
+# A folder to keep screenshots of these views in, for a person to look at (none: no screenshots).
 SCREENSHOTS = os.environ.get("MUZHANG_SCREENSHOTS")
+
+
+def shoot(page: Any, name: str) -> None:
+    if SCREENSHOTS:
+        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
 
 
 def form_of(store_api: Any) -> dict[str, Any]:
@@ -73,7 +80,7 @@ def submissions_with(state: AppState, submission_id: str) -> int:
 
 
 def test_reporter_on_a_phone_sees_only_the_report_view_and_sends_a_report(
-    page: Any, store_sign_in: Any, store_api: Any, store_state: AppState, reporter_grids: list[str], tmp_path: Path
+    page: Any, store_sign_in: Any, store_api: Any, store_state: AppState, reporter_grids: list[str]
 ) -> None:
     form = form_of(store_api)
     page.set_viewport_size(PHONE)
@@ -120,11 +127,8 @@ def test_reporter_on_a_phone_sees_only_the_report_view_and_sends_a_report(
     sent = page.locator("#report-log li[data-outcome=inserted]").get_attribute("data-submission")
     assert submissions_with(store_state, sent) == 1
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    shots = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
-    shots.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(shots / "report-phone.png"), full_page=True)
-    page.locator("#report-form").scroll_into_view_if_needed()
-    page.screenshot(path=str(shots / "report-phone-top.png"))
+    assert "null" not in page.inner_text("#view-report") and "undefined" not in page.inner_text("#view-report")
+    shoot(page, "report-phone-sent")
 
 
 def test_a_report_sent_offline_waits_on_the_device_and_is_sent_once_online(
@@ -154,12 +158,14 @@ def test_a_report_sent_offline_waits_on_the_device_and_is_sent_once_online(
     assert submission_id in stored and "Bearer" not in stored
     assert all(key not in stored for key in page.evaluate("Object.values(sessionStorage)"))
     assert answers == [] and submissions_with(store_state, submission_id) == 0
+    shoot(page, "report-offline-queued")
 
     page.context.set_offline(False)  # the page hears `online` and sends what waits
 
     page.wait_for_selector(f"#report-log li[data-outcome=inserted][data-submission='{submission_id}']")
     page.wait_for_selector("#report-outbox[data-count='0']")
     assert queued_ids(page) == []
+    assert page.locator("#report-result .queued").count() == 0
     assert [a["rows"][0]["outcome"] for a in answers] == ["inserted"]
     assert answers[0]["rows"][0]["submission_id"] == submission_id
     assert submissions_with(store_state, submission_id) == 1
@@ -185,7 +191,7 @@ def test_sign_out_keeps_the_outbox_and_the_next_sign_in_sends_it(
     page.context.set_offline(False)
 
     assert page.locator("#key-input").is_visible()
-    assert page.evaluate("Object.keys(sessionStorage)") == [] or "muzhang.key" not in page.evaluate("Object.keys(sessionStorage)")
+    assert "muzhang.key" not in page.evaluate("Object.keys(sessionStorage)")
     assert queued_ids(page) == [submission_id]  # the chief's report stays on the device
     store_sign_in("reporter")
     page.wait_for_selector(f"#report-log li[data-outcome=inserted][data-submission='{submission_id}']")
@@ -217,6 +223,7 @@ def test_a_refused_value_shows_its_rule_beside_the_input_in_the_chosen_language(
     label = page.locator("label[for='rf-yak']").inner_text()
     assert ("Yak" in label) if lang == "en" else ("牦牛" in label)
     assert page.locator("#report-outbox").get_attribute("data-count") == "0"  # answered: nothing waits
+    shoot(page, f"report-refused-{lang}")
 
 
 def test_report_view_has_no_serious_accessibility_violations(
@@ -257,7 +264,7 @@ def test_data_quality_view_for_a_planner_and_closing_the_month(
     assert float(rate) == pytest.approx(100 * expected["county"]["reporting_rate"], abs=1)
     assert page.locator("#dq-missing li").count() == len(expected["missing_grids"])
     page.wait_for_selector(f'#county-map[data-painted="quality-{expected["month"]}"]')
-    fills = dict(page.eval_on_selector_all("#county-map path.grid", "els => els.map(e => [e.dataset.grid, e.getAttribute('fill')])"))
+    fills = dict(page.eval_on_selector_all("#county-map path.grid", GRID_FILLS))
     assert {fills[g] for g in expected["missing_grids"]} <= {"#d73027"}
     # Sortable: worst reporting rate first, then the other way round.
     rates = page.eval_on_selector_all("#dq-townships tbody tr", "els => els.map(e => e.dataset.township)")
@@ -265,6 +272,7 @@ def test_data_quality_view_for_a_planner_and_closing_the_month(
     assert rates == [r["key"] for r in by_rate]
     page.click("button[data-sort=reporting_rate]")
     assert page.get_attribute("#dq-townships th[aria-sort]", "aria-sort") == "descending"
+    shoot(page, "data-quality")
 
     page.once("dialog", lambda dialog: dialog.accept())
     with page.expect_response(lambda r: "/close" in r.url) as closing:
