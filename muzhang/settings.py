@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from muzhang.paths import DEFAULT_WORK_DIR, SAMPLE_COUNTY
 
-Role = Literal["planner", "health", "data_scientist", "admin"]
+Role = Literal["planner", "health", "data_scientist", "admin", "reporter"]
 # Every environment variable that sends data, runs, models or studies somewhere else than the defaults:
 # MLflow's own two, Optuna's, and the settings below that name a store or a folder. Tests and benchmarks
 # clear exactly these to work on a store of their own.
@@ -35,6 +35,10 @@ class ApiKey(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     role: Role
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    grids: list[str] = Field(
+        default_factory=list,
+        description="A reporter's (herder chief's) grid areas: the only grids the key may report for.",
+    )
 
 
 class Settings(BaseSettings):
@@ -59,6 +63,12 @@ class Settings(BaseSettings):
         description="County store database (SQLAlchemy URL, e.g. postgresql+psycopg://...); "
         "default: SQLite county.db under work_dir.",
     )
+    county_source: Literal["auto", "store", "directory"] = Field(
+        "auto",
+        description="Where training and serving read the county: the store (at its last closed month), the "
+        "data directory, or auto: the store when a store URL is set or the default store file exists.",
+    )
+    on_time_days: int = Field(15, ge=0, le=90, description="Days after a month ends a report is still on time.")
 
     # --- Serving ------------------------------------------------------------------------------------
     api_keys: list[ApiKey] = Field(
@@ -93,6 +103,12 @@ class Settings(BaseSettings):
     def county_store_url(self) -> str:
         """The county store's URL in force (a SQLite file under work_dir unless one is configured)."""
         return self.store_url or f"sqlite:///{(self.work_dir / 'county.db').resolve()}"
+
+    def reads_store(self) -> bool:
+        """Whether training and serving read the county from the store (see ``county_source``)."""
+        if self.county_source != "auto":
+            return self.county_source == "store"
+        return self.store_url is not None or (self.work_dir / "county.db").is_file()
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -17,12 +17,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from muzhang.families import family_names, family_specs, resolve
 from muzhang.settings import Settings, get_settings
-from serving.county import load_county_state
+from serving.county import load_county_state, store_county_state
 from serving.deps import AppState
 from serving.errors import InvalidInput, NotFound, ScoringError, TooMany, Unavailable
 from serving.observability import AuditLog, Metrics
 from serving.registry import ModelRegistry
-from serving.routes import county, system, ui
+from serving.routes import county, reports, system, ui
 from serving.schemas import ERROR_RESPONSES, KEY_RESPONSES
 
 log = logging.getLogger("muzhang.serving")
@@ -36,17 +36,31 @@ ERROR_STATUS: dict[type[ScoringError], int] = {
 
 
 def build_state(settings: Settings) -> AppState:
-    """Read the county, connect to the registry and load every champion that can be loaded."""
+    """Read the county (store or directory), connect to the registry and load every champion that can be."""
     registry = ModelRegistry(settings.tracking_uri())
     for family, outcome in registry.reload().items():
         log.info("model %s: %s", family, outcome)
+    store = None
+    if settings.reads_store():
+        from muzhang.store import open_store
+
+        store = open_store(settings.county_store_url())
+        if store.last_closed_month() is None:
+            raise RuntimeError(
+                "the county store has no closed month: import a county first (`muzhang data import DIR`)"
+            )
+        county = store_county_state(store, settings.data_dir)
+    else:
+        county = load_county_state(settings.data_dir)
+    log.info("county: %s as of %s", county.source, f"{county.last_month:%Y-%m}")
     return AppState(
         settings=settings,
         registry=registry,
-        county=load_county_state(settings.data_dir),
+        county=county,
         metrics=Metrics(),
         audit=AuditLog(settings.audit_path()),
         keys=list(settings.api_keys),
+        store=store,
     )
 
 
@@ -83,6 +97,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
         if spec.router is not None:
             app.include_router(resolve(spec.router))
     app.include_router(county.router, responses=KEY_RESPONSES)
+    app.include_router(reports.router)
     app.include_router(ui.router)
     app.add_middleware(GuardMiddleware)
     install_error_handlers(app)

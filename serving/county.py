@@ -1,15 +1,19 @@
-"""The county's data, read once at start-up and kept in memory, with the forecast rows of every family.
+"""The county's data, kept in memory, with the forecast rows of every family.
 
-The same feature code as training builds the rows (``build_features(..., forecast=True)``), so a
-served prediction sees exactly what a trained model saw.
+The county comes from the store of record (at its last closed month) or, for a directory of tables (the
+tests' tiny counties, a data scientist's own data), from that directory. The same feature code as training
+builds the rows (``build_features(..., forecast=True)``), so a served prediction sees exactly what a trained
+model saw. When a month closes, :func:`refresh_county` builds the new state aside and swaps it in whole:
+requests in flight finish on the old month, the next ones see the new one, none fails.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -17,6 +21,10 @@ from features import FeatureSet, build_features, load_county
 from features.tables import CountyTables
 from muzhang.catalog import load_catalog
 from muzhang.families import family_specs
+
+if TYPE_CHECKING:
+    from muzhang.store import Store
+    from serving.scoring.context import ScoringContext
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,8 @@ class CountyState:
     forecasts: dict[str, FeatureSet]
     geojson: dict[str, Any] | None
     grid_ids: frozenset[str]
+    source: str = "directory"  # "directory" or "store"
+    version: str = ""  # changes whenever the data does (the month, and the store's fingerprint)
 
     @property
     def last_month(self) -> pd.Timestamp:
@@ -41,12 +51,12 @@ class CountyState:
         return rows.tail(months)
 
 
-def load_county_state(data_dir: Path) -> CountyState:
-    """Read a county directory and build the forecast rows (about a second for the sample)."""
-    tables = load_county(data_dir)
+def county_state(tables: CountyTables, data_dir: Path, *, source: str, version: str = "") -> CountyState:
+    """Lookups and every family's forecast rows for a county's tables (about a second for the sample)."""
     forecasts = {s.name: build_features(s.name, tables, forecast=True) for s in family_specs() if s.serves_forecasts}
     geojson_path = Path(data_dir) / load_catalog().layout.geojson
     geojson = json.loads(geojson_path.read_text(encoding="utf-8")) if geojson_path.exists() else None
+    last = pd.Timestamp(tables.grid_monthly["month"].max())
     return CountyState(
         data_dir=Path(data_dir),
         tables=tables,
@@ -55,4 +65,30 @@ def load_county_state(data_dir: Path) -> CountyState:
         forecasts=forecasts,
         geojson=geojson,
         grid_ids=frozenset(tables.grids["grid_id"].astype(str)),
+        source=source,
+        version=version or f"{source}:{last:%Y-%m}",
     )
+
+
+def load_county_state(data_dir: Path) -> CountyState:
+    """A county directory's tables and forecast rows."""
+    return county_state(load_county(data_dir), Path(data_dir), source="directory")
+
+
+def store_county_state(store: Store, data_dir: Path) -> CountyState:
+    """The store's county as of its last closed month (the map's polygons come from ``data_dir``)."""
+    cutoff = store.last_closed_month()
+    tables = CountyTables.from_mapping(store.read_tables(cutoff))
+    version = f"store:{pd.Timestamp(cutoff):%Y-%m}:{store.fingerprint(cutoff)[:12]}" if cutoff is not None else ""
+    return county_state(tables, Path(data_dir), source="store", version=version)
+
+
+def refresh_county(ctx: ScoringContext) -> float:
+    """Rebuild the county from the store and swap it in; returns the seconds it took. No-op without a store."""
+    if ctx.store is None:
+        return 0.0
+    start = time.perf_counter()
+    fresh = store_county_state(ctx.store, ctx.county.data_dir)
+    ctx.county = fresh  # one assignment: readers see the old state or the new one, never a mix
+    ctx.encoded = {k: v for k, v in ctx.encoded.items() if k[2] == fresh.version}
+    return time.perf_counter() - start

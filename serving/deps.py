@@ -21,6 +21,11 @@ ROLES = {
     "health": HEALTH_ROLES,
     "models_read": frozenset({"planner", "health", "data_scientist", "admin"}),
     "models_reload": frozenset({"data_scientist", "admin"}),
+    # Monthly reports: herder chiefs send their own grids' reports; county staff upload files, close months
+    # and follow up flagged values. A reporter key reads nothing else.
+    "report": frozenset({"reporter", "planner", "admin"}),
+    "county_staff": frozenset({"planner", "admin"}),
+    "data_quality": frozenset({"planner", "data_scientist", "admin"}),
 }
 
 
@@ -35,6 +40,7 @@ class AppState(ScoringContext):
 class Caller:
     name: str
     role: str
+    grids: frozenset[str] = frozenset()  # a reporter's grid areas (empty for every other role)
 
 
 async def get_state(request: Request) -> AppState:
@@ -75,7 +81,7 @@ def _caller(request: Request, credentials: HTTPAuthorizationCredentials | None, 
             status.HTTP_403_FORBIDDEN,
             f"role '{entry.role}' may not use this route (allowed: {', '.join(sorted(allowed))})",
         )
-    return Caller(entry.name, entry.role)
+    return Caller(entry.name, entry.role, frozenset(entry.grids))
 
 
 def _requires(allowed: frozenset[str]) -> Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[Caller]]:
@@ -106,3 +112,6 @@ PlannerDep = Annotated[Caller, Depends(_requires(ROLES["planning"]))]
 HealthDep = Annotated[Caller, Depends(_requires(ROLES["health"]))]
 AnyRoleDep = Annotated[Caller, Depends(_requires(ROLES["models_read"]))]
 ReloaderDep = Annotated[Caller, Depends(_requires(ROLES["models_reload"]))]
+ReporterDep = Annotated[Caller, Depends(_requires(ROLES["report"]))]
+StaffDep = Annotated[Caller, Depends(_requires(ROLES["county_staff"]))]
+DataQualityDep = Annotated[Caller, Depends(_requires(ROLES["data_quality"]))]

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from features import build_features, load_county
+from features.tables import CountyTables
 from muzhang.catalog import load_catalog
 from muzhang.families import get_family
 from muzhang.settings import Settings
@@ -55,6 +56,39 @@ def load_oracle(data_dir: Path) -> dict[str, pd.DataFrame]:
     return {t: pd.read_parquet(p) for t, p in paths.items() if p.is_file()}
 
 
+@dataclass(frozen=True)
+class CountySource:
+    """The county a run trains on: its tables, a fingerprint of them, and where they came from."""
+
+    tables: CountyTables
+    fingerprint: str
+    tags: dict[str, str]
+    oracle_dir: Path  # the simulator's truth, when the county is simulated (for the Bayes limit only)
+
+
+def read_county(settings: Settings, data_dir: Path | None, log: Callable[[str], None] = print) -> CountySource:
+    """The store at its last closed month (when settings read the store and no directory is given), else the
+    directory, validated first. A store's data was validated when it was imported."""
+    if data_dir is None and settings.reads_store():
+        from muzhang.store import open_store
+
+        store = open_store(settings.county_store_url())
+        cutoff = store.last_closed_month()
+        if cutoff is None:
+            raise DataValidationError("the county store has no closed month: import a county first")
+        log(f"reading the county store at cut-off {cutoff:%Y-%m}")
+        tables = CountyTables.from_mapping(store.read_tables(cutoff))
+        tags = {"data_source": "store", "data_cutoff": f"{cutoff:%Y-%m}"}
+        return CountySource(tables, store.fingerprint(cutoff), tags, Path(settings.data_dir))
+    folder = Path(data_dir or settings.data_dir)
+    log(f"validating {folder}")
+    check_data(folder)
+    tables = load_county(folder)
+    last = pd.Timestamp(tables.grid_monthly["month"].max())
+    tags = {"data_source": "directory", "data_cutoff": f"{last:%Y-%m}"}
+    return CountySource(tables, data_fingerprint(folder), tags, folder)
+
+
 def check_data(data_dir: Path) -> None:
     from muzhang.catalog.validate import format_report, validate_path
 
@@ -79,15 +113,12 @@ def run_training(
     from training.tune import tune_family
 
     spec = get_family(family)
-    data_dir = Path(data_dir or settings.data_dir)
     config_path = Path(config_path or spec.experiment_path)
     cfg: ExperimentConfig = load_config(config_path, seed=seed, **{"tuning.trials": tune}, **(overrides or {}))
     if cfg.family != family:
         raise ValueError(f"{config_path} is for family {cfg.family!r}, not {family!r}")
-    log(f"[{family}] validating {data_dir}")
-    check_data(data_dir)
-    tables = load_county(data_dir)
-    fs = build_features(family, tables)
+    source = read_county(settings, data_dir, log=lambda msg: log(f"[{family}] {msg}"))
+    fs = build_features(family, source.tables)
     log(f"[{family}] features: {len(fs.frame):,} rows x {len(fs.features)} features")
     study = None
     params: dict[str, Any] = {}
@@ -98,7 +129,7 @@ def run_training(
         params = study["best_params"]
         log(f"[{family}] best {study['objective']} = {study['best_value']:.5g} after {study['n_trials']} trials")
     log(f"[{family}] training")
-    result = train_family(fs, cfg, oracle=load_oracle(data_dir), params=params)
+    result = train_family(fs, cfg, oracle=load_oracle(source.oracle_dir), params=params)
     rows = {"frame": len(fs.frame), **result.split.sizes()}
     log(f"[{family}] logging to MLflow and applying the promotion gate")
     run_id, version, decision = log_and_register(
@@ -106,10 +137,11 @@ def run_training(
         cfg,
         settings,
         config_text=config_path.read_text(encoding="utf-8"),
-        fingerprint=data_fingerprint(data_dir),
+        fingerprint=source.fingerprint,
         rows=rows,
         personal=spec.personal,
         study=study,
+        data_tags=source.tags,
     )
     return RunSummary(
         family,

@@ -224,6 +224,7 @@ def log_and_register(
     rows: dict[str, int],
     personal: bool,
     study: dict[str, Any] | None = None,
+    data_tags: dict[str, str] | None = None,
 ) -> tuple[str, str, GateDecision]:
     """Log the run, register a new version as ``challenger`` and apply the promotion gate.
 
@@ -236,7 +237,9 @@ def log_and_register(
     plan = lock_plan(settings)
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"{cfg.family}-seed{cfg.seed}") as run:
         run_id = run.info.run_id
-        mlflow.set_tags({"family": cfg.family, "git_commit": git_commit(), "data_fingerprint": fingerprint})
+        mlflow.set_tags(
+            {"family": cfg.family, "git_commit": git_commit(), "data_fingerprint": fingerprint, **(data_tags or {})}
+        )
         mlflow.log_params({f"lgb_{k}": v for k, v in {**cfg.lightgbm, **result.bundle.metadata["params"]}.items()})
         mlflow.log_params(
             {

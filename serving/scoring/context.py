@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,8 +42,10 @@ class ScoringContext:
     county: CountyState
     metrics: Metrics
     audit: AuditLog
-    # (family, model version) -> forecast rows encoded for that model: requests only index into it.
-    encoded: dict[tuple[str, str], Prepared] = field(default_factory=dict)
+    store: Any = None  # the county store of record (muzhang.store.Store), or None when serving a directory
+    # (family, model version, county month) -> forecast rows encoded for that model: requests only index into
+    # it. When a month closes the county is swapped whole; rows of the old month are never served under the new.
+    encoded: dict[tuple[str, str, str], Prepared] = field(default_factory=dict)
 
     def served(self, family: str) -> ServedModel:
         """The model serving ``family``; :class:`serving.errors.Unavailable` says how to get one."""
@@ -56,13 +59,14 @@ class ScoringContext:
 
     def prepared(self, model: ServedModel) -> Prepared:
         """The family's forecast rows for this model version, built on first use and kept."""
-        key = (model.family, model.version)
+        county = self.county  # one snapshot: a month closing mid-request swaps self.county
+        key = (model.family, model.version, county.version)
         cached = self.encoded.get(key)
         if cached is None:
             keys = get_family(model.family).forecast_keys
             if keys is None:
                 raise ValueError(f"family {model.family!r} has no forecast rows (requests bring their own)")
-            frame = self.county.forecasts[model.family].frame
+            frame = county.forecasts[model.family].frame
             index: dict[tuple[str, ...], list[int]] = {}
             columns = [frame[c].astype(str).tolist() for c in keys]
             for i, k in enumerate(zip(*columns, strict=True)):

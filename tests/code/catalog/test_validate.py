@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from cli.main import app
 from muzhang.catalog import Catalog, load_catalog
 from muzhang.catalog.validate import (
     MAX_STORED_PER_RULE,
@@ -19,7 +20,6 @@ from muzhang.catalog.validate import (
     validate_path,
     validate_table,
 )
-from cli.main import app
 from muzhang.paths import SAMPLE_COUNTY
 
 N_ROWS = 3  # rows taken from each large sample table

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from muzhang.domain import DEFAULT_DOMAIN, SPECIES
 from muzhang.calendar import festival_dates, festival_months
+from muzhang.domain import DEFAULT_DOMAIN, SPECIES
 from muzhang.simulate.county import generate_county
 from muzhang.simulate.geography import build_geography
 from muzhang.simulate.pastoral import simulate_pastoral

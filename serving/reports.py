@@ -1,0 +1,230 @@
+"""Herder chiefs' monthly grid reports in: read, check, keep, flag. No HTTP here.
+
+One path for every way a report arrives (``POST /v1/reports``, a township's CSV or XLSX upload, ``muzhang data
+import FILE``): rows are checked by the catalog's hard rules (a refused row names row, field, value and rule;
+the other rows are kept, never all-or-nothing) and soft rules (the value is kept and flagged for follow-up), then
+written to the store, idempotently by the client-made ``submission_id``: sending a report again changes nothing,
+a new report for the same grid and month supersedes the earlier values and the store audits who, when, old, new.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+
+from muzhang.catalog import load_catalog
+from muzhang.catalog.checks import check_reports
+from muzhang.store import Store
+from serving.errors import InvalidInput, TooMany
+
+Lang = Literal["zh", "en"]
+REPORT_TABLE = "grid_monthly"
+ID_COLUMN = "submission_id"
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{5,63}$"
+XLSX_MAGIC = b"PK\x03\x04"
+NOT_YOURS = {
+    "en": "grid area is not one of the reporter's grids",
+    "zh": "该网格不属于此牧长",
+}
+BAD_ID = {
+    "en": "submission_id must be 6-64 letters, digits or . _ : - (made once by the sending device)",
+    "zh": "submission_id须为6-64位字母、数字或 . _ : -（由发送设备生成一次）",
+}
+SAME_ID_DIFFERENT_ROW = {
+    "en": "the same submission_id is used for a different report in this file",
+    "zh": "同一文件中同一submission_id对应了不同的报表",
+}
+
+
+@dataclass
+class IntakeResult:
+    """What happened to each row of one intake: accepted (inserted/updated/unchanged), duplicate or refused."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[dict[str, Any]] = field(default_factory=list)  # row, field, value, rule_id, rule
+    flags: list[dict[str, Any]] = field(default_factory=list)  # row, field, value, rule_id, rule
+
+    def counts(self) -> dict[str, int]:
+        out = {"rows": len(self.rows), "refused": len({p["row"] for p in self.refused}), "flagged": len(self.flags)}
+        for row in self.rows:
+            out[row["outcome"]] = out.get(row["outcome"], 0) + 1
+        return out
+
+
+def report_columns() -> list[str]:
+    """The items of a grid-month report, in catalog order."""
+    return load_catalog().columns(REPORT_TABLE)
+
+
+def read_report_file(content: bytes, filename: str = "", *, max_rows: int) -> pd.DataFrame:
+    """A CSV (UTF-8) or XLSX file of reports as text cells, one report per row (file line = index + 2).
+
+    Raises:
+        InvalidInput: the file cannot be read, or lacks the id column.
+        TooMany: more than ``max_rows`` reports.
+    """
+    is_xlsx = content.startswith(XLSX_MAGIC) or filename.lower().endswith(".xlsx")
+    try:
+        if is_xlsx:
+            frame = pd.read_excel(io.BytesIO(content), dtype=str, keep_default_na=False, engine="openpyxl")
+        else:
+            text = content.decode("utf-8-sig")
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, on_bad_lines="error")
+    except Exception as exc:  # openpyxl and the csv parser raise many kinds; the user needs one sentence
+        kind = "XLSX workbook" if is_xlsx else "UTF-8 CSV with a header row"
+        raise InvalidInput(f"file: not a readable {kind} ({type(exc).__name__})") from None
+    if not isinstance(frame.index, pd.RangeIndex):
+        raise InvalidInput("file: some rows have more fields than the header row (a stray comma?)")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if len(frame) > max_rows:
+        raise TooMany(f"too many rows: {len(frame)}; at most {max_rows} per upload (split the file)")
+    unknown = [c for c in frame.columns if c not in {*report_columns(), ID_COLUMN, "reported_by", "received_at"}]
+    if unknown:
+        raise InvalidInput(f"file: unknown column(s) {', '.join(map(repr, unknown[:10]))}")
+    if ID_COLUMN not in frame.columns:
+        raise InvalidInput(f"file: a column {ID_COLUMN!r} is needed (one id per report, made by the sender)")
+    if frame.empty:
+        raise InvalidInput("file: no data rows")
+    frame.index = pd.RangeIndex(2, len(frame) + 2)  # the line numbers a spreadsheet shows
+    return frame
+
+
+def ingest_reports(
+    store: Store,
+    reports: pd.DataFrame,
+    *,
+    who: str,
+    role: str,
+    source: str,
+    known_grids: Collection[str],
+    latest_month: pd.Timestamp,
+    history: pd.DataFrame | None,
+    allowed_grids: Collection[str] | None = None,
+    trust_arrival: bool = False,
+    lang: Lang = "zh",
+) -> IntakeResult:
+    """Check and keep reports; refused rows are reported, never stored, and never stop the others.
+
+    Args:
+        reports: one report per row (index = the row number to report), catalog columns plus ``submission_id``.
+        who, role, source: recorded with every stored value and audit line.
+        known_grids: grid areas of the county (others are refused).
+        latest_month: the last month a report may be for (the current month).
+        history: earlier grid-month rows, for the soft rules (the grid's own past).
+        allowed_grids: a reporter's grids (None: any grid, for county staff).
+        trust_arrival: keep the file's ``received_at`` and ``reported_by`` (a township's collected reports, or
+            an offline import), instead of now and the sender.
+        lang: language of every rule message.
+    """
+    result = IntakeResult()
+    reports = reports.copy()
+    refused_rows: set[Any] = set()
+
+    def refuse(row: Any, column: str, value: Any, rule_id: str, rule: str) -> None:
+        result.refused.append({"row": row, "field": column, "value": _text(value), "rule_id": rule_id, "rule": rule})
+        refused_rows.add(row)
+
+    ids = reports[ID_COLUMN].astype(str).str.strip() if ID_COLUMN in reports else pd.Series("", index=reports.index)
+    reports[ID_COLUMN] = ids
+    for row, value in ids[~ids.str.fullmatch(ID_PATTERN)].items():
+        refuse(row, ID_COLUMN, value, "submission_id", BAD_ID[lang])
+    columns = report_columns()
+    for _, group in reports.groupby(ID_COLUMN, sort=False):  # one id, two different rows: both are suspect
+        if len(group) > 1 and len(group[columns].astype(str).drop_duplicates()) > 1:
+            for row in group.index:
+                refuse(row, ID_COLUMN, group.at[row, ID_COLUMN], "submission_id_reused", SAME_ID_DIFFERENT_ROW[lang])
+    if allowed_grids is not None:
+        allowed = set(allowed_grids)
+        grid_text = reports["grid_id"].astype(str) if "grid_id" in reports else pd.Series("", index=reports.index)
+        for row, grid in grid_text[~grid_text.isin(allowed)].items():
+            refuse(row, "grid_id", grid, "not_your_grid", NOT_YOURS[lang])
+
+    present = [c for c in columns if c in reports.columns]
+    check = check_reports(
+        reports[present],
+        known_grids=known_grids,
+        latest_month=latest_month,
+        history=history,
+        lang=lang,
+    )
+    for problem in check.refused.to_dict("records"):
+        refuse(problem["row"], problem["field"], problem["value"], problem["rule_id"], problem["rule"])
+    keep = [r for r in reports.index if r not in refused_rows]
+    result.flags = [{str(k): v for k, v in p.items()} for p in check.flags.to_dict("records")]
+    result.flags = [p for p in result.flags if p["row"] not in refused_rows]
+    if not keep:
+        return result
+    typed = typed_reports(reports.loc[keep, [*present, ID_COLUMN]])
+    if trust_arrival and "received_at" in reports:
+        arrival = pd.to_datetime(reports.loc[keep, "received_at"].replace("", None), utc=True, errors="coerce")
+        typed["received_at"] = arrival
+    if trust_arrival and "reported_by" in reports:
+        typed["submitted_by"] = reports.loc[keep, "reported_by"].replace("", None).fillna(who).astype(str)
+    outcomes = store.apply_reports(typed, who=who, role=role, source=source)
+    outcomes.index = typed.index
+    for row, outcome in outcomes.iterrows():
+        result.rows.append(
+            {
+                "row": row,
+                "submission_id": str(outcome["submission_id"]),
+                "grid_id": str(outcome["grid_id"]),
+                "month": pd.Timestamp(outcome["month"]).date().isoformat(),
+                "outcome": str(outcome["outcome"]),
+                "changed_fields": list(outcome.get("changed_fields") or []),
+            }
+        )
+    new = {r["row"] for r in result.rows if r["outcome"] in ("inserted", "updated")}
+    flags = [f for f in result.flags if f["row"] in new]  # a resent report is flagged once, not twice
+    if flags:
+        store.add_flags(
+            pd.DataFrame(
+                [
+                    {
+                        "grid_id": typed.at[f["row"], "grid_id"],
+                        "month": typed.at[f["row"], "month"],
+                        "field": f["field"],
+                        "rule": f["rule_id"],
+                        "value": _text(f["value"]),
+                        "detail": f["rule"],
+                        "submission_id": typed.at[f["row"], ID_COLUMN],
+                    }
+                    for f in flags
+                ]
+            )
+        )
+    return result
+
+
+def typed_reports(reports: pd.DataFrame) -> pd.DataFrame:
+    """Report cells (text or JSON values) as the catalog's types; only called on rows the hard rules passed."""
+    catalog = load_catalog()
+    out = pd.DataFrame(index=reports.index)
+    for column in reports.columns:
+        values = reports[column].map(lambda v: None if isinstance(v, str) and v.strip() == "" else v)
+        if column == ID_COLUMN:
+            out[column] = values.astype(str).str.strip()
+            continue
+        kind = catalog.field(column).type
+        if kind in ("integer", "float"):
+            out[column] = pd.to_numeric(values, errors="coerce").astype("float64")
+        elif kind == "date":
+            out[column] = pd.to_datetime(values).dt.to_period("M").dt.to_timestamp()
+        elif kind == "boolean":
+            out[column] = values.map(_boolean)
+        else:
+            out[column] = values.map(lambda v: None if v is None else str(v).strip())
+    return out
+
+
+def _boolean(value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in {"1", "true", "yes", "y", "是"}
+
+
+def _text(value: Any) -> str:
+    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)[:40]

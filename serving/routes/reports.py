@@ -1,0 +1,316 @@
+"""Monthly grid reports in (herder chiefs, county staff), months closed, data quality for the county office."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+from fastapi import APIRouter, File, HTTPException, Path, Query, UploadFile, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from serving.deps import AppState, Caller, DataQualityDep, ReporterDep, StaffDep, StateDep
+from serving.errors import NotFound, TooMany, Unavailable
+from serving.reports import ID_PATTERN, IntakeResult, ingest_reports, read_report_file
+from serving.routes.common import LangDep
+from serving.schemas import KEY_RESPONSES
+
+router = APIRouter(prefix="/v1", tags=["reports"], responses=KEY_RESPONSES)
+MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+class ReportIn(BaseModel):
+    """One grid area's report for one month, as a herder chief's app sends it (items from the data catalog)."""
+
+    model_config = ConfigDict(extra="allow")
+    submission_id: str = Field(pattern=ID_PATTERN, description="Made once by the sending device; resending is safe.")
+    grid_id: str = Field(description="Grid area id, e.g. G001.")
+    month: str = Field(description="The month reported, YYYY-MM or YYYY-MM-01.")
+
+
+class Problem(BaseModel):
+    row: int | str
+    field: str
+    value: str
+    rule_id: str
+    rule: str
+
+
+class RowOutcome(BaseModel):
+    row: int | str
+    submission_id: str
+    grid_id: str
+    month: str
+    outcome: str = Field(description="inserted, updated (supersedes earlier values), unchanged or duplicate.")
+    changed_fields: list[str] = []
+
+
+class IntakeOut(BaseModel):
+    counts: dict[str, int]
+    rows: list[RowOutcome]
+    refused: list[Problem] = Field(description="Rows not kept: row, field, value and the rule each breaks.")
+    flags: list[Problem] = Field(description="Values kept but flagged for follow-up.")
+
+
+def _out(result: IntakeResult) -> IntakeOut:
+    return IntakeOut(
+        counts=result.counts(),
+        rows=[RowOutcome(**r) for r in result.rows],
+        refused=[Problem(**p) for p in result.refused],
+        flags=[Problem(**p) for p in result.flags],
+    )
+
+
+def _store(state: AppState) -> Any:
+    if state.store is None:
+        raise Unavailable("this service reads a county directory, not a store: reports cannot be kept")
+    return state.store
+
+
+def _ingest(state: AppState, caller: Caller, frame: pd.DataFrame, source: str, lang: Any) -> IntakeResult:
+    county = state.county
+    grids: list[str] = list(frame["grid_id"].astype(str).unique()) if "grid_id" in frame else []
+    history = county.tables.grid_monthly
+    return ingest_reports(
+        _store(state),
+        frame,
+        who=caller.name,
+        role=caller.role,
+        source=source,
+        known_grids=county.grid_ids,
+        latest_month=pd.Timestamp(date.today()).to_period("M").to_timestamp(),
+        history=history[history["grid_id"].isin(grids)],
+        allowed_grids=caller.grids if caller.role == "reporter" else None,
+        trust_arrival=source == "upload",
+        lang=lang,
+    )
+
+
+@router.post("/reports", response_model=IntakeOut)
+def post_report(state: StateDep, caller: ReporterDep, lang: LangDep, body: ReportIn) -> IntakeOut:
+    """One grid-month report. A herder chief may report only their own grids (403 otherwise)."""
+    if caller.role == "reporter" and body.grid_id not in caller.grids:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"grid_id: {body.grid_id} is not one of your grid areas")
+    frame = pd.DataFrame([body.model_dump()], index=pd.Index([1]))
+    return _out(_ingest(state, caller, frame, "api", lang))
+
+
+@router.post("/reports/upload", response_model=IntakeOut)
+async def upload_reports(
+    state: StateDep,
+    caller: StaffDep,
+    lang: LangDep,
+    file: Annotated[UploadFile, File(description="CSV (UTF-8) or XLSX, one report per row, with submission_id.")],
+) -> IntakeOut:
+    """A township's file of many reports: each bad row is refused with row, field, value and rule; the rest kept."""
+    limit = state.settings.max_body_bytes
+    content = await file.read(limit + 1)
+    if len(content) > limit:
+        raise TooMany(f"file: larger than {limit:,} bytes")
+    frame = read_report_file(content, file.filename or "", max_rows=state.settings.batch_cap)
+    result = await asyncio.to_thread(_ingest, state, caller, frame, "upload", lang)
+    return _out(result)
+
+
+class MonthOut(BaseModel):
+    month: date
+    status: str
+    as_of: date = Field(description="The month every answer is now based on.")
+    reload_seconds: float
+
+
+@router.post("/months/{month}/close", response_model=MonthOut)
+async def close_month(
+    state: StateDep,
+    caller: StaffDep,
+    month: Annotated[str, Path(pattern=MONTH_PATTERN, description="YYYY-MM")],
+) -> MonthOut:
+    """Close a month: its reports feed the decisions, and every answer moves to it without a restart."""
+    from serving.county import refresh_county
+
+    when = pd.Timestamp(f"{month}-01")
+    store = _store(state)
+    await asyncio.to_thread(store.close_month, when, who=caller.name, reason="closed by staff")
+    seconds = await asyncio.to_thread(refresh_county, state)
+    return MonthOut(month=when.date(), status="closed", as_of=state.county.last_month.date(), reload_seconds=seconds)
+
+
+class LevelRate(BaseModel):
+    key: str = Field(description="Grid, township or village id ('county' for the whole county).")
+    expected: int
+    received: int
+    on_time: int
+    late: int
+    unknown_time: int = Field(description="Received by a history import: no arrival time.")
+    reporting_rate: float
+    on_time_rate: float | None
+
+
+class FlagOut(BaseModel):
+    id: int
+    grid_id: str
+    field: str
+    rule: str
+    value: str | None
+    detail: str | None
+    status: str
+
+
+class DataQualityOut(BaseModel):
+    month: date
+    on_time_days: int
+    county: LevelRate
+    townships: list[LevelRate]
+    villages: list[LevelRate]
+    missing_grids: list[str]
+    late_grids: list[str]
+    flags: list[FlagOut] = Field(description="Values flagged for follow-up this month (open first).")
+
+
+def _levels(frame: pd.DataFrame, level: str) -> list[LevelRate]:
+    rows = frame.rename(columns={level: "key"}).to_dict("records")
+    return [
+        LevelRate(**{str(k): (None if isinstance(v, float) and pd.isna(v) else v) for k, v in r.items()}) for r in rows
+    ]
+
+
+@router.get("/data-quality", response_model=DataQualityOut)
+def data_quality(
+    state: StateDep,
+    caller: DataQualityDep,
+    month: Annotated[str | None, Query(pattern=MONTH_PATTERN, description="YYYY-MM (default: the latest)")] = None,
+) -> DataQualityOut:
+    """Completeness and timeliness of a month's reports per township and village, missing grids, flagged values."""
+    from serving.quality import month_quality
+
+    store = _store(state)
+    county = state.county
+    when = pd.Timestamp(f"{month}-01") if month else (store.last_month() or county.last_month)
+    submissions = store.submissions(when)
+    reported = county.tables.grid_monthly[["grid_id", "month"]]
+    if len(submissions):
+        accepted = submissions[submissions["status"].isin(["accepted", "partial"])][["grid_id", "month"]]
+        reported = pd.concat([reported, accepted.assign(month=pd.to_datetime(accepted["month"]))])
+    days = state.settings.on_time_days
+    quality = month_quality(when, county.tables.grids, reported, submissions, on_time_days=days)
+    flags = store.flags(month=when)
+    flag_rows = [] if flags.empty else flags.sort_values(["status", "id"], key=_open_first).to_dict("records")
+    return DataQualityOut(
+        month=when.date(),
+        on_time_days=days,
+        county=_levels(quality.by_level["county"], "county")[0],
+        townships=_levels(quality.by_level["township_id"], "township_id"),
+        villages=_levels(quality.by_level["village_id"], "village_id"),
+        missing_grids=quality.missing["grid_id"].astype(str).tolist(),
+        late_grids=quality.late["grid_id"].astype(str).tolist(),
+        flags=[FlagOut(**{k: f.get(k) for k in FlagOut.model_fields}) for f in flag_rows],
+    )
+
+
+def _open_first(column: pd.Series) -> pd.Series:
+    return column.map({"open": 0}).fillna(1) if column.name == "status" else column
+
+
+class FormField(BaseModel):
+    name: str
+    label: str
+    label_zh: str
+    unit: str | None
+    type: str
+    min: float | None
+    max: float | None
+    categories: list[str] | None
+    required: bool
+
+
+class ReportForm(BaseModel):
+    fields: list[FormField] = Field(description="The items of a monthly grid report, as the data catalog has them.")
+    grids: list[str] = Field(description="The grid areas this key may report for.")
+    latest_month: date = Field(description="The latest month a report may be for.")
+    as_of: date = Field(description="The month the county's answers are based on.")
+
+
+@router.get("/reports/form", response_model=ReportForm)
+def report_form(state: StateDep, caller: ReporterDep) -> ReportForm:
+    """What a report holds (items, units, bounds, required) and which grids this key may report for."""
+    from muzhang.catalog import load_catalog
+
+    catalog = load_catalog()
+    fields = [
+        FormField(
+            name=f.name,
+            label=f.display,
+            label_zh=f.display_zh,
+            unit=f.unit,
+            type=f.type,
+            min=float(f.min) if isinstance(f.min, int | float) else None,
+            max=float(f.max) if isinstance(f.max, int | float) else None,
+            categories=list(f.categories) if f.categories else None,
+            required=not f.nullable,
+        )
+        for f in catalog.fields_of("grid_monthly")
+        if f.name not in ("grid_id", "month")
+    ]
+    grids = sorted(caller.grids) if caller.role == "reporter" else sorted(state.county.grid_ids)
+    latest = pd.Timestamp(date.today()).to_period("M").to_timestamp().date()
+    return ReportForm(fields=fields, grids=grids, latest_month=latest, as_of=state.county.last_month.date())
+
+
+class FlagResolution(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["confirmed", "corrected"] = Field(
+        description="confirmed: the value stands; corrected: a new report replaced it."
+    )
+    reason: str = Field(min_length=1, max_length=500, description="Why (kept in the record).")
+
+
+@router.post("/flags/{flag_id}", response_model=FlagOut)
+def resolve_flag(
+    state: StateDep,
+    caller: StaffDep,
+    flag_id: Annotated[int, Path(ge=1, le=2**62)],
+    body: FlagResolution,
+) -> FlagOut:
+    """Follow up a flagged value: staff confirm it or record that it was corrected, with a reason."""
+    store = _store(state)
+    try:
+        store.resolve_flag(flag_id, body.status, caller.name, body.reason)
+    except KeyError:
+        raise NotFound(f"flag_id: no flag {flag_id}") from None
+    flags = store.flags()
+    row = flags[flags["id"] == flag_id].to_dict("records")[0]
+    return FlagOut(**{k: row.get(k) for k in FlagOut.model_fields})
+
+
+class ValueChange(BaseModel):
+    field: str
+    old_value: str | None
+    new_value: str | None
+    changed_by: str
+    changed_at: str
+    submission_id: str | None
+
+
+@router.get("/reports/history/{grid_id}/{month}", response_model=list[ValueChange])
+def report_history(
+    state: StateDep,
+    caller: StaffDep,
+    grid_id: Annotated[str, Path(pattern=r"^G\d{3,4}$")],
+    month: Annotated[str, Path(pattern=MONTH_PATTERN, description="YYYY-MM")],
+) -> list[ValueChange]:
+    """The audit trail of one grid-month: every value change, who, when, old and new."""
+    if grid_id not in state.county.grid_ids:
+        raise NotFound(f"grid_id: unknown grid area {grid_id}")
+    history = _store(state).value_history(grid_id, f"{month}-01")
+    return [
+        ValueChange(
+            field=str(r["field"]),
+            old_value=None if pd.isna(r["old_value"]) else str(r["old_value"]),
+            new_value=None if pd.isna(r["new_value"]) else str(r["new_value"]),
+            changed_by=str(r["changed_by"]),
+            changed_at=pd.Timestamp(r["changed_at"]).isoformat(),
+            submission_id=None if pd.isna(r["submission_id"]) else str(r["submission_id"]),
+        )
+        for r in history.to_dict("records")
+    ]
