@@ -201,7 +201,7 @@ const STRINGS = {
     dq_none: "无",
     dq_close: "关闭 {month}",
     dq_close_help: "关闭月份后，本月报表进入全县的评估与预测，所有答复改以该月为准。",
-    dq_close_confirm: "确定关闭 {month} 吗？关闭后本月数据将用于全县的评估与预测。",
+    dq_close_confirm: "确定关闭 {month} 吗？目前只收到 {received} / {expected} 个网格的报表（{rate}）。关闭后本月数据将用于全县的评估与预测，未报网格按缺数据处理。",
     dq_closed: "{month} 已关闭；数据现截至 {as_of}。",
   },
   en: {
@@ -404,7 +404,7 @@ const STRINGS = {
     dq_none: "none",
     dq_close: "Close {month}",
     dq_close_help: "Closing a month feeds its reports to the county's assessments and forecasts: every answer moves to it.",
-    dq_close_confirm: "Close {month}? Its reports will then feed the county's assessments and forecasts.",
+    dq_close_confirm: "Close {month}? Reports are in for {received} of {expected} grid areas ({rate}). Its reports will then feed the county's assessments and forecasts; missing grid areas count as missing data.",
     dq_closed: "{month} is closed; data now up to {as_of}.",
   },
 };

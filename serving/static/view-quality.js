@@ -189,7 +189,9 @@ export class QualityView {
   }
 
   async #close(month, iso) {
-    if (!window.confirm(t("dq_close_confirm", { month: monthLabel(iso) }))) return;
+    const c = this.data.county;
+    const ask = t("dq_close_confirm", { month: monthLabel(iso), received: c.received, expected: c.expected, rate: percent(c.reporting_rate) });
+    if (!window.confirm(ask)) return;
     const out = this.root.querySelector("#dq-close-result");
     const button = this.root.querySelector("#dq-close");
     button.disabled = true;

@@ -274,7 +274,8 @@ def test_data_quality_view_for_a_planner_and_closing_the_month(
     assert page.get_attribute("#dq-townships th[aria-sort]", "aria-sort") == "descending"
     shoot(page, "data-quality")
 
-    page.once("dialog", lambda dialog: dialog.accept())
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     with page.expect_response(lambda r: "/close" in r.url) as closing:
         page.click("#dq-close")
 
@@ -284,6 +285,8 @@ def test_data_quality_view_for_a_planner_and_closing_the_month(
     result.wait_for()
     assert answer["month"] == expected["month"] and answer["as_of"] == expected["month"]
     assert zh_month(answer["as_of"]) in result.inner_text()
+    county = expected["county"]
+    assert f"{county['received']} / {county['expected']}" in asked[0]  # the confirmation says how much is missing
 
 
 def zh_month(iso: str) -> str:
