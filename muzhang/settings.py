@@ -69,6 +69,12 @@ class Settings(BaseSettings):
         "data directory, or auto: the store when a store URL is set or the default store file exists.",
     )
     on_time_days: int = Field(15, ge=0, le=90, description="Days after a month ends a report is still on time.")
+    close_at_completeness: float | None = Field(
+        None, gt=0, le=1, description="Close the open month by itself once this share of grids has reported."
+    )
+    close_on_day: int | None = Field(
+        None, ge=1, le=28, description="Close the open month by itself from this day of the following month."
+    )
 
     # --- Serving ------------------------------------------------------------------------------------
     api_keys: list[ApiKey] = Field(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,13 @@ class CountyState:
     grid_ids: frozenset[str]
     source: str = "directory"  # "directory" or "store"
     version: str = ""  # changes whenever the data does (the month, and the store's fingerprint)
+    # grid -> months (recent first) whose report never came: the values were carried when the month closed
+    carried: dict[str, tuple[pd.Timestamp, ...]] = field(default_factory=dict)
+
+    def carried_months(self, grid_id: str, within: int = 12) -> list[Any]:
+        """Months in the last ``within`` of the county whose report for the grid was carried, most recent first."""
+        start = self.last_month - pd.DateOffset(months=within - 1)
+        return [m.date() for m in self.carried.get(grid_id, ()) if m >= start]
 
     @property
     def last_month(self) -> pd.Timestamp:
@@ -51,7 +58,14 @@ class CountyState:
         return rows.tail(months)
 
 
-def county_state(tables: CountyTables, data_dir: Path, *, source: str, version: str = "") -> CountyState:
+def county_state(
+    tables: CountyTables,
+    data_dir: Path,
+    *,
+    source: str,
+    version: str = "",
+    carried: dict[str, tuple[pd.Timestamp, ...]] | None = None,
+) -> CountyState:
     """Lookups and every family's forecast rows for a county's tables (about a second for the sample)."""
     forecasts = {s.name: build_features(s.name, tables, forecast=True) for s in family_specs() if s.serves_forecasts}
     geojson_path = Path(data_dir) / load_catalog().layout.geojson
@@ -67,6 +81,7 @@ def county_state(tables: CountyTables, data_dir: Path, *, source: str, version: 
         grid_ids=frozenset(tables.grids["grid_id"].astype(str)),
         source=source,
         version=version or f"{source}:{last:%Y-%m}",
+        carried=carried or {},
     )
 
 
@@ -78,9 +93,18 @@ def load_county_state(data_dir: Path) -> CountyState:
 def store_county_state(store: Store, data_dir: Path) -> CountyState:
     """The store's county as of its last closed month (the map's polygons come from ``data_dir``)."""
     cutoff = store.last_closed_month()
+    if cutoff is None:
+        raise ValueError("the county store has no closed month: import a county first (`muzhang data import DIR`)")
     tables = CountyTables.from_mapping(store.read_tables(cutoff))
-    version = f"store:{pd.Timestamp(cutoff):%Y-%m}:{store.fingerprint(cutoff)[:12]}" if cutoff is not None else ""
-    return county_state(tables, Path(data_dir), source="store", version=version)
+    # A new token on every read: a correction to a closed month changes the data without moving the cut-off.
+    version = f"store:{cutoff:%Y-%m}:{time.time_ns()}"
+    subs = store.submissions()
+    carried_rows = subs[(subs["source"] == "carry") & (pd.to_datetime(subs["month"]) <= cutoff)]
+    carried: dict[str, tuple[pd.Timestamp, ...]] = {
+        str(grid): tuple(sorted(pd.to_datetime(rows["month"]), reverse=True))
+        for grid, rows in carried_rows.groupby("grid_id")
+    }
+    return county_state(tables, Path(data_dir), source="store", version=version, carried=carried)
 
 
 def refresh_county(ctx: ScoringContext) -> float:

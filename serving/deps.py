@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -34,6 +35,7 @@ class AppState(ScoringContext):
     """What the service holds: the scoring context and the API keys."""
 
     keys: list[ApiKey] = field(default_factory=list)
+    close_lock: threading.Lock = field(default_factory=threading.Lock)  # one month close at a time
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,11 @@ class GrazingAssessment(BaseModel):
     status: Literal["under", "balanced", "over"]
     advice: AdviceOut
     overrides: dict[str, Any] = Field(default_factory=dict, description="What-if changes applied.")
+    carried_months: list[dt.date] = Field(
+        default_factory=list,
+        description="Months whose report for this grid never arrived: their values were carried from the month "
+        "before when the month closed (empty when every input was reported).",
+    )
     explanation: ExplanationOut
 
 
@@ -195,6 +200,9 @@ class DisputeRisk(BaseModel):
     month: dt.date = Field(description="The month the risk is for.")
     probability: float = Field(ge=0, le=1, description="Probability of any dispute that month.")
     band: Band
+    carried_months: list[dt.date] = Field(
+        default_factory=list, description="Months of this grid's inputs carried from the month before (no report)."
+    )
     explanation: ExplanationOut
 
 

@@ -31,7 +31,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-SUBMISSION_SOURCES = ("api", "upload", "import", "emit")
+SUBMISSION_SOURCES = ("api", "upload", "import", "emit", "carry")  # carry: migration 0002
 SUBMISSION_STATUSES = ("accepted", "partial", "refused", "duplicate")
 FLAG_STATUSES = ("open", "confirmed", "corrected")
 MONTH_STATUSES = ("open", "closed")

@@ -69,6 +69,30 @@ def _store(state: AppState) -> Any:
 
 
 def _ingest(state: AppState, caller: Caller, frame: pd.DataFrame, source: str, lang: Any) -> IntakeResult:
+    result = _intake(state, caller, frame, source, lang)
+    _close_if_due(state, lang)
+    return result
+
+
+def _close_if_due(state: AppState, lang: Any) -> None:
+    """A month closes by itself at the completeness or the day the settings name (see serving.months)."""
+    from serving import months
+
+    settings = state.settings
+    if settings.close_at_completeness is None and settings.close_on_day is None:
+        return
+    with state.close_lock:
+        due = months.due_to_close(
+            state,
+            pd.Timestamp(date.today()),
+            completeness=settings.close_at_completeness,
+            close_on_day=settings.close_on_day,
+        )
+        if due is not None:
+            months.close_month(state, due, who="muzhang (automatic close)", lang=lang)
+
+
+def _intake(state: AppState, caller: Caller, frame: pd.DataFrame, source: str, lang: Any) -> IntakeResult:
     county = state.county
     grids: list[str] = list(frame["grid_id"].astype(str).unique()) if "grid_id" in frame else []
     history = county.tables.grid_monthly
@@ -115,25 +139,36 @@ async def upload_reports(
 
 class MonthOut(BaseModel):
     month: date
-    status: str
+    closed: bool = Field(description="False when the month was closed already (nothing changed).")
+    carried_grids: list[str] = Field(description="Grid areas without a report: last month's values carried.")
     as_of: date = Field(description="The month every answer is now based on.")
-    reload_seconds: float
+    seconds: float
 
 
 @router.post("/months/{month}/close", response_model=MonthOut)
 async def close_month(
     state: StateDep,
     caller: StaffDep,
+    lang: LangDep,
     month: Annotated[str, Path(pattern=MONTH_PATTERN, description="YYYY-MM")],
 ) -> MonthOut:
-    """Close a month: its reports feed the decisions, and every answer moves to it without a restart."""
-    from serving.county import refresh_county
+    """Close a month: missing reports are carried (and flagged), and every answer moves to it without a restart."""
+    from serving import months
 
-    when = pd.Timestamp(f"{month}-01")
-    store = _store(state)
-    await asyncio.to_thread(store.close_month, when, who=caller.name, reason="closed by staff")
-    seconds = await asyncio.to_thread(refresh_county, state)
-    return MonthOut(month=when.date(), status="closed", as_of=state.county.last_month.date(), reload_seconds=seconds)
+    _store(state)
+
+    def close() -> months.CloseResult:
+        with state.close_lock:  # two staff closing at once: the second finds the month closed
+            return months.close_month(state, pd.Timestamp(f"{month}-01"), who=caller.name, lang=lang)
+
+    result = await asyncio.to_thread(close)
+    return MonthOut(
+        month=result.month.date(),
+        closed=result.closed,
+        carried_grids=result.carried,
+        as_of=result.as_of.date(),
+        seconds=result.seconds,
+    )
 
 
 class LevelRate(BaseModel):
@@ -188,12 +223,17 @@ def data_quality(
     county = state.county
     when = pd.Timestamp(f"{month}-01") if month else (store.last_month() or county.last_month)
     submissions = store.submissions(when)
+    arrived = submissions[submissions["source"] != "carry"] if len(submissions) else submissions
     reported = county.tables.grid_monthly[["grid_id", "month"]]
-    if len(submissions):
-        accepted = submissions[submissions["status"].isin(["accepted", "partial"])][["grid_id", "month"]]
+    carried = {(g, m) for g, months in county.carried.items() for m in months}
+    if carried:  # a carried value is not a report that arrived
+        keys = zip(reported["grid_id"].astype(str), pd.to_datetime(reported["month"]), strict=True)
+        reported = reported[[k not in carried for k in keys]]
+    if len(arrived):
+        accepted = arrived[arrived["status"].isin(["accepted", "partial"])][["grid_id", "month"]]
         reported = pd.concat([reported, accepted.assign(month=pd.to_datetime(accepted["month"]))])
     days = state.settings.on_time_days
-    quality = month_quality(when, county.tables.grids, reported, submissions, on_time_days=days)
+    quality = month_quality(when, county.tables.grids, reported, arrived, on_time_days=days)
     flags = store.flags(month=when)
     flag_rows = [] if flags.empty else flags.sort_values(["status", "id"], key=_open_first).to_dict("records")
     return DataQualityOut(
@@ -204,8 +244,17 @@ def data_quality(
         villages=_levels(quality.by_level["village_id"], "village_id"),
         missing_grids=quality.missing["grid_id"].astype(str).tolist(),
         late_grids=quality.late["grid_id"].astype(str).tolist(),
-        flags=[FlagOut(**{k: f.get(k) for k in FlagOut.model_fields}) for f in flag_rows],
+        flags=[_flag(f) for f in flag_rows],
     )
+
+
+def _flag(row: dict[Any, Any]) -> FlagOut:
+    """A stored flag as the API shows it (the store's nulls come back as NaN)."""
+    return FlagOut(**{k: (None if _missing(row.get(k)) else row.get(k)) for k in FlagOut.model_fields})
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and pd.isna(value))
 
 
 def _open_first(column: pd.Series) -> pd.Series:
@@ -279,8 +328,7 @@ def resolve_flag(
     except KeyError:
         raise NotFound(f"flag_id: no flag {flag_id}") from None
     flags = store.flags()
-    row = flags[flags["id"] == flag_id].to_dict("records")[0]
-    return FlagOut(**{k: row.get(k) for k in FlagOut.model_fields})
+    return _flag(flags[flags["id"] == flag_id].to_dict("records")[0])
 
 
 class ValueChange(BaseModel):

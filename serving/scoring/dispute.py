@@ -47,6 +47,7 @@ def score(ctx: ScoringContext, grid_ids: list[str], lang: Lang) -> list[DisputeR
             month=pd.Timestamp(months[i]).date(),
             probability=float(p[i]),
             band=bands[i],
+            carried_months=ctx.county.carried_months(grid_id),
             explanation=explanations[i],
         )
         for i, grid_id in enumerate(grid_ids)

@@ -163,6 +163,7 @@ def assess(
                     text=advice_text(str(action[i]), float(move[i]), lang),
                 ),
                 overrides=scenarios[i].described,
+                carried_months=ctx.county.carried_months(row["grid_id"]),
                 explanation=explanations[i],
             )
         )

@@ -126,6 +126,8 @@ async function signIn(key) {
   setStatus("");
   panel.reset();
   quality.data = allowed.quality;
+  // Keys that may report may close months too (planner, admin); the form says the last closed month.
+  quality.asOf = state.views.has("report") ? (allowed.form?.as_of ?? null) : null;
   if (allowed.form && state.views.has("report")) {
     report.form = allowed.form;
     report.flush(); // reports left on this device while offline or signed out

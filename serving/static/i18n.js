@@ -203,6 +203,10 @@ const STRINGS = {
     dq_close_help: "关闭月份后，本月报表进入全县的评估与预测，所有答复改以该月为准。",
     dq_close_confirm: "确定关闭 {month} 吗？目前只收到 {received} / {expected} 个网格的报表（{rate}）。关闭后本月数据将用于全县的评估与预测，未报网格按缺数据处理。",
     dq_closed: "{month} 已关闭；数据现截至 {as_of}。",
+    dq_carried: "{n} 个未报网格沿用上月数值（已标记待核实）。",
+    dq_is_closed: "{month} 已关闭。",
+    dq_in_order: "月份须按顺序关闭：下一个要关闭的是 {next}。",
+    dq_show: "查看 {month}",
   },
   en: {
     subtitle: "One screen for the whole county",
@@ -406,6 +410,10 @@ const STRINGS = {
     dq_close_help: "Closing a month feeds its reports to the county's assessments and forecasts: every answer moves to it.",
     dq_close_confirm: "Close {month}? Reports are in for {received} of {expected} grid areas ({rate}). Its reports will then feed the county's assessments and forecasts; missing grid areas count as missing data.",
     dq_closed: "{month} is closed; data now up to {as_of}.",
+    dq_carried: "{n} grid area(s) without a report carry last month's values (flagged for follow-up).",
+    dq_is_closed: "{month} is closed.",
+    dq_in_order: "Months close in order: the next one to close is {next}.",
+    dq_show: "Show {month}",
   },
 };
 

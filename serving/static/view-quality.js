@@ -29,6 +29,7 @@ export class QualityView {
     this.month = null; // null: the service's latest month
     this.sort = { key: "reporting_rate", ascending: true }; // worst first
     this.closed = null;
+    this.asOf = null; // the last closed month ("YYYY-MM-01"), known to keys that may close months; else null
     clear(this.root);
   }
 
@@ -157,13 +158,8 @@ export class QualityView {
     const month = d.month.slice(0, 7);
     const picker = h("input", { type: "month", id: "dq-month", value: month });
     picker.addEventListener("change", () => {
-      if (!/^\d{4}-\d{2}$/.test(picker.value)) return;
-      this.month = picker.value;
-      this.data = null;
-      this.show();
+      if (/^\d{4}-\d{2}$/.test(picker.value)) this.#load(picker.value);
     });
-    const close = h("button", { type: "button", id: "dq-close", class: "primary", text: t("dq_close", { month: monthLabel(d.month) }) });
-    close.addEventListener("click", () => this.#close(month, d.month));
     const c = d.county;
     clear(this.root).append(
       h("h2", { text: t("dq_title", { month: monthLabel(d.month) }) }),
@@ -178,17 +174,35 @@ export class QualityView {
       h("section", {}, h("h3", { text: `${t("dq_missing_grids")} (${d.missing_grids.length})` }), this.#gridList(d.missing_grids, "dq-missing", "missing")),
       h("section", {}, h("h3", { text: `${t("dq_late_grids")} (${d.late_grids.length})` }), this.#gridList(d.late_grids, "dq-late", "late")),
       h("section", {}, h("h3", { text: `${t("dq_flags")} (${d.flags.length})` }), this.#flags()),
-      h(
-        "section",
-        { class: "dq-close" },
-        h("p", { class: "muted", text: t("dq_close_help") }),
-        close,
-        h("p", { id: "dq-close-result", role: "status", text: this.closed ?? "" }),
-      ),
+      this.asOf ? this.#closeSection(d.month) : h("span", { hidden: true }),
     );
   }
 
-  async #close(month, iso) {
+  /** Months close in order: the button for the month after the last closed one; a way to it from later ones. */
+  #closeSection(iso) {
+    const next = nextMonth(this.asOf);
+    const parts = [h("p", { class: "muted", text: t("dq_close_help") })];
+    if (iso <= this.asOf) parts.push(h("p", { id: "dq-is-closed", text: t("dq_is_closed", { month: monthLabel(iso) }) }));
+    else if (iso === next) {
+      const close = h("button", { type: "button", id: "dq-close", class: "primary", text: t("dq_close", { month: monthLabel(iso) }) });
+      close.addEventListener("click", () => this.#close(iso));
+      parts.push(close);
+    } else {
+      const go = h("button", { type: "button", id: "dq-go-next", text: t("dq_show", { month: monthLabel(next) }) });
+      go.addEventListener("click", () => this.#load(next.slice(0, 7)));
+      parts.push(h("p", { id: "dq-in-order", text: t("dq_in_order", { next: monthLabel(next) }) }), go);
+    }
+    parts.push(h("p", { id: "dq-close-result", role: "status", class: this.closed ? "ok" : "", text: this.closed ?? "" }));
+    return h("section", { class: "dq-close" }, parts);
+  }
+
+  #load(month) {
+    this.month = month;
+    this.data = null;
+    return this.show();
+  }
+
+  async #close(iso) {
     const c = this.data.county;
     const ask = t("dq_close_confirm", { month: monthLabel(iso), received: c.received, expected: c.expected, rate: percent(c.reporting_rate) });
     if (!window.confirm(ask)) return;
@@ -198,14 +212,14 @@ export class QualityView {
     out.className = "";
     out.textContent = t("loading");
     try {
-      const answer = await api.closeMonth(month);
-      this.closed = t("dq_closed", { month: monthLabel(answer.month), as_of: monthLabel(answer.as_of) });
-      out.textContent = this.closed;
-      out.className = "ok";
+      const answer = await api.closeMonth(iso.slice(0, 7));
+      const carried = answer.carried_grids?.length ?? 0;
+      this.closed = `${t("dq_closed", { month: monthLabel(answer.month), as_of: monthLabel(answer.as_of) })}${carried ? ` ${t("dq_carried", { n: carried })}` : ""}`;
+      this.asOf = answer.as_of;
       this.onClosed?.(answer);
+      await this.#load(iso.slice(0, 7)); // carried reports now count: the month as it closed
     } catch (err) {
       clear(out).append(errorLine(err));
-    } finally {
       button.disabled = false;
     }
   }
@@ -219,4 +233,10 @@ function stat(label, value, extra, id) {
     h("span", { class: "stat-value" }, h("b", { text: value })),
     h("span", { class: "stat-extra", text: extra }),
   );
+}
+
+/** "YYYY-MM-01" of the month after ``iso``. */
+function nextMonth(iso) {
+  const [y, m] = iso.split("-").map(Number);
+  return m === 12 ? `${y + 1}-01-01` : `${y}-${String(m + 1).padStart(2, "0")}-01`;
 }

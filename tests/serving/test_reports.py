@@ -137,21 +137,34 @@ def test_an_upload_keeps_the_good_rows_and_refuses_the_bad_ones(
     assert [(p["row"], p["field"], p["value"]) for p in answer["refused"]] == [(3, "sheep", "many")]
 
 
-def test_closing_a_month_moves_every_answer_to_it(http: TestClient, store_state: AppState, auth: Any) -> None:
+def test_closing_a_month_carries_the_missing_reports_and_moves_every_answer(
+    http: TestClient, store_state: AppState, auth: Any
+) -> None:
     grids = sorted(store_state.county.grid_ids)
-    rows = [report_for(store_state, g, "2020-01-01", f"close-{g}-2020-01") for g in grids]
+    silent = grids[-2:]  # these two never report January
+    rows = [report_for(store_state, g, "2020-01-01", f"close-{g}-2020-01") for g in grids if g not in silent]
     buffer = io.StringIO()
     pd.DataFrame(rows).to_csv(buffer, index=False)
     files = {"file": ("all.csv", buffer.getvalue().encode(), "text/csv")}
     assert http.post("/v1/reports/upload", files=files, headers=auth(STAFF_ROLE)).status_code == 200
     before = http.get("/v1/dispute/risk/G001", headers=auth(STAFF_ROLE)).json()["month"]
+    early = http.post("/v1/months/2020-02/close", headers=auth(STAFF_ROLE))
+    assert early.status_code == 422 and "2020-01" in early.json()["detail"]  # months close in order
     closed = http.post("/v1/months/2020-01/close", headers=auth(STAFF_ROLE))
     assert closed.status_code == 200, closed.text
-    assert closed.json()["as_of"] == "2020-01-01"
-    after = http.get("/v1/dispute/risk/G001", headers=auth(STAFF_ROLE)).json()["month"]
-    assert (before, after) == ("2020-01-01", "2020-02-01")
+    assert closed.json()["as_of"] == "2020-01-01" and closed.json()["carried_grids"] == silent
+    again = http.post("/v1/months/2020-01/close", headers=auth(STAFF_ROLE)).json()
+    assert again["closed"] is False and again["carried_grids"] == []
+    after = http.get("/v1/dispute/risk/G001", headers=auth(STAFF_ROLE)).json()
+    assert (before, after["month"]) == ("2020-01-01", "2020-02-01") and after["carried_months"] == []
+    carried = http.get(f"/v1/dispute/risk/{silent[0]}", headers=auth(STAFF_ROLE)).json()
+    assert carried["carried_months"] == ["2020-01-01"]
+    grazing = http.get(f"/v1/grazing/assessment/{silent[0]}", headers=auth(STAFF_ROLE)).json()
+    assert grazing["carried_months"] == ["2020-01-01"] and grazing["as_of_month"] == "2020-01-01"
     quality = http.get("/v1/data-quality?month=2020-01", headers=auth(STAFF_ROLE)).json()
-    assert quality["county"]["received"] == quality["county"]["expected"] == len(grids)
+    assert quality["county"]["expected"] == len(grids)
+    assert quality["county"]["received"] == len(grids) - 2 and sorted(quality["missing_grids"]) == silent
+    assert {(f["grid_id"], f["rule"]) for f in quality["flags"]} >= {(g, "carried") for g in silent}
 
 
 def test_a_flagged_value_is_kept_and_staff_confirm_it(

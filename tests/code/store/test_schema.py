@@ -6,13 +6,14 @@ import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from muzhang.catalog import load_catalog
 from muzhang.paths import PROJECT_ROOT
-from muzhang.store import Store, load_order, open_store
+from muzhang.store import Store, load_order, migrate, open_store
 from muzhang.store.engine import get_engine
 from muzhang.store.schema import VERSION_TABLE, metadata
 
@@ -58,11 +59,10 @@ def test_sqlite_pragmas(store: Store) -> None:
 def test_open_twice_is_one_engine_and_migrations_are_idempotent(store_url: str) -> None:
     first, second = open_store(store_url), open_store(store_url)
     assert first.engine is second.engine is get_engine(store_url)
-    from muzhang.store import migrate
 
     migrate(store_url)  # already at head: nothing to do
     with first.engine.connect() as conn:
-        assert conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalar() == "0001"
+        assert conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalar() == "0002"
 
 
 def test_load_order_puts_parents_first() -> None:
@@ -83,3 +83,29 @@ def test_package_data_ships_the_migrations() -> None:
     files = [f for f in files if "__pycache__" not in f]
     assert files and all(any(fnmatch(f, pattern) for pattern in patterns) for f in files), files
     assert Path(folder / "env.py").is_file()
+
+
+def test_migration_0002_lets_a_submission_be_carried_and_downgrades_cleanly(tmp_path: Path) -> None:
+    """Upgrade adds the 'carry' source; the constraint still refuses unknown sources; downgrade removes it."""
+    from alembic import command
+
+    from muzhang.store.engine import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    migrate(url, "0001")
+    engine = get_engine(url)
+    insert = (
+        "INSERT INTO submissions (submission_id, grid_id, month, submitted_by, role, source, received_at, status, "
+        "payload, problems) "
+        "VALUES (:id, 'G001', '2025-01-01', 'x', 'admin', :source, '2025-02-01 00:00:00', 'accepted', '{}', '[]')"
+    )
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(sa.text(insert), {"id": "a1", "source": "carry"})
+    migrate(url, "0002")
+    with engine.begin() as conn:
+        conn.execute(sa.text(insert), {"id": "a2", "source": "carry"})
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(sa.text(insert), {"id": "a3", "source": "fax"})
+    command.downgrade(alembic_config(url), "0001")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM submissions").scalar() == 0
