@@ -250,7 +250,7 @@ def data_quality(
 
 def _flag(row: dict[Any, Any]) -> FlagOut:
     """A stored flag as the API shows it (the store's nulls come back as NaN)."""
-    return FlagOut(**{k: (None if _missing(row.get(k)) else row.get(k)) for k in FlagOut.model_fields})
+    return FlagOut.model_validate({k: (None if _missing(row.get(k)) else row.get(k)) for k in FlagOut.model_fields})
 
 
 def _missing(value: Any) -> bool:
