@@ -249,8 +249,14 @@ def test_report_view_has_no_serious_accessibility_violations(
 
 
 def test_data_quality_view_for_a_planner_and_closing_the_month(
-    page: Any, store_sign_in: Any, store_api: Any, store_state: AppState
+    page: Any, store_sign_in: Any, store_api: Any, store_state: AppState, reporter_grids: list[str]
 ) -> None:
+    # Months close in order, and only once a report of them has arrived: one for the month after the history.
+    form = form_of(store_api)
+    first_open = month_before(form["as_of"], -1)
+    grid = reporter_grids[0]
+    body = {"submission_id": "dq-test-first-open", "grid_id": grid, "month": first_open}
+    store_api("planner", "POST", "/v1/reports", json={**body, **usual_values(store_state, grid, form["fields"])})
     store_sign_in("planner")
     for view in ("map", "report", "quality"):
         assert page.locator(f"#tabs [data-view={view}]").is_visible(), view
@@ -274,6 +280,16 @@ def test_data_quality_view_for_a_planner_and_closing_the_month(
     assert page.get_attribute("#dq-townships th[aria-sort]", "aria-sort") == "descending"
     shoot(page, "data-quality")
 
+    # A later month cannot close yet: the view says which month is next and leads there.
+    later = month_before(first_open, -1)
+    page.fill("#dq-month", later[:7])
+    page.wait_for_selector("#dq-in-order")
+    assert page.locator("#dq-close").count() == 0
+    page.click("#dq-go-next")
+    page.wait_for_selector("#dq-close")
+    assert page.input_value("#dq-month") == first_open[:7]
+    before = store_api("planner", "GET", f"/v1/data-quality?month={first_open[:7]}").json()["county"]
+
     asked: list[str] = []
     page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     with page.expect_response(lambda r: "/close" in r.url) as closing:
@@ -281,12 +297,14 @@ def test_data_quality_view_for_a_planner_and_closing_the_month(
 
     answer = closing.value.json()
     assert closing.value.status == 200, answer
+    assert f"{before['received']} / {before['expected']}" in asked[0]  # the confirmation says how much is missing
     result = page.locator("#dq-close-result.ok")
     result.wait_for()
-    assert answer["month"] == expected["month"] and answer["as_of"] == expected["month"]
+    assert answer["month"] == first_open and answer["as_of"] == first_open
     assert zh_month(answer["as_of"]) in result.inner_text()
-    county = expected["county"]
-    assert f"{county['received']} / {county['expected']}" in asked[0]  # the confirmation says how much is missing
+    assert str(len(answer["carried_grids"])) in result.inner_text()
+    page.wait_for_selector("#dq-is-closed")
+    assert form_of(store_api)["as_of"] == first_open
 
 
 def zh_month(iso: str) -> str:
