@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Annotated, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from muzhang.families import family_names
 from muzhang.paths import SAMPLE_COUNTY
@@ -110,9 +113,9 @@ def data_import(
     from muzhang.settings import get_settings
     from muzhang.store import StoreError, open_store
 
-    if path.is_file():
-        typer.echo(f"cannot import {path}: importing a file of reports is not available yet; give a county directory")
-        raise typer.Exit(code=2)
+    if path.is_file() or (path.is_dir() and not (path / "grids.csv").is_file()):
+        import_reports(path, who)
+        return
     if not path.is_dir():
         typer.echo(f"cannot import {path}: no such directory")
         raise typer.Exit(code=2)
@@ -135,6 +138,97 @@ def data_import(
         raise typer.Exit(code=1) from None
     typer.echo(f"imported {path} into {masked(url)} as {who}")
     typer.echo(str(summary))
+
+
+def import_reports(path: Path, who: str | None) -> None:
+    """A file of reports, or a month folder (reports + market) as `muzhang data emit` writes it."""
+    import getpass
+
+    from muzhang.settings import get_settings
+    from muzhang.store import open_store
+    from serving.errors import ScoringError
+    from serving.reports import import_month_files
+
+    settings = get_settings()
+    store = open_store(settings.county_store_url())
+    if store.last_closed_month() is None:
+        typer.echo("cannot import reports: the store holds no county yet (muzhang data import data_samples/county)")
+        raise typer.Exit(code=2)
+    try:
+        done = import_month_files(store, path, who=who or getpass.getuser(), lang="en")
+    except ScoringError as exc:
+        typer.echo(f"cannot import {path}: {exc}")
+        raise typer.Exit(code=2) from None
+    if done.reports is None and done.market is None and not done.market_problems:
+        typer.echo(f"cannot import {path}: no reports.csv, reports.xlsx or market.csv there")
+        raise typer.Exit(code=2)
+    if done.reports is not None:
+        counts = done.reports.counts()
+        typer.echo("reports: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        for p in done.reports.refused[:20]:
+            typer.echo(f"  refused: row {p['row']}, {p['field']} {p['value']!r}: {p['rule']}")
+        for p in done.reports.flags[:10]:
+            typer.echo(f"  flagged: row {p['row']}, {p['field']} {p['value']!r}: {p['rule']}")
+    if done.market is not None:
+        typer.echo(f"market: {done.market}")
+    for line in done.market_problems:
+        typer.echo(f"  market refused: {line}")
+    if done.market_problems:
+        raise typer.Exit(code=1)
+
+
+@data_app.command("close")
+def data_close(
+    month: Annotated[str, typer.Argument(help="The month to close, YYYY-MM (the one after the last closed).")],
+    who: Annotated[str | None, typer.Option(help="Who closes (kept in the record); default: the OS user.")] = None,
+) -> None:
+    """Close a month in the store: missing reports are carried (and flagged); its reports then feed decisions.
+
+    A running service moves to the month at its next close call or restart (`POST /v1/months/{month}/close`
+    closes and moves the service at once).
+    """
+    import getpass
+
+    from muzhang.settings import get_settings
+    from muzhang.store import open_store
+    from serving.county import store_county_state
+    from serving.errors import ScoringError
+    from serving.months import close_month
+    from serving.observability import AuditLog, Metrics
+    from serving.registry import ModelRegistry
+    from serving.scoring.context import ScoringContext
+
+    settings = get_settings()
+    store = open_store(settings.county_store_url())
+    if store.last_closed_month() is None:
+        typer.echo("cannot close: the store holds no county yet (muzhang data import data_samples/county)")
+        raise typer.Exit(code=2)
+    ctx = ScoringContext(
+        settings=settings,
+        registry=ModelRegistry(settings.tracking_uri(), families={}),
+        county=store_county_state(store, settings.data_dir),
+        metrics=Metrics(),
+        audit=AuditLog(settings.audit_path()),
+        store=store,
+    )
+    try:
+        result = close_month(ctx, pd_month(month), who=who or getpass.getuser())
+    except ScoringError as exc:
+        typer.echo(f"cannot close {month}: {exc}")
+        raise typer.Exit(code=2) from None
+    state = "closed" if result.closed else "was closed already"
+    typer.echo(f"{month} {state}; {len(result.carried)} report(s) carried; county as of {result.as_of:%Y-%m}")
+
+
+def pd_month(text: str) -> pd.Timestamp:
+    """YYYY-MM as the first day of the month; a usage error otherwise."""
+    import re
+
+    import pandas as pd
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
+        raise typer.BadParameter(f"month must be YYYY-MM, got {text!r}")
+    return pd.Timestamp(f"{text}-01")
 
 
 @features_app.command("build")

@@ -133,6 +133,9 @@ def ingest_reports(
     for row, value in ids[~ids.str.fullmatch(ID_PATTERN)].items():
         refuse(row, ID_COLUMN, value, "submission_id", BAD_ID[lang])
     columns = report_columns()
+    for column in columns:  # an item left out of a report is empty: the required rule names it
+        if column not in reports.columns:
+            reports[column] = None
     for _, group in reports.groupby(ID_COLUMN, sort=False):  # one id, two different rows: both are suspect
         if len(group) > 1 and len(group[columns].astype(str).drop_duplicates()) > 1:
             for row in group.index:
@@ -228,3 +231,63 @@ def _boolean(value: Any) -> bool | None:
 
 def _text(value: Any) -> str:
     return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)[:40]
+
+
+@dataclass
+class FileImport:
+    """What ``muzhang data import`` did with a month's files: the reports' intake and the market rows."""
+
+    reports: IntakeResult | None = None
+    market: Any = None  # the store's ImportSummary of market rows
+    market_problems: list[str] = field(default_factory=list)
+
+
+def import_month_files(store: Store, path: Any, *, who: str, lang: Lang = "en") -> FileImport:
+    """Import a file of grid reports (CSV/XLSX), or a folder holding ``reports.csv`` (or ``.xlsx``) and
+    ``market.csv`` as ``muzhang data emit`` writes them, through the same checks as the API.
+
+    Reports keep their ``received_at`` and ``reported_by`` (a township's collected reports). Market rows are
+    checked against the catalog and refused as a whole file if any row breaks a rule (they are the market
+    office's own figures, one file a month). Checks read the store's county at its last closed month.
+    """
+    from pathlib import Path
+
+    from muzhang.catalog.validate import validate_table
+
+    folder = Path(path)
+    candidates = (folder / "reports.csv", folder / "reports.xlsx")
+    files = [folder] if folder.is_file() else [p for p in candidates if p.is_file()]
+    out = FileImport()
+    tables = store.read_tables(store.last_closed_month())
+    grids, monthly = tables["grids"], tables["grid_monthly"]
+    if files:
+        content = files[0].read_bytes()
+        frame = read_report_file(content, files[0].name, max_rows=1_000_000)
+        present = set(frame["grid_id"].astype(str)) if "grid_id" in frame else set()
+        out.reports = ingest_reports(
+            store,
+            frame,
+            who=who,
+            role="admin",
+            source="import",
+            known_grids=set(grids["grid_id"].astype(str)),
+            latest_month=pd.Timestamp.today().to_period("M").to_timestamp(),
+            history=monthly[monthly["grid_id"].isin(present)],
+            trust_arrival=True,
+            lang=lang,
+        )
+    market_file = folder / "market.csv" if folder.is_dir() else None
+    if market_file is not None and market_file.is_file():
+        market = pd.read_csv(market_file, dtype=str, keep_default_na=False)
+        known = {"township_id": set(tables["townships"]["township_id"].astype(str))}
+        problems = [
+            v
+            for v in validate_table(market, "market_monthly", load_catalog(), known_ids=known)
+            if v.severity == "error"
+        ]
+        if problems:
+            out.market_problems = [f"row {v.row}, {v.field} {v.value!r}: {v.rule}" for v in problems[:20]]
+        else:
+            typed = typed_reports(market)
+            out.market = store.import_tables({"market_monthly": typed}, who=who, source=market_file.name)
+    return out

@@ -154,16 +154,17 @@ def _num(x: float) -> str:
 
 
 def _short(value: object) -> str:
-    """A received value, shortened: ``-3``, ``abc``, ``' abc'``, ``NaN``, ``2015-01-01``."""
+    """A received value, shortened: ``-3``, ``abc``, ``' abc'``, ``2015-01-01``; nothing (missing or an empty
+    cell) is shown as nothing, as the person who left it empty saw it."""
     try:
         if pd.isna(value):  # type: ignore[call-overload]
-            return "NaN"
+            return ""
     except (TypeError, ValueError):  # list-like values
         pass
     if isinstance(value, pd.Timestamp):
         text = value.date().isoformat() if value == value.normalize() else value.isoformat()
     elif isinstance(value, str):
-        text = value if value and value == value.strip() else repr(value)
+        text = value if value == value.strip() else repr(value)
     elif isinstance(value, float | np.floating):
         text = f"{float(value):.10g}"
     else:

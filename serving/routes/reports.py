@@ -11,8 +11,8 @@ from fastapi import APIRouter, File, HTTPException, Path, Query, UploadFile, sta
 from pydantic import BaseModel, ConfigDict, Field
 
 from serving.deps import AppState, Caller, DataQualityDep, ReporterDep, StaffDep, StateDep
-from serving.errors import NotFound, TooMany, Unavailable
-from serving.reports import ID_PATTERN, IntakeResult, ingest_reports, read_report_file
+from serving.errors import InvalidInput, NotFound, TooMany, Unavailable
+from serving.reports import ID_PATTERN, IntakeResult, ingest_reports, read_report_file, report_columns
 from serving.routes.common import LangDep
 from serving.schemas import KEY_RESPONSES
 
@@ -116,6 +116,19 @@ def post_report(state: StateDep, caller: ReporterDep, lang: LangDep, body: Repor
     """One grid-month report. A herder chief may report only their own grids (403 otherwise)."""
     if caller.role == "reporter" and body.grid_id not in caller.grids:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"grid_id: {body.grid_id} is not one of your grid areas")
+    unknown = sorted(set(body.model_extra or {}) - set(report_columns()))
+    if unknown:  # a typo in an item's name must not vanish silently
+        raise InvalidInput(
+            [
+                {
+                    "row": 1,
+                    "field": f,
+                    "value": str((body.model_extra or {})[f])[:40],
+                    "rule": "not an item of the report",
+                }
+                for f in unknown
+            ]
+        )
     frame = pd.DataFrame([body.model_dump()], index=pd.Index([1]))
     return _out(_ingest(state, caller, frame, "api", lang))
 

@@ -199,3 +199,26 @@ def test_the_audit_trail_of_a_grid_month_is_readable_by_staff(
     assert (change["old_value"], change["new_value"]) == (str(sent["yak"]), str(sent["yak"] + 1))
     assert change["changed_by"] == "chief-1" and change["submission_id"] == "dev1-2020-04-fix"
     assert http.get(f"/v1/reports/history/{grid}/2020-04", headers=chief).status_code == 403
+
+
+def test_a_report_missing_a_required_item_is_refused_naming_it(
+    http: TestClient, store_state: AppState, chief: dict[str, str]
+) -> None:
+    """Before: a 500 (the store refused the batch for a missing column)."""
+    grid = sorted(store_state.keys[-1].grids)[0]
+    body = report_for(store_state, grid, "2020-05-01", "dev1-2020-05-noyak")
+    del body["yak"]
+    response = http.post("/v1/reports?lang=en", json=body, headers=chief)
+    assert response.status_code == 200, response.text
+    assert [(p["field"], p["value"], p["rule_id"]) for p in response.json()["refused"]] == [("yak", "", "required")]
+
+
+def test_an_unknown_item_is_refused_not_dropped(http: TestClient, store_state: AppState, chief: dict[str, str]) -> None:
+    grid = sorted(store_state.keys[-1].grids)[0]
+    body = {**report_for(store_state, grid, "2020-05-01", "dev1-2020-05-typo"), "yak_head": 5}
+    response = http.post("/v1/reports", json=body, headers=chief)
+    assert response.status_code == 422
+    assert response.json()["detail"] == [
+        {"row": 1, "field": "yak_head", "value": "5", "rule": "not an item of the report"}
+    ]
+    assert store_state.store.submissions("2020-05-01").empty
