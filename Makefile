@@ -23,9 +23,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install Muzhang with its dev tools
 
-run: $(STAMP) ## Main job: sample county -> validate -> features -> train + register all -> serve (demo keys printed)
+run: $(STAMP) ## Main job: sample county -> validate -> store -> features -> train + register all -> serve (demo keys printed)
 	$(BIN)/muzhang data generate
 	$(BIN)/muzhang data validate
+	$(BIN)/muzhang data import data_samples/county
 	$(BIN)/muzhang features build
 	$(BIN)/muzhang train all
 	$(BIN)/muzhang keys demo --out state/demo-keys.env

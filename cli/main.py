@@ -345,18 +345,27 @@ app.add_typer(keys_app, name="keys")
 
 @keys_app.command("new")
 def keys_new(
-    role: Annotated[str, typer.Option(help="planner, health, data_scientist or admin.")],
+    role: Annotated[str, typer.Option(help="planner, health, data_scientist, admin or reporter.")],
     name: Annotated[str | None, typer.Option(help="Who holds the key (shown in the audit log).")] = None,
+    grids: Annotated[str | None, typer.Option(help="A reporter's grid areas, comma-separated (G001,G002).")] = None,
 ) -> None:
     """Print a new random key once, and the settings entry (with its hash) to add to MUZHANG_API_KEYS."""
     import json
     import secrets
 
+    from pydantic import ValidationError
+
     from muzhang.settings import ApiKey
     from serving.deps import hash_key
 
+    bound = [g.strip() for g in (grids or "").split(",") if g.strip()]
+    if (role == "reporter") != bool(bound):
+        raise typer.BadParameter("--grids is needed for a reporter key, and only for one")
     key = f"mz_{secrets.token_urlsafe(24)}"
-    entry = ApiKey(name=name or role, role=role, sha256=hash_key(key))  # type: ignore[arg-type]
+    try:
+        entry = ApiKey(name=name or role, role=role, sha256=hash_key(key), grids=bound)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise typer.BadParameter(f"role: {exc.errors()[0]['msg']}") from None
     typer.echo(f"key (give it to {entry.name}; it is not stored anywhere): {key}")
     typer.echo(f"settings entry: {json.dumps(entry.model_dump())}")
 
@@ -372,9 +381,12 @@ def keys_demo(
     from serving.deps import hash_key
 
     entries, lines = [], []
-    for role in ("planner", "health", "data_scientist", "admin"):
+    for role in ("planner", "health", "data_scientist", "admin", "reporter"):
         key = f"mz_demo_{role}_{secrets.token_urlsafe(12)}"
-        entries.append({"name": f"demo-{role}", "role": role, "sha256": hash_key(key)})
+        entry: dict[str, object] = {"name": f"demo-{role}", "role": role, "sha256": hash_key(key)}
+        if role == "reporter":  # a herder chief of the first two grid areas
+            entry["grids"] = ["G001", "G002"]
+        entries.append(entry)
         lines.append(f"{role:<15} {key}")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(f"MUZHANG_API_KEYS='{json.dumps(entries)}'\n", encoding="utf-8")

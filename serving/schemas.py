@@ -317,6 +317,8 @@ class ModelStatus(BaseModel):
 
 class ModelsOut(BaseModel):
     models: list[ModelStatus]
+    data_as_of: dt.date | None = Field(None, description="The last month of county data every answer uses.")
+    data_source: str | None = Field(None, description="store (the county's database of record) or directory.")
 
 
 class ReloadOut(BaseModel):

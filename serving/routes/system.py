@@ -38,8 +38,9 @@ def metrics(state: StateDep) -> Response:
 
 @router.get("/v1/models", response_model=ModelsOut, responses=KEY_RESPONSES)
 def list_models(state: StateDep, caller: AnyRoleDep) -> ModelsOut:
-    """Which version serves each family, when it was trained, and its test metrics."""
-    return ModelsOut(models=_models(state))
+    """Which version serves each family, when it was trained, its test metrics, and the data's month."""
+    county = state.county
+    return ModelsOut(models=_models(state), data_as_of=county.last_month.date(), data_source=county.source)
 
 
 @router.post("/v1/models/reload", response_model=ReloadOut, responses=KEY_RESPONSES)
