@@ -66,15 +66,6 @@ TYPO_KINDS = ("extra_digit", "dropped_digit", "negative")
 # Items a chief types by hand (counts); typos and outliers land on them.
 TYPED_FIELDS = ("yak", "sheep", "goat", "horse", "households", "people", "dogs", "births", "deaths")
 REPORT_COLUMNS = ("submission_id", "reported_by", "received_at")
-MARKET_COLUMNS = (
-    "township_id",
-    "species",
-    "month",
-    "head_sold",
-    "price_yuan_per_head",
-    "revenue_yuan",
-    "herd_head",
-)
 
 
 @dataclass(frozen=True)
@@ -355,7 +346,8 @@ def _market(
         parts.append(frame)
     market = pd.concat(parts, ignore_index=True)
     market["month"] = market["month"].dt.strftime("%Y-%m-%d")
-    return market[list(MARKET_COLUMNS)].sort_values(["township_id", "species"], ignore_index=True)
+    columns = load_catalog().columns("market_monthly")  # the catalog's order, as `data import` reads it
+    return market[columns].sort_values(["township_id", "species"], ignore_index=True)
 
 
 # --- Reporting faults ---------------------------------------------------------------------------------------

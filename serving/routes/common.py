@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Query
+from fastapi import Depends, Header, Query, UploadFile
 
+from serving.errors import TooMany
 from serving.explain import Lang
 
 
@@ -29,3 +30,11 @@ async def resolve_lang(
 
 
 LangDep = Annotated[Lang, Depends(resolve_lang)]
+
+
+async def read_upload(file: UploadFile, limit: int) -> bytes:
+    """An uploaded file's bytes, read no further than ``limit`` (one byte more tells it is too large)."""
+    content = await file.read(limit + 1)
+    if len(content) > limit:
+        raise TooMany(f"file: larger than {limit:,} bytes")
+    return content

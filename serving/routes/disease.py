@@ -11,8 +11,7 @@ from fastapi import APIRouter, Depends, File, UploadFile
 from pydantic import ConfigDict, Field, create_model
 
 from serving.deps import Caller, StateDep, family_access
-from serving.errors import TooMany
-from serving.routes.common import LangDep
+from serving.routes.common import LangDep, read_upload
 from serving.schemas import MODEL_RESPONSES, DiseaseResponse, patient_record_model
 from serving.scoring import disease
 
@@ -41,9 +40,6 @@ async def disease_score_csv(
     file: Annotated[UploadFile, File(description="UTF-8 CSV, one record per row.")],
 ) -> DiseaseResponse:
     """Risk per condition for a CSV upload of health-check records (columns = record fields)."""
-    limit = state.settings.max_body_bytes
-    content = await file.read(limit + 1)
-    if len(content) > limit:
-        raise TooMany(f"file: larger than {limit:,} bytes")
+    content = await read_upload(file, state.settings.max_body_bytes)
     records = disease.parse_csv(content, state.settings.batch_cap)
     return disease.score_records(state, caller.name, caller.role, "/v1/disease/score-csv", records, lang)

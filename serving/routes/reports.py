@@ -11,9 +11,9 @@ from fastapi import APIRouter, File, HTTPException, Path, Query, UploadFile, sta
 from pydantic import BaseModel, ConfigDict, Field
 
 from serving.deps import AppState, Caller, DataQualityDep, ReporterDep, StaffDep, StateDep
-from serving.errors import InvalidInput, NotFound, TooMany, Unavailable
+from serving.errors import InvalidInput, NotFound, Unavailable
 from serving.reports import ID_PATTERN, IntakeResult, ingest_reports, read_report_file, report_columns
-from serving.routes.common import LangDep
+from serving.routes.common import LangDep, read_upload
 from serving.schemas import KEY_RESPONSES
 
 router = APIRouter(prefix="/v1", tags=["reports"], responses=KEY_RESPONSES)
@@ -141,10 +141,7 @@ async def upload_reports(
     file: Annotated[UploadFile, File(description="CSV (UTF-8) or XLSX, one report per row, with submission_id.")],
 ) -> IntakeOut:
     """A township's file of many reports: each bad row is refused with row, field, value and rule; the rest kept."""
-    limit = state.settings.max_body_bytes
-    content = await file.read(limit + 1)
-    if len(content) > limit:
-        raise TooMany(f"file: larger than {limit:,} bytes")
+    content = await read_upload(file, state.settings.max_body_bytes)
     frame = read_report_file(content, file.filename or "", max_rows=state.settings.batch_cap)
     result = await asyncio.to_thread(_ingest, state, caller, frame, "upload", lang)
     return _out(result)

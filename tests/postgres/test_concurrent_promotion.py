@@ -32,6 +32,8 @@ from typing import Any
 
 import pytest
 
+from muzhang.settings import STORE_ENV_VARS
+
 pytestmark = pytest.mark.slow
 
 FAMILY = "dispute"
@@ -40,15 +42,7 @@ TRAINERS = 4
 ROUNDS = 3
 BUSY_LOOPS = 2
 TRAINER_TIMEOUT_S = 600  # per round, generous for a loaded 2-core machine; a hang fails instead of stalling CI
-FOREIGN_ENV = (  # settings the trainers must not inherit from the machine running the tests
-    "MLFLOW_TRACKING_URI",
-    "MLFLOW_REGISTRY_URI",
-    "OPTUNA_STORAGE",
-    "MUZHANG_MLFLOW_TRACKING_URI",
-    "MUZHANG_OPTUNA_STORAGE",
-    "MUZHANG_WORK_DIR",
-    "MUZHANG_DATA_DIR",
-)
+FOREIGN_ENV = STORE_ENV_VARS  # settings the workers must not inherit from the machine running the tests
 # One trainer: what `muzhang train dispute --seed N` does, with the test suite's fast overrides.
 TRAINER_CODE = """
 import json, sys

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
-from muzhang.settings import ApiKey
+from muzhang.settings import STORE_ENV_VARS, ApiKey
 
 pytestmark = pytest.mark.slow
 
@@ -37,16 +37,7 @@ WORKERS = 2
 TRIALS_PER_WORKER = 3
 WORKER_TIMEOUT_S = 240  # bounded: a hung worker fails the test instead of the CI job
 SERVER_START_TIMEOUT_S = 90
-# Settings the workers must not inherit from the machine running the tests.
-FOREIGN_ENV = (
-    "MLFLOW_TRACKING_URI",
-    "MLFLOW_REGISTRY_URI",
-    "OPTUNA_STORAGE",
-    "MUZHANG_MLFLOW_TRACKING_URI",
-    "MUZHANG_OPTUNA_STORAGE",
-    "MUZHANG_WORK_DIR",
-    "MUZHANG_DATA_DIR",
-)
+FOREIGN_ENV = STORE_ENV_VARS  # settings the workers must not inherit from the machine running the tests
 WORKER_CODE = "from cli.main import app; app()"
 
 
