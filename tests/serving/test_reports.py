@@ -222,3 +222,27 @@ def test_an_unknown_item_is_refused_not_dropped(http: TestClient, store_state: A
         {"row": 1, "field": "yak_head", "value": "5", "rule": "not an item of the report"}
     ]
     assert store_state.store.submissions("2020-05-01").empty
+
+
+def test_the_same_file_uploaded_twice_at_once_is_kept_once(http: TestClient, store_state: AppState, auth: Any) -> None:
+    """Two staff upload one township file at the same moment: every report is inserted once, the rest are
+    duplicates, nothing fails (the store serialises writers; the submission id decides)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    grids = sorted(store_state.county.grid_ids)[5:15]
+    rows = [report_for(store_state, g, "2020-06-01", f"twice-{g}-2020-06") for g in grids]
+    buffer = io.StringIO()
+    pd.DataFrame(rows).to_csv(buffer, index=False)
+    content = buffer.getvalue().encode()
+
+    def upload(_: int) -> Any:
+        files = {"file": ("same.csv", content, "text/csv")}
+        return http.post("/v1/reports/upload", files=files, headers=auth(STAFF_ROLE))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(upload, range(2)))
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    outcomes = [r["outcome"] for a in answers for r in a.json()["rows"]]
+    assert outcomes.count("inserted") == len(grids) and outcomes.count("duplicate") == len(grids)
+    subs = store_state.store.submissions("2020-06-01")
+    assert sorted(subs["grid_id"]) == grids
