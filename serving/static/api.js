@@ -28,7 +28,7 @@ export function clearKey() {
 // --- endpoints ------------------------------------------------------------------------------------
 // Sentences and names come in the page's language (``lang``) unless the endpoint has none.
 
-/** The served models (any valid key): used to check the key. */
+/** The served models (any valid key but a reporter's): used to check the key; ``data_as_of``, ``data_source``. */
 export const models = () => request("/v1/models");
 
 /** Grid polygons, townships and bounds of the county (no language: both names are in it). */
@@ -89,6 +89,17 @@ export const reportForm = () => request("/v1/reports/form");
 
 /** One grid-month report ``{submission_id, grid_id, month, <item>: value}``: outcome, refusals and flags. */
 export const sendReport = (body) => request("/v1/reports", { method: "POST", body });
+
+/** A township's file of reports (CSV or XLSX, a File sent as ``filename``): counts, rows, refused rows, flags. */
+export function uploadReports(file, filename) {
+  const form = new FormData();
+  form.append("file", file, filename);
+  return request("/v1/reports/upload", { method: "POST", form });
+}
+
+/** Follow up a flagged value: ``status`` "confirmed" or "corrected", with a ``reason``; resolves to the flag. */
+export const resolveFlag = (id, status, reason) =>
+  request(`/v1/flags/${encodeURIComponent(id)}`, { method: "POST", body: { status, reason } });
 
 /** A month's reporting and on-time rates, missing and late grids, flagged values (``month`` YYYY-MM or null). */
 export const dataQuality = (month = null) => request("/v1/data-quality", { query: { month } });

@@ -4,7 +4,7 @@
 import * as api from "./api.js";
 import { clear } from "./dom.js";
 import { GridPanel } from "./grid-panel.js";
-import { applyI18n, getLang, numberFormat, setLang, t } from "./i18n.js";
+import { applyI18n, getLang, monthLabel, numberFormat, setLang, t } from "./i18n.js";
 import { CountyMap } from "./map.js";
 import { HealthView } from "./view-health.js";
 import { MapView } from "./view-map.js";
@@ -24,6 +24,8 @@ const state = {
   mapData: null,
   planningAllowed: true,
   views: new Set(), // the tabs this key may use (see ``allowedViews``)
+  asOf: null, // the last month of county data every answer uses ("YYYY-MM-DD"), shown in the header
+  source: null, // where the county's data comes from: "store" or "directory" (unknown to a reporter key)
   generation: 0,
 };
 const PLANNING_VIEWS = ["map", "rotation", "market", "watch", "health"];
@@ -41,8 +43,9 @@ const quality = new QualityView({
   legend: $("legend"),
   gridName: (id) => (map.grids.has(id) ? gridInfo(id).name : id),
   townshipName,
-  onClosed: () => {
+  onClosed: (answer) => {
     // Every answer moved to the new month: what was fetched for the old one is stale.
+    showAsOf(answer.as_of, state.source);
     mapView.reset();
     rotation.reset();
     market.reset();
@@ -59,6 +62,17 @@ function townshipName(id) {
   const tw = state.mapData?.townships.find((x) => x.township_id === id);
   if (!tw) return id;
   return getLang() === "zh" ? tw.township_name_zh : tw.township_name;
+}
+
+/** "Data as of <month>" in the header (``iso`` null: nothing shown), with where the data comes from as its title. */
+function showAsOf(iso, source = null) {
+  state.asOf = iso ?? null;
+  state.source = source ?? null;
+  const el = $("data-as-of");
+  el.textContent = state.asOf ? t("header_as_of", { month: monthLabel(state.asOf) }) : "";
+  el.dataset.month = state.asOf ?? "";
+  el.title = state.source ? t("header_as_of_source", { source: t(`source_${state.source}`) }) : "";
+  el.hidden = !state.asOf;
 }
 
 function setStatus(text, kind = "info") {
@@ -78,12 +92,13 @@ const isStatus = (err, code) => err instanceof api.ApiError && err.status === co
  * county store: a 503 means this service reads a county directory).
  */
 async function allowedViews() {
+  let models;
   try {
-    await api.models();
+    models = await api.models();
   } catch (err) {
     if (!isStatus(err, 403)) throw err;
     const form = await api.reportForm(); // a 403 here too: a key for nothing this page shows
-    return { views: new Set(["report"]), form, start: "report" };
+    return { views: new Set(["report"]), form, start: "report", asOf: form.as_of, source: null };
   }
   state.mapData = await api.countyMap();
   const [form, dq] = await Promise.allSettled([api.reportForm(), api.dataQuality()]);
@@ -91,7 +106,7 @@ async function allowedViews() {
   const store = !(dq.status === "rejected" && isStatus(dq.reason, 503));
   if (form.status === "fulfilled" && store) views.add("report");
   if (dq.status === "fulfilled") views.add("quality");
-  return { views, form: form.value ?? null, quality: dq.value ?? null, start: null };
+  return { views, form: form.value ?? null, quality: dq.value ?? null, start: null, asOf: models.data_as_of, source: models.data_source };
 }
 
 function showTabs() {
@@ -124,10 +139,13 @@ async function signIn(key) {
     $("grid-count").textContent = t("grids_count", { n: map.size });
   }
   setStatus("");
+  showAsOf(allowed.asOf, allowed.source);
   panel.reset();
   quality.data = allowed.quality;
+  quality.fields = allowed.form?.fields ?? [];
   // Keys that may report may close months too (planner, admin); the form says the last closed month.
   quality.asOf = state.views.has("report") ? (allowed.form?.as_of ?? null) : null;
+  quality.staff = state.views.has("report"); // uploads files and follows up flags
   if (allowed.form && state.views.has("report")) {
     report.form = allowed.form;
     report.flush(); // reports left on this device while offline or signed out
@@ -144,6 +162,7 @@ function signOut() {
   health.reset();
   report.reset();
   quality.reset();
+  showAsOf(null);
   api.clearKey();
   state.generation++;
   Object.assign(state, { mapData: null, planningAllowed: true, views: new Set(), view: "map", layer: "pressure", season: "warm" });
@@ -228,6 +247,7 @@ function relabel() {
   for (const b of document.querySelectorAll("[data-lang]")) b.setAttribute("aria-pressed", String(b.dataset.lang === getLang()));
   for (const opt of $("layer").options) opt.textContent = t(`layer_${opt.value}`);
   for (const opt of $("season").options) opt.textContent = t(`season_${opt.value}`);
+  showAsOf(state.asOf, state.source);
 }
 
 function switchLang(lang) {

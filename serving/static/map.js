@@ -2,6 +2,7 @@
 // township borders from the edges two townships share, township names, a tooltip, and an overlay for arrows.
 
 import { clear, h, NO_DATA, s } from "./dom.js";
+import { t } from "./i18n.js";
 
 const WIDTH = 1000;
 const PAD = 12;
@@ -102,7 +103,7 @@ export class CountyMap {
     this.selection = s("path", { class: "selected-outline", d: "" });
     this.svg = s(
       "svg",
-      { id: "county-map", viewBox: `0 0 ${WIDTH} ${height}`, role: "img", "data-painted": "" },
+      { id: "county-map", viewBox: `0 0 ${WIDTH} ${height}`, role: "img", "aria-label": t("map_label"), "data-painted": "" },
       s(
         "defs",
         {},
@@ -139,6 +140,7 @@ export class CountyMap {
 
   /** Township names at the area-weighted centre of their grids (``name(t)`` picks the language). */
   label(name) {
+    this.svg.setAttribute("aria-label", t("map_label")); // an image needs a name (its words follow the language)
     clear(this.labelLayer);
     for (const tw of this.townships) {
       if (!tw.present) continue;

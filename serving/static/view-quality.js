@@ -1,11 +1,12 @@
 // The data-quality view (county staff): a month's reporting and on-time rates, a table per township, the
 // missing and late grids (also painted on the map: the "missing reports" layer), the flagged values, and
-// the button that closes the month.
+// the button that closes the month. County staff also upload a township's file of reports here and follow
+// up each open flag (confirmed or corrected, with a reason, in a small form under its row).
 
 import * as api from "./api.js";
 import { clear, h } from "./dom.js";
 import { monthLabel, numberFormat, percent, t } from "./i18n.js";
-import { errorLine, legendList, loadingLine } from "./widgets.js";
+import { errorLine, fieldLabel, legendList, loadingLine } from "./widgets.js";
 
 const COLOURS = { missing: "#d73027", late: "#fdae61", received: "#4575b4" };
 const COLUMNS = [
@@ -16,6 +17,15 @@ const COLUMNS = [
   { key: "on_time_rate", label: "dq_on_time_rate", rate: true },
   { key: "late", label: "dq_late" },
 ];
+// The counts of an upload's answer, in this order (``rows`` is said apart; a count the answer lacks is 0).
+const UPLOAD_COUNTS = ["inserted", "updated", "unchanged", "duplicate", "refused", "flagged"];
+const RESOLUTIONS = { confirmed: "dq_confirm", corrected: "dq_corrected" };
+
+/** ``t(key)`` when the page has a sentence for it, else ``fallback`` (a raw value from the service). */
+function known(key, fallback) {
+  const text = t(key);
+  return text === key ? fallback : text;
+}
 
 export class QualityView {
   /** ``map``: the CountyMap; ``onClosed(answer)``: a month was closed (answers elsewhere are stale). */
@@ -30,6 +40,11 @@ export class QualityView {
     this.sort = { key: "reporting_rate", ascending: true }; // worst first
     this.closed = null;
     this.asOf = null; // the last closed month ("YYYY-MM-01"), known to keys that may close months; else null
+    this.staff = false; // a key that may upload files and follow up flags (planner, admin)
+    this.fields = []; // the report form's items: their display labels
+    this.uploaded = null; // the last upload's {name, answer} or {name, error}
+    this.resolving = null; // the flag whose follow-up form is open: {id, status}
+    this.flagNote = "";
     clear(this.root);
   }
 
@@ -127,29 +142,212 @@ export class QualityView {
   #flags() {
     const flags = this.data.flags;
     if (!flags.length) return h("p", { class: "muted", id: "dq-flags", text: t("dq_none") });
+    const heads = ["grid", "dq_field", "dq_value", "dq_rule", "status", ...(this.staff ? ["dq_actions"] : [])];
+    const rows = [];
+    for (const f of flags) {
+      const actions = this.staff
+        ? h("td", { class: "actions" }, f.status === "open" ? Object.keys(RESOLUTIONS).map((status) => this.#resolveButton(f, status)) : null)
+        : null;
+      rows.push(
+        h(
+          "tr",
+          { "data-flag": f.id, "data-status": f.status },
+          h("td", { text: f.grid_id }),
+          h("td", { "data-field": f.field, text: fieldLabel(this.fields, f.field) }),
+          h("td", { class: "num", text: f.value ?? "–" }),
+          h("td", { class: "reason", text: f.detail ?? f.rule }),
+          h("td", { class: "flag-status", tabindex: "-1", text: known(`dq_status_${f.status}`, f.status) }),
+          actions,
+        ),
+      );
+      if (this.resolving?.id === f.id && f.status === "open") rows.push(this.#resolveRow(f, heads.length));
+    }
     return h(
       "table",
       { class: "dq-flags", id: "dq-flags" },
+      h("thead", {}, h("tr", {}, heads.map((k) => h("th", { scope: "col", text: t(k) })))),
+      h("tbody", {}, rows),
+    );
+  }
+
+  #resolveButton(flag, status) {
+    const open = this.resolving?.id === flag.id && this.resolving.status === status;
+    const button = h("button", {
+      type: "button",
+      "data-resolve": status,
+      "aria-expanded": String(open),
+      "aria-label": `${t(RESOLUTIONS[status])}: ${flag.grid_id} ${fieldLabel(this.fields, flag.field)}`,
+      text: t(RESOLUTIONS[status]),
+    });
+    button.addEventListener("click", () => {
+      this.resolving = open ? null : { id: flag.id, status };
+      this.#redrawFlags();
+      const focus = open ? `tr[data-flag="${flag.id}"] button[data-resolve="${status}"]` : `#dq-reason-${flag.id}`;
+      this.root.querySelector(focus)?.focus();
+    });
+    return button;
+  }
+
+  /** The small form under an open flag's row: the reason, then save or cancel. */
+  #resolveRow(flag, span) {
+    const { status } = this.resolving;
+    const id = `dq-reason-${flag.id}`;
+    const input = h("input", { type: "text", id, name: "reason", maxlength: 500, required: true, autocomplete: "off", "aria-describedby": `${id}-msg` });
+    const save = h("button", { type: "submit", class: "primary", "data-save": status, text: `${t("dq_save")}: ${t(`dq_status_${status}`)}` });
+    const cancel = h("button", { type: "button", "data-cancel": "", text: t("dq_cancel") });
+    const msg = h("p", { class: "field-msg", id: `${id}-msg`, "aria-live": "polite" });
+    const form = h(
+      "form",
+      { class: "dq-resolve", id: `dq-resolve-${flag.id}`, novalidate: true, "aria-label": t("dq_resolve_as", { status: t(`dq_status_${status}`) }) },
+      h("label", { for: id, text: t("dq_reason") }),
+      input,
+      save,
+      cancel,
+      msg,
+    );
+    const back = () => {
+      this.resolving = null;
+      this.#redrawFlags();
+      this.root.querySelector(`tr[data-flag="${flag.id}"] button[data-resolve="${status}"]`)?.focus();
+    };
+    cancel.addEventListener("click", back);
+    form.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") back();
+    });
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const reason = input.value.trim();
+      if (!reason) {
+        msg.textContent = t("dq_reason_empty");
+        msg.className = "field-msg error";
+        input.setAttribute("aria-invalid", "true");
+        input.focus();
+        return;
+      }
+      save.disabled = true;
+      try {
+        const answer = await api.resolveFlag(flag.id, status, reason);
+        const i = this.data.flags.findIndex((f) => f.id === flag.id);
+        if (i >= 0) this.data.flags[i] = { ...this.data.flags[i], ...answer };
+        this.resolving = null;
+        this.flagNote = t("dq_flag_done", {
+          grid: answer.grid_id,
+          field: fieldLabel(this.fields, answer.field),
+          status: known(`dq_status_${answer.status}`, answer.status),
+        });
+        this.#redrawFlags();
+        this.root.querySelector(`tr[data-flag="${flag.id}"] .flag-status`)?.focus();
+      } catch (err) {
+        save.disabled = false;
+        clear(msg).append(errorLine(err));
+      }
+    });
+    return h("tr", { class: "dq-resolve-row", "data-resolving": flag.id }, h("td", { colspan: span }, form));
+  }
+
+  /** Draw the flags table again (and the note of the last follow-up), keeping the rest of the view. */
+  #redrawFlags() {
+    this.root.querySelector("#dq-flags")?.replaceWith(this.#flags());
+    const note = this.root.querySelector("#dq-flag-result");
+    if (note) note.textContent = this.flagNote;
+  }
+
+  // --- a township's file of reports ----------------------------------------------------------------
+  #uploadSection() {
+    const input = h("input", {
+      type: "file",
+      id: "dq-file",
+      name: "file",
+      accept: ".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+      "aria-describedby": "dq-upload-help",
+    });
+    const send = h("button", { type: "submit", id: "dq-upload-send", class: "primary", text: t("dq_upload_send") });
+    const form = h(
+      "form",
+      { id: "dq-upload", class: "dq-upload" },
+      h("label", { for: "dq-file", text: t("dq_upload_file") }),
+      h("div", { class: "buttons" }, input, send),
+    );
+    const out = h("div", { id: "dq-upload-result" }, this.#uploadResult());
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const file = input.files?.[0];
+      if (!file) {
+        clear(out).append(h("p", { class: "error", role: "alert", text: t("dq_upload_pick") }));
+        input.focus();
+        return;
+      }
+      send.disabled = true;
+      clear(out).append(loadingLine());
+      try {
+        this.uploaded = { name: file.name, answer: await api.uploadReports(file, file.name) };
+      } catch (err) {
+        this.uploaded = { name: file.name, error: err };
+      }
+      // The month's rates and flags may have changed: fetch them again, the upload's answer stays shown.
+      await this.#load(this.month);
+      this.root.querySelector("#dq-upload-summary")?.focus();
+    });
+    return h(
+      "section",
+      { class: "dq-upload-section" },
+      h("h3", { text: t("dq_upload_title") }),
+      h("p", { class: "muted small", id: "dq-upload-help", text: t("dq_upload_help") }),
+      form,
+      out,
+    );
+  }
+
+  #uploadResult() {
+    const up = this.uploaded;
+    if (!up) return null;
+    if (up.error) {
+      const status = up.error.status;
+      const head = status === 413 ? t("dq_upload_too_big") : status === 422 ? t("dq_upload_unreadable") : null;
+      if (!head) return h("div", { id: "dq-upload-summary", tabindex: "-1" }, errorLine(up.error));
+      return h("p", { class: "error", role: "alert", id: "dq-upload-summary", tabindex: "-1", text: `${up.name}: ${head} (${up.error.message})` });
+    }
+    const a = up.answer;
+    const counts = a.counts ?? {};
+    const label = (k) => (k === "flagged" ? t("dq_flagged") : t(`outcome_${k}`));
+    const problems = (rows, id, caption) =>
+      rows.length
+        ? h(
+            "table",
+            { class: "dq-problems", id },
+            h("caption", { text: `${caption} (${rows.length})` }),
+            h("thead", {}, h("tr", {}, ["dq_row", "dq_field", "dq_value", "dq_rule"].map((k) => h("th", { scope: "col", text: t(k) })))),
+            h(
+              "tbody",
+              {},
+              rows.map((p) =>
+                h(
+                  "tr",
+                  { "data-row": p.row, "data-field": p.field },
+                  h("td", { class: "num", text: p.row }),
+                  h("td", { text: fieldLabel(this.fields, p.field) }),
+                  h("td", { class: "num", text: p.value === "" || p.value === null || p.value === undefined ? "–" : p.value }),
+                  h("td", { class: "reason", text: p.rule }),
+                ),
+              ),
+            ),
+          )
+        : null;
+    return h(
+      "div",
+      {},
       h(
-        "thead",
-        {},
-        h("tr", {}, ["grid", "dq_field", "dq_value", "dq_rule", "status"].map((k) => h("th", { scope: "col", text: t(k) }))),
-      ),
-      h(
-        "tbody",
-        {},
-        flags.map((f) =>
-          h(
-            "tr",
-            { "data-flag": f.id },
-            h("td", { text: f.grid_id }),
-            h("td", { text: f.field }),
-            h("td", { class: "num", text: f.value ?? "–" }),
-            h("td", { class: "reason", text: f.detail ?? f.rule }),
-            h("td", { text: f.status === "open" ? t("dq_open") : f.status }),
-          ),
+        "div",
+        { id: "dq-upload-summary", tabindex: "-1", role: "status" },
+        h("p", { text: t("dq_upload_rows", { name: up.name, n: counts.rows ?? a.rows?.length ?? 0 }) }),
+        h(
+          "ul",
+          { class: "upload-counts" },
+          UPLOAD_COUNTS.map((k) => h("li", { "data-count": k, class: `count-${k}` }, `${label(k)} `, h("b", { text: numberFormat(counts[k] ?? 0) }))),
         ),
       ),
+      problems(a.refused ?? [], "dq-upload-refused", t("dq_refused_rows")),
+      problems(a.flags ?? [], "dq-upload-flags", t("dq_upload_flags")),
     );
   }
 
@@ -173,7 +371,14 @@ export class QualityView {
       this.#townshipTable(),
       h("section", {}, h("h3", { text: `${t("dq_missing_grids")} (${d.missing_grids.length})` }), this.#gridList(d.missing_grids, "dq-missing", "missing")),
       h("section", {}, h("h3", { text: `${t("dq_late_grids")} (${d.late_grids.length})` }), this.#gridList(d.late_grids, "dq-late", "late")),
-      h("section", {}, h("h3", { text: `${t("dq_flags")} (${d.flags.length})` }), this.#flags()),
+      h(
+        "section",
+        {},
+        h("h3", { text: `${t("dq_flags")} (${d.flags.length})` }),
+        this.#flags(),
+        h("p", { id: "dq-flag-result", role: "status", class: "ok", text: this.flagNote }),
+      ),
+      this.staff ? this.#uploadSection() : h("span", { hidden: true }),
       this.asOf ? this.#closeSection(d.month) : h("span", { hidden: true }),
     );
   }

@@ -7,7 +7,7 @@ import * as api from "./api.js";
 import { clear, h } from "./dom.js";
 import { getLang, monthLabel, t } from "./i18n.js";
 import * as outbox from "./outbox.js";
-import { errorLine, loadingLine } from "./widgets.js";
+import { errorLine, fieldLabel, loadingLine } from "./widgets.js";
 
 const MONTHS_BACK = 12; // how far back a report may be picked in the month list
 const OUTCOMES = ["inserted", "updated", "unchanged", "duplicate", "refused"];
@@ -263,11 +263,7 @@ export class ReportView {
   }
 
   #fieldName(name) {
-    const field = this.form.fields.find((f) => f.name === name);
-    if (field) return this.#label(field);
-    if (name === "grid_id") return t("grid");
-    if (name === "month") return t("month");
-    return name.split("+").map((part) => this.#fieldName(part)).join(" + ");
+    return fieldLabel(this.form.fields, name);
   }
 
   #body() {

@@ -2,7 +2,7 @@
 // and the bar chart of an explanation's contributions.
 
 import { h, s, swatch } from "./dom.js";
-import { numberFormat, t } from "./i18n.js";
+import { getLang, numberFormat, t } from "./i18n.js";
 
 /** A coloured chip: ``badge("band", "high", label)`` has the class ``badge band-high``. */
 export function badge(kind, value, label) {
@@ -19,6 +19,19 @@ export function errorLine(err) {
   const messages = { 0: "err_network", 401: "err_401", 403: "err_403_planning", 503: "err_503" };
   const key = messages[err?.status];
   return h("p", { class: "error", role: "alert", text: key ? t(key) : `${t("error")}: ${err?.message ?? err}` });
+}
+
+/**
+ * The display label of a report item ``name`` in the page's language, from the report form's ``fields``
+ * (``label`` / ``label_zh``); "a+b" (an item derived from several) joins its parts; otherwise the name itself.
+ */
+export function fieldLabel(fields, name) {
+  const field = (fields ?? []).find((f) => f.name === name);
+  if (field) return getLang() === "zh" ? field.label_zh || field.label : field.label || field.label_zh;
+  if (name === "grid_id") return t("grid");
+  if (name === "month") return t("month");
+  if (String(name).includes("+")) return String(name).split("+").map((part) => fieldLabel(fields, part)).join(" + ");
+  return String(name);
 }
 
 /** A list of colour swatches: ``colours`` {key: colour}, ``label(key)`` the text after each. */
