@@ -181,7 +181,7 @@ def make_settings(tmp_path: Path, tiny_county: Path) -> Iterator[Callable[..., S
 
 
 # --- Shared by the API, reliability and browser tiers ------------------------------------------------
-ROLES = ("planner", "health", "data_scientist", "admin")
+ROLES = ("planner", "health", "data_scientist", "admin", "reporter")  # the reporter here is bound to no grid
 
 
 @pytest.fixture(scope="session")

@@ -114,6 +114,7 @@ def _intake(state: AppState, caller: Caller, frame: pd.DataFrame, source: str, l
 @router.post("/reports", response_model=IntakeOut)
 def post_report(state: StateDep, caller: ReporterDep, lang: LangDep, body: ReportIn) -> IntakeOut:
     """One grid-month report. A herder chief may report only their own grids (403 otherwise)."""
+    _store(state)
     if caller.role == "reporter" and body.grid_id not in caller.grids:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"grid_id: {body.grid_id} is not one of your grid areas")
     unknown = sorted(set(body.model_extra or {}) - set(report_columns()))

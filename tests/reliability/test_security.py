@@ -30,9 +30,16 @@ from serving.offline import predict_file
 PUBLIC: frozenset[str] = frozenset()
 PLANNING = frozenset({"planner", "data_scientist", "admin"})
 HEALTH = frozenset({"health"})
-ANY_ROLE = frozenset({"planner", "health", "data_scientist", "admin"})
+ANY_ROLE = frozenset({"planner", "health", "data_scientist", "admin"})  # every role but the reporter
 RELOADERS = frozenset({"data_scientist", "admin"})
-ROLES = sorted(ANY_ROLE)
+REPORTING = frozenset({"reporter", "planner", "admin"})
+STAFF = frozenset({"planner", "admin"})
+QUALITY = frozenset({"planner", "data_scientist", "admin"})
+ROLES = sorted(ANY_ROLE | {"reporter"})
+REPORT = {"submission_id": "sec-report-1", "grid_id": "G001", "month": "2020-01-01"}
+REPORT_CSV = {
+    "files": {"file": ("reports.csv", b"submission_id,grid_id,month\nsec-up-1,G001,2020-01-01\n", "text/csv")}
+}
 RECORD = {"ref": "sec-1", "age": 40, "sex": "female"}
 CSV = {"files": {"file": ("checks.csv", b"ref,age,sex\nsec-2,52,male\n", "text/csv")}}
 # (method, path) -> (roles allowed; empty: public, no key needed), request arguments that succeed
@@ -61,6 +68,23 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str], dict[str, Any]]] = {
     ("GET", "/v1/dispute/watchlist"): (PLANNING, {"params": {"top": 3}}),
     ("POST", "/v1/disease/score"): (HEALTH, {"json": {"records": [RECORD]}}),
     ("POST", "/v1/disease/score-csv"): (HEALTH, CSV),
+    ("GET", "/v1/reports/form"): (REPORTING, {}),
+    ("POST", "/v1/reports"): (REPORTING, {"json": REPORT}),
+    ("POST", "/v1/reports/upload"): (STAFF, REPORT_CSV),
+    ("GET", "/v1/reports/history/{grid_id}/{month}"): (STAFF, {}),
+    ("POST", "/v1/months/{month}/close"): (STAFF, {}),
+    ("GET", "/v1/data-quality"): (QUALITY, {}),
+    ("POST", "/v1/flags/{flag_id}"): (STAFF, {"json": {"status": "confirmed", "reason": "checked"}}),
+}
+# This app reads a county directory: the routes that keep reports answer 503 (no store) to an allowed role.
+# The store-backed behaviour of these routes is tested in tests/serving/test_reports.py.
+NEEDS_STORE = {
+    ("POST", "/v1/reports"),
+    ("POST", "/v1/reports/upload"),
+    ("GET", "/v1/reports/history/{grid_id}/{month}"),
+    ("POST", "/v1/months/{month}/close"),
+    ("GET", "/v1/data-quality"),
+    ("POST", "/v1/flags/{flag_id}"),
 }
 AUDITED = {("POST", "/v1/disease/score"), ("POST", "/v1/disease/score-csv")}
 KEYED = [route for route, (roles, _) in ROUTES.items() if roles]
@@ -68,7 +92,12 @@ MATRIX = [(route, role) for route in KEYED for role in ROLES]
 
 
 def fill(path: str) -> str:
-    return path.replace("{grid_id}", "G001").replace("{name}", "app.js")
+    return (
+        path.replace("{grid_id}", "G001")
+        .replace("{name}", "app.js")
+        .replace("{month}", "2020-01")
+        .replace("{flag_id}", "1")
+    )
 
 
 def app_routes(app: Any) -> set[tuple[str, str]]:
@@ -123,7 +152,7 @@ def test_role_matrix_and_only_disease_scoring_writes_the_audit_log(
 
     after = audit_lines(audit_path)
     if role in roles:
-        assert response.status_code == 200, response.text[:300]
+        assert response.status_code == (503 if route in NEEDS_STORE else 200), response.text[:300]
     else:
         assert response.status_code == 403, response.text[:300]
         assert f"role '{role}' may not use this route" in response.json()["detail"]
