@@ -309,6 +309,8 @@ export class QualityView {
     }
     const a = up.answer;
     const counts = a.counts ?? {};
+    // Every row of the file the answer names: kept (``rows``) or refused (a row may break several rules).
+    const read = new Set([...(a.rows ?? []).map((r) => r.row), ...(a.refused ?? []).map((p) => p.row)]).size;
     const label = (k) => (k === "flagged" ? t("dq_flagged") : t(`outcome_${k}`));
     const problems = (rows, id, caption) =>
       rows.length
@@ -339,7 +341,7 @@ export class QualityView {
       h(
         "div",
         { id: "dq-upload-summary", tabindex: "-1", role: "status" },
-        h("p", { text: t("dq_upload_rows", { name: up.name, n: counts.rows ?? a.rows?.length ?? 0 }) }),
+        h("p", { text: t("dq_upload_rows", { name: up.name, n: read }) }),
         h(
           "ul",
           { class: "upload-counts" },

@@ -30,9 +30,14 @@ CLOSE_GRID = 6
 
 
 def shoot(page: Any, name: str) -> None:
-    if SCREENSHOTS:
-        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
+    """A full-page picture, with the side panel (which scrolls on its own) grown to show all of it."""
+    if not SCREENSHOTS:
+        return
+    Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+    side = page.locator("#side")
+    side.evaluate("el => { el.style.maxHeight = 'none'; el.style.position = 'static'; }")
+    page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
+    side.evaluate("el => { el.style.maxHeight = ''; el.style.position = ''; }")
 
 
 def form_of(store_api: Any) -> dict[str, Any]:
@@ -159,6 +164,7 @@ def test_uploading_a_township_file_shows_the_counts_and_the_refused_row(
     page.wait_for_selector("#dq-upload-summary")
     assert page.inner_text("#dq-upload-summary [data-count=inserted] b") == "2"
     assert page.inner_text("#dq-upload-summary [data-count=refused] b") == "1"
+    assert "township.csv" in page.inner_text("#dq-upload-summary") and "3 行" in page.inner_text("#dq-upload-summary")
     assert answer["counts"]["inserted"] == 2 and answer["counts"]["refused"] == 1
     refused = page.locator("#dq-upload-refused tbody tr")
     assert refused.count() == len(answer["refused"]) >= 1
