@@ -95,7 +95,9 @@ def serious_violations(page: Any) -> list[Any]:
     ]
 
 
-def test_header_says_the_month_of_county_data_for_a_planner_and_a_reporter(page: Any, store_sign_in: Any, store_api: Any) -> None:
+def test_header_says_the_month_of_county_data_for_a_planner_and_a_reporter(
+    page: Any, store_sign_in: Any, store_api: Any
+) -> None:
     models = store_api("planner", "GET", "/v1/models").json()
     as_of = models["data_as_of"]
     assert models["data_source"] == "store"
@@ -119,7 +121,9 @@ def test_header_says_the_month_of_county_data_for_a_planner_and_a_reporter(page:
     assert header.inner_text() == f"数据截至 {zh_month(form_of(store_api)['as_of'])}"
 
 
-def test_header_moves_when_a_month_is_closed(page: Any, store_sign_in: Any, store_api: Any, store_state: AppState) -> None:
+def test_header_moves_when_a_month_is_closed(
+    page: Any, store_sign_in: Any, store_api: Any, store_state: AppState
+) -> None:
     form = form_of(store_api)
     first_open = month_before(form["as_of"], -1)
     grid = grids(store_state)[CLOSE_GRID]
@@ -145,7 +149,12 @@ def test_uploading_a_township_file_shows_the_counts_and_the_refused_row(
     form = form_of(store_api)
     month = month_before(form["as_of"], -1)  # still open: nothing carried into it yet
     rows = [
-        {"submission_id": f"upload-{g}-{month}", "grid_id": g, "month": month[:7], **usual_values(store_state, g, form["fields"])}
+        {
+            "submission_id": f"upload-{g}-{month}",
+            "grid_id": g,
+            "month": month[:7],
+            **usual_values(store_state, g, form["fields"]),
+        }
         for g in grids(store_state)[UPLOAD_GRIDS]
     ]
     rows[2]["yak"] = -3  # the third report (line 4 of the file) breaks the rule "a count is not negative"
@@ -179,6 +188,9 @@ def test_uploading_a_township_file_shows_the_counts_and_the_refused_row(
     assert f"已收 {received} / " in page.inner_text("#dq-reporting-rate")
     shoot(page, "data-quality-upload")
     assert not serious_violations(page)
+    page.click("[data-lang=en]")  # the answer stays, its labels in the other language
+    assert row.locator("td").nth(1).inner_text() == yak["label"]
+    assert "not accepted 1" in page.inner_text("#dq-upload-summary")
 
 
 def test_confirming_a_flag_with_a_reason_from_the_keyboard(
