@@ -19,7 +19,7 @@ from muzhang.families import family_names, family_specs, resolve
 from muzhang.settings import Settings, get_settings
 from serving.county import load_county_state, store_county_state
 from serving.deps import AppState
-from serving.errors import InvalidInput, NotFound, ScoringError, TooMany, Unavailable
+from serving.errors import Conflict, InvalidInput, NotFound, ScoringError, TooMany, Unavailable
 from serving.observability import AuditLog, Metrics
 from serving.registry import ModelRegistry
 from serving.routes import county, reports, system, ui
@@ -29,6 +29,7 @@ log = logging.getLogger("muzhang.serving")
 # One status per kind of scoring error; the scoring layer never speaks HTTP.
 ERROR_STATUS: dict[type[ScoringError], int] = {
     NotFound: 404,
+    Conflict: 409,
     TooMany: 413,
     InvalidInput: 422,
     Unavailable: 503,

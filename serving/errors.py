@@ -37,5 +37,9 @@ class InvalidInput(ScoringError):
     """Input that breaks a rule (type, range, unknown column); ``detail`` says which row, field and rule."""
 
 
+class Conflict(ScoringError):
+    """A request the data's current state does not allow (a month closed out of order, or before any report)."""
+
+
 class Unavailable(ScoringError):
     """No model can answer now (no champion yet, or the registry cannot be reached)."""

@@ -16,7 +16,7 @@ import pandas as pd
 
 from muzhang.catalog import load_catalog
 from serving.county import refresh_county
-from serving.errors import InvalidInput
+from serving.errors import Conflict
 from serving.scoring.context import ScoringContext
 
 CARRY_WHO = "muzhang (carried at month close)"
@@ -62,7 +62,7 @@ def close_month(ctx: ScoringContext, month: pd.Timestamp, *, who: str, lang: str
     """Carry the missing reports, close ``month`` and move the county to it.
 
     Raises:
-        InvalidInput: the month is not the one after the last closed month (months close in order), or no
+        Conflict: the month is not the one after the last closed month (months close in order), or no
             report of it has arrived at all.
     """
     start = time.perf_counter()
@@ -73,10 +73,10 @@ def close_month(ctx: ScoringContext, month: pd.Timestamp, *, who: str, lang: str
         return CloseResult(month, False, [], ctx.county.last_month, time.perf_counter() - start)
     expected_next = None if last_closed is None else last_closed + pd.DateOffset(months=1)
     if expected_next is not None and month != expected_next:
-        raise InvalidInput(f"month: {month:%Y-%m} cannot close before {expected_next:%Y-%m} (months close in order)")
+        raise Conflict(f"month: {month:%Y-%m} cannot close before {expected_next:%Y-%m} (months close in order)")
     received = received_grids(ctx, month)
     if not received:
-        raise InvalidInput(f"month: no report for {month:%Y-%m} has arrived; nothing to close")
+        raise Conflict(f"month: no report for {month:%Y-%m} has arrived; nothing to close")
     missing = sorted(ctx.county.grid_ids - received)
     carried: list[str] = []
     if missing:

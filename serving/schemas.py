@@ -367,3 +367,9 @@ LOOKUP_RESPONSES: dict[int | str, dict[str, Any]] = {
     **MODEL_RESPONSES,
     404: _error("Unknown grid area or township, or no records for it"),
 }
+REPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **KEY_RESPONSES,
+    404: _error("Unknown grid area or flag"),
+    409: _error("Not now: months close in order, and only once a report of the month has arrived"),
+    503: _error("The service reads a county directory, not a store: reports cannot be kept"),
+}

@@ -135,6 +135,25 @@ def tiny_county(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def make_county_store(tiny_county: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[[], Any]:
+    """``make_county_store()``: a new SQLite county store holding the tiny county as its history (closed
+    through 2019-12). Each call gives a store of its own, so tests that add months do not meet."""
+    from dataclasses import fields
+
+    from muzhang.store import open_store
+
+    tables = load_county(tiny_county)
+    frames = {f.name: getattr(tables, f.name) for f in fields(tables)}
+
+    def make() -> Any:
+        store = open_store(f"sqlite:///{tmp_path_factory.mktemp('county-store') / 'county.db'}")
+        store.import_tables(frames, who="test", source="import")
+        return store
+
+    return make
+
+
+@pytest.fixture(scope="session")
 def tiny_feature_sets(tiny_county: Path) -> dict[str, FeatureSet]:
     tables = load_county(tiny_county)
     return {family: build_features(family, tables) for family in FAMILIES}

@@ -187,11 +187,15 @@ def train_family(
 def oracle_covers(oracle_preds: pd.DataFrame, test: pd.DataFrame, tasks: list[TaskPlan]) -> bool:
     """Whether the simulator's truth is known for every test row that has a target (else the Bayes limit
     would be computed on other rows than the model's metrics, or fail on NaN)."""
-    known = np.zeros(len(test), dtype=bool)
     for task in tasks:
-        known |= np.isfinite(pd.to_numeric(test[task.target], errors="coerce").to_numpy(dtype=float))
-    values = oracle_preds.to_numpy(dtype=float)
-    return bool(np.isfinite(values[known]).all())
+        known = np.isfinite(pd.to_numeric(test[task.target], errors="coerce").to_numpy(dtype=float))
+        columns = [
+            c for c in oracle_preds.columns if c in (task.name, f"p_{task.name}") or c.startswith(f"{task.name}_q")
+        ]
+        values = oracle_preds[columns].to_numpy(dtype=float)
+        if not np.isfinite(values[known]).all():
+            return False
+    return True
 
 
 def score_bundle(bundle: ModelBundle, result: TrainResult, cfg: ExperimentConfig) -> dict[str, float]:

@@ -198,8 +198,8 @@ def coerce_column(column: pd.Series, spec: FieldSpec) -> tuple[pd.Series, np.nda
             present = text.notna().to_numpy()
             numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
         ok = np.isfinite(numbers)
-        if spec.type == "integer":
-            ok &= numbers == np.round(numbers)
+        if spec.type == "integer":  # whole, and within what a 64-bit count holds exactly (2**53)
+            ok &= (numbers == np.round(numbers)) & (np.abs(numbers) < 2.0**53)
         bad = present & ~ok
         numbers = np.where(ok, numbers, np.nan)
         typed = pd.Series(numbers, index=column.index, dtype="float64")

@@ -8,25 +8,46 @@ from typing import Annotated, Any, Literal
 
 import pandas as pd
 from fastapi import APIRouter, File, HTTPException, Path, Query, UploadFile, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from serving.deps import AppState, Caller, DataQualityDep, ReporterDep, StaffDep, StateDep
-from serving.errors import InvalidInput, NotFound, Unavailable
-from serving.reports import ID_PATTERN, IntakeResult, ingest_reports, read_report_file, report_columns
+from serving.errors import NotFound, Unavailable
+from serving.reports import ID_PATTERN, IntakeResult, ingest_reports, read_report_file
 from serving.routes.common import LangDep, read_upload
-from serving.schemas import KEY_RESPONSES
+from serving.schemas import REPORT_RESPONSES
 
-router = APIRouter(prefix="/v1", tags=["reports"], responses=KEY_RESPONSES)
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+router = APIRouter(prefix="/v1", tags=["reports"], responses=REPORT_RESPONSES)
+MONTH_PATTERN = r"^20\d{2}-(0[1-9]|1[0-2])$"  # the catalog's months start in 2000
 
 
-class ReportIn(BaseModel):
-    """One grid area's report for one month, as a herder chief's app sends it (items from the data catalog)."""
+def report_model() -> type[BaseModel]:
+    """The JSON of one report: every item of the catalog's monthly grid report, named, described and unit-ed.
 
-    model_config = ConfigDict(extra="allow")
-    submission_id: str = Field(pattern=ID_PATTERN, description="Made once by the sending device; resending is safe.")
-    grid_id: str = Field(description="Grid area id, e.g. G001.")
-    month: str = Field(description="The month reported, YYYY-MM or YYYY-MM-01.")
+    Item values are taken as sent (number, text, true/false or null) and judged by the report checks, so a bad
+    value refuses the report with row, field, value and rule in the request's language, as a file's row is,
+    instead of a bare 422. Unknown items are refused (a typo must not vanish).
+    """
+    from muzhang.catalog import load_catalog
+
+    catalog = load_catalog()
+    value = int | float | str | bool | None
+    fields: dict[str, Any] = {
+        "submission_id": (
+            str,
+            Field(pattern=ID_PATTERN, description="Made once by the sending device; resending is safe."),
+        ),
+        "grid_id": (str, Field(description="Grid area id, e.g. G001.")),
+        "month": (str, Field(description="The month reported, YYYY-MM-01.")),
+    }
+    for spec in catalog.fields_of("grid_monthly"):
+        if spec.name in fields:
+            continue
+        unit = f" ({spec.unit})" if spec.unit else ""
+        fields[spec.name] = (value, Field(None, description=f"{spec.display}{unit} / {spec.display_zh}"))
+    return create_model("ReportIn", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+ReportIn = report_model()
 
 
 class Problem(BaseModel):
@@ -112,25 +133,13 @@ def _intake(state: AppState, caller: Caller, frame: pd.DataFrame, source: str, l
 
 
 @router.post("/reports", response_model=IntakeOut)
-def post_report(state: StateDep, caller: ReporterDep, lang: LangDep, body: ReportIn) -> IntakeOut:
+def post_report(state: StateDep, caller: ReporterDep, lang: LangDep, body: ReportIn) -> IntakeOut:  # type: ignore[valid-type]
     """One grid-month report. A herder chief may report only their own grids (403 otherwise)."""
     _store(state)
-    if caller.role == "reporter" and body.grid_id not in caller.grids:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"grid_id: {body.grid_id} is not one of your grid areas")
-    unknown = sorted(set(body.model_extra or {}) - set(report_columns()))
-    if unknown:  # a typo in an item's name must not vanish silently
-        raise InvalidInput(
-            [
-                {
-                    "row": 1,
-                    "field": f,
-                    "value": str((body.model_extra or {})[f])[:40],
-                    "rule": "not an item of the report",
-                }
-                for f in unknown
-            ]
-        )
-    frame = pd.DataFrame([body.model_dump()], index=pd.Index([1]))
+    sent: dict[str, Any] = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
+    if caller.role == "reporter" and sent["grid_id"] not in caller.grids:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"grid_id: {sent['grid_id']} is not one of your grid areas")
+    frame = pd.DataFrame([sent], index=pd.Index([1]))
     return _out(_ingest(state, caller, frame, "api", lang))
 
 

@@ -39,7 +39,7 @@ from serving.deps import AppState
 ROLE_BY_PREFIX = (
     ("/v1/disease/", "health"),
     ("/v1/models/reload", "data_scientist"),
-    ("/", "planner"),
+    ("/", "planner"),  # planners may also send reports (for any grid), upload, close months, follow up flags
 )
 
 
@@ -71,9 +71,16 @@ def role_for(path: str) -> str:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def session_app(serving_state: AppState) -> FastAPI:
-    """Bind the session state, in a fresh app, to :data:`SESSION_APP`; check the schema is what it serves."""
-    SESSION_APP.target = create_app(state=serving_state)
+def session_app(serving_state: AppState, make_county_store: Any, tiny_county: Any) -> FastAPI:
+    """Bind the session's models and keys, over a county store of this module's own (so the report routes
+    keep what they are sent), in a fresh app, to :data:`SESSION_APP`; check the schema is what it serves."""
+    from dataclasses import replace
+
+    from serving.county import store_county_state
+
+    store = make_county_store()
+    state = replace(serving_state, store=store, county=store_county_state(store, tiny_county), encoded={})
+    SESSION_APP.target = create_app(state=state)
     served = schemathesis.openapi.from_asgi("/openapi.json", SESSION_APP)
     assert served.raw_schema == schema.raw_schema, "create_app().openapi() differs from /openapi.json"
     return SESSION_APP.target
@@ -90,7 +97,7 @@ def as_whole_numbers(body: Any, key: str) -> None:
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 def test_api_conforms_to_its_schema(case: Any, auth: Any) -> None:
     excluded = []
-    if case.path == "/v1/disease/score-csv":
+    if case.path in ("/v1/disease/score-csv", "/v1/reports/upload"):
         # The schema can say "a file", not "a CSV of health-check records": refusing bytes that are not
         # one is right (tests/reliability/test_hostile_input.py checks those answers name the problem).
         excluded.append(positive_data_acceptance)

@@ -295,3 +295,16 @@ def test_check_reports_speed_on_a_county_month_with_ten_years_of_history(
     print(f"\ncheck_reports: {len(reports)} rows, {len(history)} history rows: best {min(timings) * 1000:.0f} ms")
     assert len(result.accepted) == len(reports)
     assert np.isfinite(min(timings))
+
+
+def test_a_count_too_large_for_an_integer_is_a_type_error_not_a_crash() -> None:
+    """Found by schema fuzzing: 9.2e18 deaths made the integer conversion raise (a 500 at the API)."""
+    from muzhang.catalog import load_catalog
+
+    row = dict.fromkeys(load_catalog().columns("grid_monthly"))
+    row.update(grid_id="G001", month="2020-01-01", deaths=9.223372036854776e18)
+    result = check_reports(
+        pd.DataFrame([row], index=pd.Index([1])), known_grids={"G001"}, latest_month=pd.Timestamp("2026-12-01")
+    )
+    deaths = result.refused[result.refused["field"] == "deaths"]
+    assert deaths["rule_id"].tolist() == ["type"] and list(result.accepted) == []

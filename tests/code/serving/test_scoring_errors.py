@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from serving.app import ERROR_STATUS, install_error_handlers
-from serving.errors import InvalidInput, NotFound, ScoringError, TooMany, Unavailable
+from serving.errors import Conflict, InvalidInput, NotFound, ScoringError, TooMany, Unavailable
 from serving.registry import FamilyUnavailable
 from serving.scoring.disease import CSV_ROW_ERRORS, parse_csv
 
@@ -67,6 +67,7 @@ def test_error_lists_stop_at_the_cap() -> None:
     ("error", "status"),
     [
         (NotFound("grid_id: unknown grid area(s) G999"), 404),
+        (Conflict("month: 2020-03 cannot close before 2020-02"), 409),
         (TooMany("too many items"), 413),
         (InvalidInput([{"row": 2, "field": "age", "value": "230", "rule": "too old"}]), 422),
         (Unavailable("no model"), 503),
@@ -87,4 +88,4 @@ def test_one_handler_maps_each_domain_error_to_its_status(error: ScoringError, s
 
 
 def test_every_error_kind_has_a_status() -> None:
-    assert set(ERROR_STATUS) == {NotFound, TooMany, InvalidInput, Unavailable}
+    assert set(ERROR_STATUS) == {NotFound, Conflict, TooMany, InvalidInput, Unavailable}

@@ -47,9 +47,11 @@ def test_import_a_county_directory_twice(store_env: str, tiny_county: Path) -> N
     assert len(store.read_tables()["grid_monthly"]) == len(pd.read_parquet(tiny_county / "grid_monthly.parquet"))
 
 
-def test_a_file_is_not_yet_imported(store_env: str, tiny_county: Path) -> None:
+def test_a_file_that_is_not_a_file_of_reports_is_refused_naming_its_columns(store_env: str, tiny_county: Path) -> None:
+    """A file is read as grid reports (serving.reports); a table of the county directory is not one."""
+    CliRunner().invoke(app, ["data", "import", str(tiny_county)])
     result = CliRunner().invoke(app, ["data", "import", str(tiny_county / "grids.csv")])
-    assert result.exit_code == 2 and "not available yet" in result.output
+    assert result.exit_code == 2 and "unknown column(s)" in result.output and "'area_km2'" in result.output
 
 
 def test_a_missing_path_exits_2(store_env: str, tmp_path: Path) -> None:
