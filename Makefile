@@ -48,6 +48,7 @@ benchmark: $(STAMP) ## Run every speed benchmark on the trained store (figures p
 	$(BIN)/python benchmarks/explain_batch.py
 	$(BIN)/python benchmarks/train_scaling.py
 	$(BIN)/python benchmarks/county_rescore.py
+	$(BIN)/python benchmarks/reports_intake.py
 
 system-deps: ## Debian's Chromium and PostgreSQL for the browser and scale-out tests (root or sudo; no-op when present)
 	bash .ci/install-browser.sh
