@@ -54,7 +54,8 @@ print("RESULT " + json.dumps({"run_id": s.run_id, "version": s.version, "promote
 """
 # Niced: the loops take every idle moment (a trainer waiting on the lock or the database) and shift
 # timings, without doubling the test's wall time on a 2-core CI machine.
-BUSY_CODE = "import os; os.nice(10)\nwhile True: pass"
+# Each loop also stops once its parent (the test process) is gone: a killed test run leaves no loop behind.
+BUSY_CODE = "import os; os.nice(10); parent = os.getppid()\nwhile os.getppid() == parent:\n    pass"
 # One tree without a single split: the training prevalence for every row, beaten by any real model.
 WEAK: dict[str, Any] = {"num_boost_round": 1, "lightgbm.min_data_in_leaf": 100_000}
 
