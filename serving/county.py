@@ -98,8 +98,8 @@ def store_county_state(store: Store, data_dir: Path) -> CountyState:
     tables = CountyTables.from_mapping(store.read_tables(cutoff))
     # A new token on every read: a correction to a closed month changes the data without moving the cut-off.
     version = f"store:{cutoff:%Y-%m}:{time.time_ns()}"
-    subs = store.submissions()
-    carried_rows = subs[(subs["source"] == "carry") & (pd.to_datetime(subs["month"]) <= cutoff)]
+    subs = store.submissions(source="carry")  # only the carried ones: all submissions grow month by month
+    carried_rows = subs[pd.to_datetime(subs["month"]) <= cutoff]
     carried: dict[str, tuple[pd.Timestamp, ...]] = {
         str(grid): tuple(sorted(pd.to_datetime(rows["month"]), reverse=True))
         for grid, rows in carried_rows.groupby("grid_id")

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from muzhang.catalog import load_catalog
-from muzhang.catalog.checks import check_reports
+from muzhang.catalog.checks import check_reports, coerce_column
 from muzhang.store import Store
 from serving.errors import InvalidInput, TooMany
 
@@ -203,30 +203,16 @@ def ingest_reports(
 
 
 def typed_reports(reports: pd.DataFrame) -> pd.DataFrame:
-    """Report cells (text or JSON values) as the catalog's types; only called on rows the hard rules passed."""
+    """Report cells (text or JSON values) in the catalog's types, converted as the report checks convert them
+    (only called on rows the hard rules passed, so nothing is lost here)."""
     catalog = load_catalog()
     out = pd.DataFrame(index=reports.index)
     for column in reports.columns:
-        values = reports[column].map(lambda v: None if isinstance(v, str) and v.strip() == "" else v)
         if column == ID_COLUMN:
-            out[column] = values.astype(str).str.strip()
-            continue
-        kind = catalog.field(column).type
-        if kind in ("integer", "float"):
-            out[column] = pd.to_numeric(values, errors="coerce").astype("float64")
-        elif kind == "date":
-            out[column] = pd.to_datetime(values).dt.to_period("M").dt.to_timestamp()
-        elif kind == "boolean":
-            out[column] = values.map(_boolean)
+            out[column] = reports[column].astype(str).str.strip()
         else:
-            out[column] = values.map(lambda v: None if v is None else str(v).strip())
+            out[column], _ = coerce_column(reports[column], catalog.field(column))
     return out
-
-
-def _boolean(value: Any) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in {"1", "true", "yes", "y", "是"}
 
 
 def _text(value: Any) -> str:

@@ -649,11 +649,14 @@ class Store:
             return f"month {values['month'].isoformat()} is not the first day of a month"
         return None
 
-    def submissions(self, month: str | date | pd.Timestamp | None = None) -> pd.DataFrame:
-        """Submissions (of one month, or all), oldest first; payload and problems are JSON text."""
+    def submissions(self, month: str | date | pd.Timestamp | None = None, *, source: str | None = None) -> pd.DataFrame:
+        """Submissions (of one month, or all; of one source, or every), oldest first; payload and problems are
+        JSON text."""
         query = sa.select(submissions).order_by(submissions.c.received_at, submissions.c.submission_id)
         if month is not None:
             query = query.where(submissions.c.month == month_start(month))
+        if source is not None:
+            query = query.where(submissions.c.source == source)
         with self._read() as conn:
             rows = conn.execute(query).all()
         frame = pd.DataFrame(rows, columns=list(submissions.c.keys()))

@@ -244,18 +244,18 @@ def data_quality(
     when = pd.Timestamp(f"{month}-01") if month else (store.last_month() or county.last_month)
     submissions = store.submissions(when)
     arrived = submissions[submissions["source"] != "carry"] if len(submissions) else submissions
-    reported = county.tables.grid_monthly[["grid_id", "month"]]
-    carried = {(g, m) for g, months in county.carried.items() for m in months}
-    if carried:  # a carried value is not a report that arrived
-        keys = zip(reported["grid_id"].astype(str), pd.to_datetime(reported["month"]), strict=True)
-        reported = reported[[k not in carried for k in keys]]
+    monthly = county.tables.grid_monthly
+    reported = monthly.loc[pd.to_datetime(monthly["month"]) == when, ["grid_id", "month"]]
+    carried_here = {g for g, months in county.carried.items() if when in months}
+    reported = reported[~reported["grid_id"].astype(str).isin(carried_here)]  # carried: not a report
     if len(arrived):
         accepted = arrived[arrived["status"].isin(["accepted", "partial"])][["grid_id", "month"]]
         reported = pd.concat([reported, accepted.assign(month=pd.to_datetime(accepted["month"]))])
     days = state.settings.on_time_days
     quality = month_quality(when, county.tables.grids, reported, arrived, on_time_days=days)
     flags = store.flags(month=when)
-    flag_rows = [] if flags.empty else flags.sort_values(["status", "id"], key=_open_first).to_dict("records")
+    open_first = flags.assign(_closed=flags["status"] != "open").sort_values(["_closed", "id"]) if len(flags) else flags
+    flag_rows = open_first.to_dict("records")
     return DataQualityOut(
         month=when.date(),
         on_time_days=days,
@@ -275,10 +275,6 @@ def _flag(row: dict[Any, Any]) -> FlagOut:
 
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and pd.isna(value))
-
-
-def _open_first(column: pd.Series) -> pd.Series:
-    return column.map({"open": 0}).fillna(1) if column.name == "status" else column
 
 
 class FormField(BaseModel):
