@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from training.metrics import is_better
+from models.metrics import is_better
 
 __all__ = ["GateDecision", "GateRule", "check_gate_metric", "decide_promotion", "is_better"]
 

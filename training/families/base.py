@@ -15,7 +15,7 @@ import pandas as pd
 from features import FeatureSet
 from models.bundle import TaskKind, Transform, quantile_label
 from training.config import ExperimentConfig
-from training.metrics import probability_metrics, quantile_metrics, regression_metrics
+from models.metrics import probability_metrics, quantile_metrics, regression_metrics
 from training.splits import Split, split_by_time
 
 

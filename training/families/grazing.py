@@ -14,7 +14,7 @@ from muzhang.domain import DEFAULT_DOMAIN, Domain
 from training.baselines import group_mean_forecast
 from training.config import ExperimentConfig
 from training.families.base import Family, TaskPlan
-from training.metrics import status_metrics
+from models.metrics import status_metrics
 from training.splits import Split
 
 TARGET = "forage_yield_kg_ha"

@@ -1,4 +1,4 @@
-"""Unit tests of training/metrics.py against values worked out by hand on tiny arrays."""
+"""Unit tests of models/metrics.py against values worked out by hand on tiny arrays."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from training.metrics import (
+from models.metrics import (
     expected_calibration_error,
     is_better,
     pinball_loss,

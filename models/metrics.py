@@ -1,4 +1,7 @@
-"""Test-set metrics for the three kinds of task: values, probabilities and quantile forecasts."""
+"""Forecast and risk metrics for the three kinds of task (values, probabilities, quantile forecasts).
+
+Shared by training (test-time metrics) and serving (live metrics on outcomes that came back), so it
+lives on the models floor that both may import."""
 
 from __future__ import annotations
 
