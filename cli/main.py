@@ -370,6 +370,16 @@ def keys_new(
     typer.echo(f"settings entry: {json.dumps(entry.model_dump())}")
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` readable by its owner only (0600), even where the file existed with a looser mode."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # an older file keeps its mode through O_CREAT: tighten it before writing
+        os.write(fd, text.encode("utf-8"))
+    finally:
+        os.close(fd)
+
+
 @keys_app.command("demo")
 def keys_demo(
     out: Annotated[Path, typer.Option(help="Write the demo keys (plain) and settings here, for `make run`.")],
@@ -389,8 +399,8 @@ def keys_demo(
         entries.append(entry)
         lines.append(f"{role:<15} {key}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(f"MUZHANG_API_KEYS='{json.dumps(entries)}'\n", encoding="utf-8")
-    (out.with_suffix(".txt")).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_private(out, f"MUZHANG_API_KEYS='{json.dumps(entries)}'\n")
+    write_private(out.with_suffix(".txt"), "\n".join(lines) + "\n")
     typer.echo("demo keys (this run only):\n  " + "\n  ".join(lines))
 
 

@@ -25,3 +25,17 @@ def test_keys_new_prints_a_key_and_only_its_hash_entry():
     key = result.output.split("it is not stored anywhere): ")[1].split()[0]
     entry = result.output.split("settings entry: ")[1]
     assert key.startswith("mz_") and key not in entry and '"role": "planner"' in entry
+
+
+def test_keys_demo_writes_the_keys_readable_by_their_owner_only(tmp_path):
+    out = tmp_path / "state" / "demo-keys.env"
+    out.parent.mkdir()
+    out.with_suffix(".txt").write_text("old\n")
+    out.with_suffix(".txt").chmod(0o644)  # a file left by an earlier run keeps no looser mode
+
+    result = CliRunner().invoke(app, ["keys", "demo", "--out", str(out)])
+
+    assert result.exit_code == 0, result.output
+    for path in (out, out.with_suffix(".txt")):
+        assert path.stat().st_mode & 0o777 == 0o600, path.name
+    assert out.with_suffix(".txt").read_text().startswith("planner")
