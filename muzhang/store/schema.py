@@ -186,6 +186,45 @@ frame_columns = sa.Table(
     sa.Column("dtype", sa.String(), nullable=False),
 )
 
+# Migration 0003: every forecast the service made for a future period, once per model version, and the
+# outcome it met once that period's reports were in (a closed month). Never per person: the disease family
+# keeps counts per band only. ``series_key`` is JSON of the family's feature-set keys (e.g. grid and month).
+forecast_log = sa.Table(
+    "forecast_log",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("family", sa.String(), nullable=False),
+    sa.Column("model_version", sa.String(), nullable=False),
+    sa.Column("target_period", sa.Date(), nullable=False),  # the month (or season's first month) forecast
+    sa.Column("series_key", sa.String(), nullable=False),
+    sa.Column("as_of_month", sa.Date(), nullable=False),  # the last month of data the forecast used
+    sa.Column("prediction", sa.Text(), nullable=False),  # JSON: task -> point, quantiles (or band counts)
+    sa.Column("input_fingerprint", sa.String(), nullable=False),  # sha256 of the encoded inputs
+    sa.Column("made_at", UTCDateTime(), nullable=False),
+    sa.Column("outcome", sa.Text(), nullable=True),  # JSON: task -> realised value; null until joined
+    sa.Column("outcome_at", UTCDateTime(), nullable=True),
+    sa.UniqueConstraint("family", "model_version", "target_period", "series_key"),
+    sa.Index(None, "family", "target_period"),
+)
+
+# Migration 0003: each decision of `muzhang retrain` (retrained or not, and why), also logged to MLflow.
+retrain_decisions = sa.Table(
+    "retrain_decisions",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("family", sa.String(), nullable=False),
+    sa.Column("decided_at", UTCDateTime(), nullable=False),
+    sa.Column("data_month", sa.Date(), nullable=True),  # the last closed month when deciding
+    sa.Column("triggers", sa.Text(), nullable=False),  # JSON list of the triggers that fired
+    sa.Column("action", sa.String(), nullable=False),  # skipped, retrained, failed
+    sa.Column("champion_before", sa.String(), nullable=True),
+    sa.Column("version", sa.String(), nullable=True),  # the version trained, if any
+    sa.Column("promoted", sa.Boolean(), nullable=True),
+    sa.Column("run_id", sa.String(), nullable=True),
+    sa.Column("note", sa.Text(), nullable=False),
+    sa.Index(None, "family", "decided_at"),
+)
+
 __all__ = [
     "CATALOG",
     "FLAG_STATUSES",
@@ -197,9 +236,11 @@ __all__ = [
     "column_type",
     "county_tables",
     "flags",
+    "forecast_log",
     "frame_columns",
     "metadata",
     "months",
+    "retrain_decisions",
     "submissions",
     "value_audit",
 ]

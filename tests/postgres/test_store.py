@@ -42,7 +42,7 @@ def test_migrations_match_the_metadata(pg_store: Store) -> None:
     with pg_store.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True, "version_table": VERSION_TABLE})
         assert compare_metadata(context, metadata) == []
-        assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() == "0002"
+        assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() == "0003"
 
 
 def test_import_is_idempotent_and_reads_equal_the_files(
@@ -100,3 +100,28 @@ def test_reports_on_postgres(
     ids = pg_store.add_flags(pd.DataFrame([{"grid_id": "G001", "month": "2020-01", "rule": "late"}]))
     pg_store.resolve_flag(ids[0], "confirmed", who="staff")
     assert pg_store.flags(status="confirmed")["id"].tolist() == ids
+
+
+def test_forecast_log_on_postgres_is_idempotent_and_joins_once(pg_store: Store) -> None:
+    """The forecast log's ON CONFLICT DO NOTHING and the join-once update, on PostgreSQL (issue 11)."""
+    import json
+
+    from muzhang.store.forecasts import read_forecasts, record_forecasts, record_outcomes, series_key
+
+    rows = pd.DataFrame(
+        {
+            "family": "dispute",
+            "model_version": ["1", "1", "2"],
+            "target_period": pd.Timestamp("2020-02-01"),
+            "series_key": [series_key(["grid_id"], [g]) for g in ("G001", "G002", "G001")],
+            "as_of_month": pd.Timestamp("2020-01-01"),
+            "prediction": json.dumps({"any_dispute": {"point": 0.2}}),
+            "input_fingerprint": "0" * 64,
+        }
+    )
+    assert record_forecasts(pg_store, rows) == 3
+    assert record_forecasts(pg_store, rows) == 0
+    ids = read_forecasts(pg_store, "dispute")["id"].tolist()
+    assert record_outcomes(pg_store, [(ids[0], '{"any_dispute": 1.0}')]) == 1
+    assert record_outcomes(pg_store, [(ids[0], '{"any_dispute": 0.0}')]) == 0
+    assert read_forecasts(pg_store, "dispute", pending=True)["id"].tolist() == ids[1:]

@@ -17,7 +17,7 @@ from muzhang.store import Store, load_order, migrate, open_store
 from muzhang.store.engine import get_engine
 from muzhang.store.schema import VERSION_TABLE, metadata
 
-RECORD_TABLES = {"submissions", "value_audit", "flags", "months", "frame_columns"}
+RECORD_TABLES = {"submissions", "value_audit", "flags", "months", "frame_columns", "forecast_log", "retrain_decisions"}
 
 
 def test_migrations_create_every_table(store: Store) -> None:
@@ -62,7 +62,7 @@ def test_open_twice_is_one_engine_and_migrations_are_idempotent(store_url: str) 
 
     migrate(store_url)  # already at head: nothing to do
     with first.engine.connect() as conn:
-        assert conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalar() == "0002"
+        assert conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalar() == "0003"
 
 
 def test_load_order_puts_parents_first() -> None:
