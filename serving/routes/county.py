@@ -1,13 +1,19 @@
-"""The county's map (any role): grid polygons as GeoJSON and the townships, for drawing the county."""
+"""The county for the page: what a key may use, the map (polygons, townships) and a summary to colour it."""
 
 from __future__ import annotations
 
-from typing import Literal
+import datetime as dt
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
-from serving.deps import AnyRoleDep, StateDep
+from muzhang.families import family_specs
+from serving.deps import ROLES, AnyRoleDep, PlannerDep, StateDep
+from serving.errors import Unavailable
+from serving.schemas import Band, Season
+from serving.scoring.common import risk_bands
+from serving.scoring.county_summary import county_summary
 
 router = APIRouter(prefix="/v1/county", tags=["county"])
 
@@ -90,3 +96,94 @@ def county_map(state: StateDep, caller: AnyRoleDep) -> CountyMap:
         for t in county.townships.to_dict("records")
     ]
     return CountyMap(grids=grids, townships=townships, bounds=_bounds(grids))
+
+
+class Cutoffs(BaseModel):
+    medium: float = Field(description="Probability from which the band is medium.")
+    high: float = Field(description="Probability from which the band is high.")
+
+
+class AccessOut(BaseModel):
+    role: str
+    families: list[str] = Field(description="The model families this key may use.")
+    reports: bool = Field(description="May send and upload monthly reports (needs the county store).")
+    data_quality: bool = Field(description="May read the data-quality view (needs the county store).")
+    data_as_of: dt.date | None = Field(None, description="The last month of county data every answer uses.")
+    data_source: str | None = Field(None, description="store or directory.")
+    risk_bands: dict[str, Cutoffs] = Field(
+        default_factory=dict, description="Band cut-offs of the served models of this key's families that have bands."
+    )
+
+
+@router.get("/access", response_model=AccessOut)
+def county_access(state: StateDep, caller: AnyRoleDep) -> AccessOut:
+    """What this key may use (its role, families, reports, data quality), so the page shows only that."""
+    families = [s.name for s in family_specs() if caller.role in s.roles]
+    bands: dict[str, Cutoffs] = {}
+    for family in families:
+        try:
+            bundle = state.served(family).bundle
+        except Unavailable:
+            continue
+        if bundle.thresholds.get("risk_bands"):
+            cuts = risk_bands(bundle)
+            bands[family] = Cutoffs(medium=cuts.medium, high=cuts.high)
+    store = state.store is not None
+    return AccessOut(
+        role=caller.role,
+        families=families,
+        reports=store and caller.role in ROLES["report"],
+        data_quality=store and caller.role in ROLES["data_quality"],
+        data_as_of=state.county.last_month.date(),
+        data_source=state.county.source,
+        risk_bands=bands,
+    )
+
+
+class GrazingSummary(BaseModel):
+    """One season's numbers per grid; every list is in ``grid_ids`` order."""
+
+    season: Season
+    season_year: int
+    as_of_month: dt.date
+    grid_ids: list[str]
+    pressure: list[float | None] = Field(description="Stocking / reasonable capacity (null: capacity unknown).")
+    status: list[Literal["under", "balanced", "over"]]
+    action: list[Literal["graze", "rotate", "rest"]]
+    su_to_move: list[float] = Field(description="Sheep units the advice moves off the grid.")
+    stocking_su: list[float]
+    capacity_su: list[float | None]
+
+
+class DisputeSummary(BaseModel):
+    """Next month's dispute risk per grid; every list is in ``grid_ids`` order."""
+
+    month: dt.date
+    grid_ids: list[str]
+    probability: list[float]
+    band: list[Band]
+    cutoffs: Cutoffs
+
+
+class CountySummary(BaseModel):
+    season: Season
+    grazing: GrazingSummary | None = Field(description="Null when the grazing family has no model (see unavailable).")
+    dispute: DisputeSummary | None = Field(description="Null when the dispute family has no model.")
+    unavailable: dict[str, str] = Field(description="Family -> why it cannot answer now.")
+
+
+@router.get("/summary", response_model=CountySummary)
+def county_map_summary(
+    state: StateDep,
+    caller: PlannerDep,
+    season: Annotated[Season, Query(description="warm (Jun-Sep), cold (Oct-Apr) or transition (May).")] = "warm",
+) -> CountySummary:
+    """Every grid's pressure, status and advice for a season and its dispute risk next month, without reasons
+    (numbers only, no language: ask a grid's assessment or risk for its explanation)."""
+    summary = county_summary(state, season)
+    return CountySummary(
+        season=season,
+        grazing=None if summary["grazing"] is None else GrazingSummary(**vars(summary["grazing"])),
+        dispute=None if summary["dispute"] is None else DisputeSummary(**vars(summary["dispute"])),
+        unavailable=summary["unavailable"],
+    )
