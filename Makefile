@@ -55,7 +55,7 @@ system-deps: ## Debian's Chromium and PostgreSQL for the browser and scale-out t
 	bash .ci/install-postgres.sh
 
 test: $(STAMP) system-deps ## Run the whole test suite (unit, data, serving, model, pipeline, browser, reliability, PostgreSQL) with coverage
-	$(PYTEST) $(addprefix --cov=,$(PACKAGES)) --cov-report=term-missing:skip-covered
+	$(PYTEST) --durations=25 $(addprefix --cov=,$(PACKAGES)) --cov-report=term-missing:skip-covered
 
 test-fast: $(STAMP) ## Inner loop: the code and data tiers only (under a minute, no coverage)
 	$(PYTEST) tests/code tests/data
