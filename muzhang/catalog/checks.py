@@ -15,70 +15,36 @@ typed frame (``validate(lazy=True)``, read from ``SchemaErrors.failure_cases``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from pandera.errors import SchemaErrors
 
 from muzhang.catalog import Catalog, FieldSpec, load_catalog
-from muzhang.domain import DEFAULT_DOMAIN, SPECIES, Domain
+from muzhang.catalog.soft_rules import (
+    COLUMNS,
+    DEFAULT_SOFT_RULES,
+    TABLE,
+    Lang,
+    SoftRules,
+    short_value,
+    soft_flags,
+)
+from muzhang.catalog.soft_rules import (
+    numeric_items as numeric_items,  # re-exported: the item list belongs to the soft rules
+)
+from muzhang.domain import DEFAULT_DOMAIN, Domain
 
-Lang = Literal["zh", "en"]
+if TYPE_CHECKING:  # pandera costs ~1 s to import: only an upload's checks load it
+    import pandera.pandas as pa
+
 # A hard problem: position in the upload (None: the whole upload), field, raw value, rule id.
 Problem = tuple[int | None, str, object, str]
-TABLE = "grid_monthly"
-COLUMNS = ["row", "field", "value", "rule_id", "rule"]
-VALUE_CHARS = 40
-SOLD = tuple(f"{s}_sold" for s in SPECIES)
-HERD_FIELD = "+".join(SPECIES)  # the derived item the herd-balance rule flags
-# Set by the township's rest programme (rest_status), not counted or measured: a new ban is a decision.
-NOT_OUTLIER_ITEMS = frozenset({"rested_share"})
-# Items that are a level at the end of the month, not a flow during it (see SoftRules.stock_history_months).
-STOCK_ITEMS = frozenset({"households", "people", "settled_houses", "dogs", *SPECIES})
-SEASON_ZH = {"warm": "暖季", "cold": "冷季", "transition": "过渡季"}
 TRUE_WORDS = frozenset({"true", "1", "1.0", "yes"})
 FALSE_WORDS = frozenset({"false", "0", "0.0", "no"})
-
-
-@dataclass(frozen=True)
-class SoftRules:
-    """Thresholds of the soft rules: a value beyond them is kept and flagged for follow-up, never refused."""
-
-    # Iglewicz & Hoaglin's modified z-score cut-off (3.5), the one DHIS2 offers for outlier detection.
-    outlier_z: float = 3.5
-    # Assumption: flows and readings (rain, snow days, births, sales, disputes...) are compared with the
-    # grid's same season over the last 10 years (the sample's depth: each month has up to 10 past values).
-    history_months: int = 120
-    # Assumption: stocks (people, households, houses, dogs, herds) carry over from month to month and trend
-    # over years (a herd halves after snow winters, households split): they are compared with the grid's
-    # last 12 months, whatever the season; the herd-balance rule checks their month-to-month change.
-    stock_history_months: int = 12
-    # Assumption: a median and MAD from fewer than 8 past values are too unstable to call anything an outlier.
-    min_history: int = 8
-    # The smallest spread the rule credits an item with, so a steady history (MAD 0) does not make every
-    # change an outlier. Iglewicz & Hoaglin's fallback when MAD is 0: 1.2533 x the mean absolute deviation.
-    # Assumption: counts move by whole units (spread at least 1), and levels (people, herds, houses) step
-    # by a few per cent when a household forms or a herd is sold off (spread at least 5 % of the median).
-    outlier_min_share: float = 0.05
-    # Assumption: with 20 or more grids reporting one month in an upload (a township sends 40-50), their
-    # median z is the month's shared move (a snowstorm, a county-wide sale); a value is then an outlier only
-    # if it is far both from its grid's past and from that shared move.
-    shared_shift_min_grids: int = 20
-    # Assumption: the cold season runs Oct-Apr, so October (first snow, feed not yet given) is not compared
-    # with January; only past months of the same season within 1 calendar month of the report's count.
-    season_window_months: int = 1
-    # Assumption: herds move between grids unreported; a month's herd may differ from last month's plus
-    # births - deaths - sales by 5 % of last month's herd or 10 head, whichever is larger, before a flag.
-    herd_tolerance_share: float = 0.05
-    herd_tolerance_head: float = 10.0
-    # Assumption: Dari households average 4-5 people (the sample: 3.0-4.9); above 12 a household is more
-    # likely a typo (people typed with an extra digit, or households with one missing).
-    max_people_per_household: float = 12.0
 
 
 @dataclass(frozen=True)
@@ -148,30 +114,6 @@ def _format_bound(bound: float | date | None) -> str:
     return "" if bound is None else (str(int(bound)) if float(bound).is_integer() else str(bound))
 
 
-def _num(x: float) -> str:
-    """A number as a reader wants it: ``12``, ``0.35``, ``-14.5``."""
-    return str(int(x)) if float(x).is_integer() else f"{x:.3g}" if abs(x) < 1 else f"{x:.1f}"
-
-
-def _short(value: object) -> str:
-    """A received value, shortened: ``-3``, ``abc``, ``' abc'``, ``2015-01-01``; nothing (missing or an empty
-    cell) is shown as nothing, as the person who left it empty saw it."""
-    try:
-        if pd.isna(value):  # type: ignore[call-overload]
-            return ""
-    except (TypeError, ValueError):  # list-like values
-        pass
-    if isinstance(value, pd.Timestamp):
-        text = value.date().isoformat() if value == value.normalize() else value.isoformat()
-    elif isinstance(value, str):
-        text = value if value == value.strip() else repr(value)
-    elif isinstance(value, float | np.floating):
-        text = f"{float(value):.10g}"
-    else:
-        text = str(value)
-    return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 3] + "..."
-
-
 # --- Coercion (the type rule) ----------------------------------------------------------------------------
 
 
@@ -201,7 +143,7 @@ def coerce_column(column: pd.Series, spec: FieldSpec) -> tuple[pd.Series, np.nda
         if spec.type == "integer":  # whole, and within what a 64-bit count holds exactly (2**53)
             ok &= (numbers == np.round(numbers)) & (np.abs(numbers) < 2.0**53)
         bad = present & ~ok
-        numbers = np.where(ok, numbers, np.nan)
+        numbers = np.where(ok, numbers, np.nan) + 0.0  # -0 is 0 (pandas reads text "-0" either way)
         typed = pd.Series(numbers, index=column.index, dtype="float64")
         return (typed.astype("Int64") if spec.type == "integer" else typed), bad
     if spec.type == "date":
@@ -222,23 +164,76 @@ def coerce_column(column: pd.Series, spec: FieldSpec) -> tuple[pd.Series, np.nda
     return column.astype("string"), np.zeros(len(column), dtype=bool)
 
 
-# --- The catalog's rules as a pandera schema ---------------------------------------------------------------
+# --- The hard rules, once: a pandera schema for a frame, a plain test for one record ------------------------
 
 
-def _field_checks(table: str, catalog: Catalog) -> dict[str, tuple[list[pa.Check], bool]]:
-    """Field -> (pandera checks from its catalog entry, nullable). The error text of each check is its rule id."""
-    checks: dict[str, tuple[list[pa.Check], bool]] = {}
-    for spec in catalog.fields_of(table):
-        found: list[pa.Check] = []
-        for rule_id, bound, make in (("min", spec.min, pa.Check.ge), ("max", spec.max, pa.Check.le)):
+@dataclass(frozen=True)
+class HardRule:
+    """One hard rule of one field, as data, so the pandera schema (:func:`report_schema`, for a frame) and the
+    per-record check (:mod:`muzhang.catalog.record_checks`, for one JSON report) are generated from the same
+    list and cannot disagree. A rule is checked on present values only (a missing one breaks ``required``).
+
+    ``kind``: ``ge`` / ``le`` (``arg`` a float, or a Timestamp for dates), ``isin`` (a tuple), ``fullmatch``
+    (a pattern), ``known`` (a well-formed id, ``arg`` = (pattern, frozenset of ids), must be one of them),
+    ``first_of_month`` (a midnight on day 1), ``not_after_month`` (``arg`` a Timestamp: no later month).
+    """
+
+    field: str
+    rule_id: str
+    kind: Literal["ge", "le", "isin", "fullmatch", "known", "first_of_month", "not_after_month"]
+    arg: Any = None
+
+
+def hard_rules(
+    *, known_grids: Collection[str], latest_month: pd.Timestamp, catalog: Catalog | None = None
+) -> dict[str, tuple[tuple[HardRule, ...], bool]]:
+    """Field -> (its hard rules, nullable), for every field of the monthly grid report, in catalog order.
+
+    The catalog's range, category and pattern rules, plus: the grid must exist (well-formed ids only, so a
+    malformed one is reported once, by its pattern) and the month must be a first-of-month date no later
+    than ``latest_month``.
+    """
+    catalog = catalog or load_catalog()
+    latest = pd.Timestamp(latest_month)
+    out: dict[str, tuple[tuple[HardRule, ...], bool]] = {}
+    for spec in catalog.fields_of(TABLE):
+        found: list[HardRule] = []
+        for rule_id, bound in (("min", spec.min), ("max", spec.max)):
             if bound is not None:
-                found.append(make(pd.Timestamp(bound) if isinstance(bound, date) else float(bound), error=rule_id))
+                limit = pd.Timestamp(bound) if isinstance(bound, date) else float(bound)
+                found.append(HardRule(spec.name, rule_id, "ge" if rule_id == "min" else "le", limit))
         if spec.categories:
-            found.append(pa.Check.isin(list(spec.categories), error="category"))
+            found.append(HardRule(spec.name, "category", "isin", tuple(spec.categories)))
         if spec.pattern is not None:
-            found.append(pa.Check(_fullmatch(spec.pattern), error="pattern"))
-        checks[spec.name] = (found, spec.nullable)
-    return checks
+            found.append(HardRule(spec.name, "pattern", "fullmatch", spec.pattern))
+        if spec.name == "grid_id":
+            found.append(HardRule(spec.name, "unknown_grid", "known", (spec.pattern or ".*", frozenset(known_grids))))
+        if spec.name == "month":
+            found.append(HardRule(spec.name, "month_not_first", "first_of_month"))
+            found.append(HardRule(spec.name, "month_future", "not_after_month", latest))
+        out[spec.name] = (tuple(found), spec.nullable)
+    return out
+
+
+def _pandera_check(rule: HardRule) -> pa.Check:
+    """The pandera check of a rule (its error text is the rule id, read back from the failure cases)."""
+    import pandera.pandas as pa
+
+    if rule.kind == "ge":
+        return pa.Check.ge(rule.arg, error=rule.rule_id)
+    if rule.kind == "le":
+        return pa.Check.le(rule.arg, error=rule.rule_id)
+    if rule.kind == "isin":
+        return pa.Check.isin(list(rule.arg), error=rule.rule_id)
+    if rule.kind == "fullmatch":
+        return pa.Check(_fullmatch(rule.arg), error=rule.rule_id)
+    if rule.kind == "known":
+        pattern, known = rule.arg
+        return pa.Check(lambda s: ~_fullmatch(pattern)(s) | s.isin(known), error=rule.rule_id)
+    if rule.kind == "first_of_month":
+        return pa.Check(lambda s: (s.dt.day == 1) & (s == s.dt.normalize()), error=rule.rule_id)
+    latest = rule.arg
+    return pa.Check(lambda s: s.dt.year * 12 + s.dt.month <= latest.year * 12 + latest.month, error=rule.rule_id)
 
 
 def _fullmatch(pattern: str) -> Callable[[pd.Series], pd.Series]:
@@ -252,26 +247,16 @@ def report_schema(
     catalog: Catalog | None = None,
     columns: Collection[str] | None = None,
 ) -> pa.DataFrameSchema:
-    """The hard rules of a monthly grid report as a pandera schema over the coerced frame.
+    """The hard rules of a monthly grid report (:func:`hard_rules`) as a pandera schema over the coerced frame.
 
-    The catalog's range, required, category and pattern rules, plus: the grid must exist (well-formed ids
-    only, so a malformed one is reported once, by its pattern) and the month must be a first-of-month date
-    no later than ``latest_month``. ``columns`` limits the schema to those fields (default: all).
+    ``columns`` limits the schema to those fields (default: all).
     """
-    catalog = catalog or load_catalog()
-    known = set(known_grids)
-    pattern = catalog.field("grid_id").pattern or ".*"
-    latest = pd.Timestamp(latest_month)
-    extra: dict[str, list[pa.Check]] = {
-        "grid_id": [pa.Check(lambda s: ~_fullmatch(pattern)(s) | s.isin(known), error="unknown_grid")],
-        "month": [
-            pa.Check(lambda s: (s.dt.day == 1) & (s == s.dt.normalize()), error="month_not_first"),
-            pa.Check(lambda s: s.dt.year * 12 + s.dt.month <= latest.year * 12 + latest.month, error="month_future"),
-        ],
-    }
+    import pandera.pandas as pa
+
+    rules = hard_rules(known_grids=known_grids, latest_month=latest_month, catalog=catalog)
     schema_columns = {
-        name: pa.Column(checks=[*checks, *extra.get(name, [])], nullable=nullable, required=True)
-        for name, (checks, nullable) in _field_checks(TABLE, catalog).items()
+        name: pa.Column(checks=[_pandera_check(r) for r in found], nullable=nullable, required=True)
+        for name, (found, nullable) in rules.items()
         if columns is None or name in columns
     }
     return pa.DataFrameSchema(schema_columns, strict=False, coerce=False)
@@ -287,7 +272,7 @@ def check_reports(
     latest_month: pd.Timestamp,
     history: pd.DataFrame | None = None,
     lang: Lang = "zh",
-    rules: SoftRules = SoftRules(),
+    rules: SoftRules = DEFAULT_SOFT_RULES,
     domain: Domain = DEFAULT_DOMAIN,
 ) -> ReportCheck:
     """Check one upload of monthly grid reports: which rows are refused, which values are flagged.
@@ -327,6 +312,8 @@ def check_reports(
             problems.append((int(pos), name, column.iloc[pos], "type"))
             type_bad.add((int(pos), name))
     values = pd.DataFrame(typed, index=frame.index)
+    from pandera.errors import SchemaErrors
+
     schema = report_schema(known_grids=known_grids, latest_month=latest_month, catalog=catalog, columns=typed)
     try:
         schema.validate(values, lazy=True)
@@ -364,279 +351,10 @@ def _problem_frame(
         (
             None if pos is None else labels[int(pos)],
             name,
-            None if pos is None else _short(raw),
+            None if pos is None else short_value(raw),
             rule_id,
             _hard_message(rule_id, specs.get(name), lang, pd.Timestamp(latest_month)),
         )
         for pos, name, raw, rule_id in problems
     ]
     return pd.DataFrame(rows, columns=COLUMNS, dtype=object)
-
-
-# --- Soft rules -------------------------------------------------------------------------------------------
-
-
-def soft_flags(
-    values: pd.DataFrame,
-    history: pd.DataFrame | None,
-    *,
-    lang: Lang = "zh",
-    rules: SoftRules = SoftRules(),
-    domain: Domain = DEFAULT_DOMAIN,
-    catalog: Catalog | None = None,
-) -> pd.DataFrame:
-    """Flags on typed report rows (every catalog column present): outliers and items that disagree."""
-    catalog = catalog or load_catalog()
-    found: list[Flag] = []
-    if len(values):
-        past = _relevant_history(values, history, numeric_items(catalog), rules, domain)
-        found += _outliers(values, past, lang, rules, domain, catalog)
-        found += _herd_balance(values, past, lang, rules)
-        found += _people_households(values, lang, rules)
-        found += _mediations_disputes(values, lang)
-    position = {label: i for i, label in enumerate(values.index)}
-    order = {name: i for i, name in enumerate([*catalog.columns(TABLE), HERD_FIELD])}
-    found.sort(key=lambda f: (position[f[0]], order.get(f[1], len(order))))
-    return pd.DataFrame(found, columns=COLUMNS, dtype=object)
-
-
-Flag = tuple[object, str, str, str, str]  # row, field, value, rule id, rule
-
-
-def _relevant_history(
-    values: pd.DataFrame, history: pd.DataFrame | None, items: list[str], rules: SoftRules, domain: Domain
-) -> pd.DataFrame:
-    """The history rows the soft rules may read (the upload's grids, within the longest window), typed.
-
-    ``grid`` numbers each row's grid by its first appearance in ``values``, so later steps group by integers.
-    """
-    if history is None or history.empty:
-        columns = {"grid_id": "str", "grid": "int64", "month": "datetime64[ns]", "calendar": "int32", "season": "str"}
-        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in {**columns, **dict.fromkeys(items, "float64")}.items()})
-    months = pd.to_datetime(history["month"]).astype("datetime64[ns]")
-    longest = max(rules.history_months, rules.stock_history_months, 1)
-    grids = pd.Index(pd.unique(values["grid_id"]))
-    code = grids.get_indexer(pd.Index(history["grid_id"]))
-    keep = (code >= 0) & (months >= values["month"].min() - pd.DateOffset(months=longest)).to_numpy()
-    months = months[keep]
-    numbers = {i: pd.to_numeric(history[i][keep], errors="coerce").astype("float64") for i in items}
-    return pd.DataFrame(
-        {
-            "grid_id": history["grid_id"][keep],
-            "grid": code[keep],
-            "month": months,
-            "calendar": months.dt.month,
-            "season": _seasons(months, domain),
-            **numbers,
-        }
-    )
-
-
-def _flags(
-    rows: Iterable[object], name: str, values: Iterable[object], rule_id: str, texts: Iterable[str]
-) -> list[Flag]:
-    return [(r, name, _short(v), rule_id, t) for r, v, t in zip(rows, values, texts, strict=True)]
-
-
-def numeric_items(catalog: Catalog | None = None) -> list[str]:
-    """The numeric items a grid reports (counts, readings, shares) that the outlier rule watches."""
-    fields = (catalog or load_catalog()).fields_of(TABLE)
-    return [f.name for f in fields if f.type in ("integer", "float") and f.name not in NOT_OUTLIER_ITEMS]
-
-
-def _seasons(months: pd.Series, domain: Domain) -> pd.Series:
-    by_month = {m: domain.season_of_month(m) for m in range(1, 13)}
-    return months.dt.month.map(by_month)
-
-
-def _outliers(
-    values: pd.DataFrame, history: pd.DataFrame, lang: Lang, rules: SoftRules, domain: Domain, catalog: Catalog
-) -> list[Flag]:
-    items = numeric_items(catalog)
-    if history.empty:
-        return []
-    stocks = [i for i in items if i in STOCK_ITEMS]
-    flows = [i for i in items if i not in STOCK_ITEMS]
-    seasonal = _history_spread(values, history, flows, rules.history_months, rules.season_window_months, domain)
-    recent = _history_spread(values, history, stocks, rules.stock_history_months, None, domain)
-    items = flows + stocks
-    centre, scale, n = (np.hstack(pair) for pair in zip(seasonal, recent, strict=True))
-    counts = np.array([catalog.field(i).type == "integer" for i in items], dtype=float)
-    scale = np.maximum(scale, np.maximum(rules.outlier_min_share * np.abs(centre), counts))
-    seasons = _seasons(values["month"], domain).to_numpy()
-    x = values[items].astype("float64").to_numpy()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z = np.where(n >= rules.min_history, (x - centre) / scale, np.nan)
-    shift = _shared_shift(z, values["month"], rules.shared_shift_min_grids)
-    z = np.fmin(np.abs(z), np.abs(z - shift))  # far from its own past and from where the month's grids went
-    with np.errstate(invalid="ignore"):
-        rows_at, cols_at = np.nonzero(z > rules.outlier_z)
-    found: list[Flag] = []
-    for j in np.unique(cols_at):
-        at = rows_at[cols_at == j]
-        spec = catalog.field(items[j])
-        stock = items[j] in STOCK_ITEMS
-        texts = [
-            _outlier_text(
-                spec, None if stock else str(seasons[i]), x[i, j], centre[i, j], z[i, j], n[i, j], shift[i, j], lang
-            )
-            for i in at
-        ]
-        found += _flags(values.index[at], items[j], x[at, j], "outlier", texts)
-    return found
-
-
-def _history_spread(
-    values: pd.DataFrame,
-    history: pd.DataFrame,
-    items: list[str],
-    history_months: int,
-    season_window: int | None,
-    domain: Domain,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per report row and item: median, robust spread and count of the grid's comparable past values.
-
-    Comparable: the same grid, in the ``history_months`` before the report's month, and (unless
-    ``season_window`` is None) in the same season within ``season_window`` calendar months of it. A month
-    being reported again is not its own history.
-    """
-    shape = (len(values), len(items))
-    centre, scale, n = np.full(shape, np.nan), np.full(shape, np.nan), np.zeros(shape)
-    past_months = history["month"]
-    calendar, season, grid = (history[c].to_numpy() for c in ("calendar", "season", "grid"))
-    numbers = history[items].to_numpy(dtype="float64")
-    value_grid = pd.Index(pd.unique(values["grid_id"])).get_indexer(pd.Index(values["grid_id"]))
-    for month in pd.unique(values["month"]):
-        month = pd.Timestamp(month)
-        rows = (values["month"] == month).to_numpy()
-        start = month - pd.DateOffset(months=history_months)
-        keep = ((past_months >= start) & (past_months != month)).to_numpy(copy=True)
-        if season_window is not None:
-            apart = np.abs(calendar - month.month)
-            keep &= (np.minimum(apart, 12 - apart) <= season_window) & (season == domain.season_of_month(month.month))
-        chosen, codes = pd.DataFrame(numbers[keep]), grid[keep]
-        median = chosen.groupby(codes).median()
-        by_grid = np.full((len(value_grid), len(items)), np.nan)
-        by_grid[median.index.to_numpy()] = median.to_numpy()
-        deviation = (chosen - by_grid[codes]).abs()
-        mad = 1.4826 * deviation.groupby(codes).median()
-        spread = mad.where(mad > 0, 1.2533 * deviation.groupby(codes).mean())
-        spread_by_grid, count_by_grid = np.full_like(by_grid, np.nan), np.zeros_like(by_grid)
-        spread_by_grid[spread.index.to_numpy()] = spread.to_numpy()
-        count = chosen.groupby(codes).count()
-        count_by_grid[count.index.to_numpy()] = count.to_numpy()
-        at = value_grid[rows]
-        centre[rows], scale[rows], n[rows] = by_grid[at], spread_by_grid[at], count_by_grid[at]
-    return centre, scale, n
-
-
-def _shared_shift(z: np.ndarray, months: pd.Series, min_grids: int) -> np.ndarray:
-    """Per report month and item, the median z of the upload's grids (0 with fewer than ``min_grids``).
-
-    A heavy-snow month lifts snow days and deaths in every grid at once: that is weather, not a typing slip,
-    so a value is an outlier only if it is far both from its grid's past and from the month's shared move.
-    """
-    shift = np.zeros_like(z)
-    for month in pd.unique(months):
-        rows = (months == month).to_numpy()
-        enough = np.sum(~np.isnan(z[rows]), axis=0) >= min_grids
-        if enough.any():
-            with np.errstate(all="ignore"):
-                shift[np.ix_(rows, enough)] = np.nanmedian(z[rows][:, enough], axis=0)
-    return shift
-
-
-def _outlier_text(
-    spec: FieldSpec, season: str | None, x: float, centre: float, z: float, n: float, shift: float, lang: Lang
-) -> str:
-    """``season`` None: a stock, compared with the grid's recent months whatever their season."""
-    z_text = f"{z:.1f}" if np.isfinite(z) else "∞"
-    if lang == "zh":
-        usual = f"以往{SEASON_ZH[season]}" if season else "近期"
-        shared = f"；本次上报各网格同月整体偏移 z {shift:+.1f}，亦相差很大" if abs(shift) >= 1 else ""
-        return (
-            f"{spec.display_zh} {_num(x)} 与本网格{usual}数值相差很大"
-            f"（中位数 {_num(centre)}，稳健 z 值 {z_text}，基于 {int(n)} 个月{shared}）"
-        )
-    usual = f"usual {season}-season values" if season else "recent months"
-    shared = f"; far too from the shared move of this month's grids, z {shift:+.1f}" if abs(shift) >= 1 else ""
-    return (
-        f"{spec.display} {_num(x)} is far from this grid's {usual}"
-        f" (median {_num(centre)}, robust z {z_text} over {int(n)} months{shared})"
-    )
-
-
-def _herd(frame: pd.DataFrame) -> pd.Series:
-    return frame[list(SPECIES)].astype("float64").sum(axis=1, min_count=len(SPECIES))
-
-
-def _herd_balance(values: pd.DataFrame, history: pd.DataFrame, lang: Lang, rules: SoftRules) -> list[Flag]:
-    """This month's herd vs last month's + births - deaths - sales (last month from this upload, else history)."""
-    herd = _herd(values).to_numpy(dtype="float64")
-    previous = (values["month"] - pd.offsets.MonthBegin(1)).to_numpy()
-    wanted = history["month"].isin(set(previous)).to_numpy()
-    last: dict[tuple[str, object], float] = dict(
-        zip(
-            zip(history["grid_id"][wanted], history["month"][wanted].to_numpy(), strict=True),
-            _herd(history[wanted]),
-            strict=True,
-        )
-    )
-    last.update(
-        zip(zip(values["grid_id"], values["month"].to_numpy(), strict=True), herd, strict=True)
-    )  # the upload wins
-    before = np.array([last.get(key, np.nan) for key in zip(values["grid_id"], previous, strict=True)], dtype="float64")
-    births, deaths = (values[c].astype("float64").to_numpy() for c in ("births", "deaths"))
-    sold = values[list(SOLD)].astype("float64").sum(axis=1).to_numpy()
-    expected = births - deaths - sold
-    change = herd - before
-    tolerance = np.maximum(rules.herd_tolerance_head, rules.herd_tolerance_share * before)
-    with np.errstate(invalid="ignore"):
-        at = np.flatnonzero(np.abs(change - expected) > tolerance)
-    texts = [
-        f"存栏合计 {_num(herd[i])}，比上月 {_num(before[i])} 变化 {change[i]:+.0f} 头，而出生 {_num(births[i])}"
-        f" − 死亡 {_num(deaths[i])} − 出栏 {_num(sold[i])} = {expected[i]:+.0f} 头；"
-        f"差 {change[i] - expected[i]:+.0f} 头"
-        f"（网格间转入转出未上报，可能是转场）"
-        if lang == "zh"
-        else f"herd {_num(herd[i])} changed by {change[i]:+.0f} head from last month's {_num(before[i])}, but births"
-        f" {_num(births[i])} - deaths {_num(deaths[i])} - sold {_num(sold[i])} = {expected[i]:+.0f};"
-        f" {change[i] - expected[i]:+.0f} head unexplained (moves between grids are not reported, so this may be one)"
-        for i in at
-    ]
-    return _flags(values.index[at], HERD_FIELD, herd[at], "herd_balance", texts)
-
-
-def _people_households(values: pd.DataFrame, lang: Lang, rules: SoftRules) -> list[Flag]:
-    people, households = (values[c].astype("float64").to_numpy() for c in ("people", "households"))
-    limit = rules.max_people_per_household
-    with np.errstate(invalid="ignore"):
-        at = np.flatnonzero((people < households) | (people > limit * households))
-    texts = [
-        (
-            f"人口 {_num(people[i])} 少于户数 {_num(households[i])}"
-            if people[i] < households[i]
-            else f"人口 {_num(people[i])} 超过户数 {_num(households[i])} 的 {_num(limit)} 倍"
-        )
-        if lang == "zh"
-        else (
-            f"people {_num(people[i])} fewer than households {_num(households[i])}"
-            if people[i] < households[i]
-            else f"people {_num(people[i])} more than {_num(limit)} per household ({_num(households[i])} households)"
-        )
-        for i in at
-    ]
-    return _flags(values.index[at], "people", people[at], "people_households", texts)
-
-
-def _mediations_disputes(values: pd.DataFrame, lang: Lang) -> list[Flag]:
-    mediations, disputes = (values[c].astype("float64").to_numpy() for c in ("mediations", "disputes"))
-    with np.errstate(invalid="ignore"):
-        at = np.flatnonzero(mediations > disputes)
-    texts = [
-        f"调解件数 {_num(mediations[i])} 多于纠纷件数 {_num(disputes[i])}"
-        if lang == "zh"
-        else f"mediations {_num(mediations[i])} more than disputes {_num(disputes[i])}"
-        for i in at
-    ]
-    return _flags(values.index[at], "mediations", mediations[at], "mediations_disputes", texts)
