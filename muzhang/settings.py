@@ -76,6 +76,24 @@ class Settings(BaseSettings):
         None, ge=1, le=28, description="Close the open month by itself from this day of the following month."
     )
 
+    # --- Monitoring (issue 11) ----------------------------------------------------------------------
+    monitor_outcome_window_months: int = Field(
+        24,
+        ge=1,
+        le=240,
+        description="Forecasts whose target is older than this many months stop waiting for an "
+        "outcome (counted as missing).",
+    )
+    monitor_bootstrap: int = Field(
+        200, ge=20, le=5000, description="Bootstrap resamples behind each live metric's 95 % interval."
+    )
+    drift_psi_threshold: float = Field(
+        0.25, gt=0, description="PSI above which a feature (or the predictions) has drifted (0.1-0.25: watch)."
+    )
+    drift_ks_threshold: float = Field(
+        0.3, gt=0, le=1, description="Kolmogorov-Smirnov distance above which a numeric feature has drifted."
+    )
+
     # --- Serving ------------------------------------------------------------------------------------
     api_keys: list[ApiKey] = Field(
         default_factory=list,
