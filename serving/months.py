@@ -9,14 +9,17 @@ of their inputs that were carried.
 
 from __future__ import annotations
 
+import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
 from muzhang.catalog import load_catalog
 from serving.county import refresh_county
 from serving.errors import Conflict
+from serving.monitoring.cycle import log_and_join
 from serving.scoring.context import ScoringContext
 
 CARRY_WHO = "muzhang (carried at month close)"
@@ -33,6 +36,7 @@ class CloseResult:
     carried: list[str]  # grid areas whose values were carried
     as_of: pd.Timestamp
     seconds: float
+    monitoring: dict[str, Any] = field(default_factory=dict)  # forecasts logged, outcomes joined (issue 11)
 
 
 def received_grids(ctx: ScoringContext, month: pd.Timestamp) -> set[str]:
@@ -100,7 +104,18 @@ def close_month(ctx: ScoringContext, month: pd.Timestamp, *, who: str, lang: str
             )
     closed = store.close_month(month, who=who, reason=f"closed; {len(carried)} report(s) carried")
     refresh_county(ctx)
-    return CloseResult(month, closed, carried, ctx.county.last_month, time.perf_counter() - start)
+    monitoring = monitor_closed_month(ctx)
+    return CloseResult(month, closed, carried, ctx.county.last_month, time.perf_counter() - start, monitoring)
+
+
+def monitor_closed_month(ctx: ScoringContext) -> dict[str, Any]:
+    """Keep the new month's forecasts and join the outcomes it brought (issue 11). The month is closed
+    already: a failure here is logged and caught up by the next close or `muzhang retrain` (both idempotent)."""
+    try:
+        return log_and_join(ctx)
+    except Exception as exc:  # never undo or fail a close that happened; the log catches up next time
+        logging.getLogger("muzhang.monitoring").warning("forecast log / outcome join failed: %s", exc)
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def due_to_close(

@@ -46,6 +46,8 @@ def series_key(names: Sequence[str], values: Sequence[Any]) -> str:
             value = pd.Timestamp(value).date().isoformat()
         elif hasattr(value, "item"):
             value = value.item()
+        if isinstance(value, float) and value.is_integer():  # 2025.0 from a float column is the key 2025
+            value = int(value)
         plain[name] = value
     return json.dumps(plain, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
 

@@ -1,0 +1,100 @@
+"""Models in the world, on the tiny county's store: forecasts kept at close, outcomes joined to the version
+that made them, carried reports never taken for outcomes, nothing lost or doubled when steps run twice."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from muzhang.settings import Settings
+from muzhang.store.forecasts import read_forecasts
+from serving.county import store_county_state
+from serving.monitoring.cycle import log_and_join
+from serving.months import CloseResult, close_month
+from serving.observability import AuditLog, Metrics
+from serving.registry import ModelRegistry
+from serving.scoring.context import ScoringContext
+
+pytestmark = pytest.mark.slow
+
+FIRST = pd.Timestamp("2020-01-01")
+
+
+@dataclass
+class Loop:
+    ctx: ScoringContext
+    before: dict[str, Any]  # log_and_join as of 2019-12 (the history's last month)
+    closed: CloseResult  # closing 2020-01
+    again: dict[str, Any]  # log_and_join once more: nothing new
+    emitted: Any
+
+
+@pytest.fixture(scope="module")
+def loop(
+    champions: None,
+    tracked_settings: Settings,
+    new_store: Any,
+    make_county_store: Any,
+    tiny_county: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Loop:
+    from muzhang.simulate.emit import emit_month, write_emitted
+    from serving.reports import import_month_files
+
+    store = make_county_store()
+    with new_store(tracked_settings.work_dir, tracked_settings.data_dir) as settings:
+        registry = ModelRegistry(settings.tracking_uri())
+        registry.reload()
+        ctx = ScoringContext(
+            settings=settings,
+            registry=registry,
+            county=store_county_state(store, settings.data_dir),
+            metrics=Metrics(),
+            audit=AuditLog(tmp_path_factory.mktemp("audit") / "a.jsonl"),
+            store=store,
+        )
+        before = log_and_join(ctx)
+        emitted = emit_month(tiny_county, "2020-01")
+        folder = tmp_path_factory.mktemp("emitted")
+        write_emitted(emitted, folder)
+        import_month_files(store, folder, who="test")
+        closed = close_month(ctx, FIRST, who="test")
+        again = log_and_join(ctx)
+    return Loop(ctx, before, closed, again, emitted)
+
+
+def test_close_keeps_each_family_forecasts_once(loop: Loop) -> None:
+    county = loop.ctx.county
+    assert set(loop.before["logged"]) == {"grazing", "market", "dispute"} and all(loop.before["logged"].values())
+    assert loop.closed.monitoring["logged"] == {f: len(county.forecasts[f].frame) for f in loop.before["logged"]}
+    assert loop.again["logged"] == {"grazing": 0, "market": 0, "dispute": 0}  # idempotent
+    dispute = read_forecasts(loop.ctx.store, "dispute")
+    assert sorted(dispute["target_period"].unique()) == [FIRST, pd.Timestamp("2020-02-01")]
+    first = json.loads(dispute["prediction"].iloc[0])["any_dispute"]
+    assert first["target"] == "any_dispute" and 0 < first["point"] < 1
+    market = json.loads(read_forecasts(loop.ctx.store, "market")["prediction"].iloc[0])
+    assert set(market) == {"head_sold", "price"} and len(market["price"]["quantiles"]) >= 3
+    assert market["head_sold"]["scale"] > 0  # the MASE scale, so live scaled pinball matches test's
+
+
+def test_outcomes_of_the_closed_month_join_and_carried_reports_do_not(loop: Loop) -> None:
+    store, county = loop.ctx.store, loop.ctx.county
+    carried = {g for g, months in county.carried.items() if FIRST in months}
+    dispute = read_forecasts(store, "dispute", target_to=FIRST)
+    joined = dispute[dispute["outcome"].notna()]
+    grids = {json.loads(k)["grid_id"] for k in joined["series_key"]}
+    assert carried and not (grids & carried)  # a carried report is no outcome
+    assert len(joined) == len(county.grid_ids) - len(carried)
+    monthly = county.tables.grid_monthly
+    reported = monthly[pd.to_datetime(monthly["month"]) == FIRST].set_index("grid_id")["disputes"]
+    for key, outcome in zip(joined["series_key"], joined["outcome"], strict=True):
+        assert json.loads(outcome)["any_dispute"] == float(reported[json.loads(key)["grid_id"]] > 0)
+    market = read_forecasts(store, "market", target_to=FIRST)
+    assert len(market) and market["outcome"].notna().all()  # horizon-1 forecasts of 2020-01 met their values
+    assert loop.closed.monitoring["joined"]["dispute"] == len(joined)
+    assert loop.again["joined"] and not any(loop.again["joined"].values())  # joined once, never twice
