@@ -10,10 +10,13 @@ the yield, pressure = stocking / capacity, status by the domain's balance band. 
 actually grazed that season, so training scores actual against predicted status. Yield is constrained to
 fall as stocking (and last year's pressure) rises, so predicted pressure never falls as the herd grows.
 
-Forecast rows (``forecast=True``) are the next season of each kind (warm, cold, transition) that starts
-after the data. If the data stop
-before that season's month before (e.g. data to December, season from May), its features are taken as
-of the last month of data, and its decision columns assume the current herd and rest continue, no drought.
+Every row also carries what a forecast knows of the season's use at its decision month
+(:data:`FORECAST_USE_COLUMNS`): the herd projected month by month from births, deaths and sales by calendar
+month with the heavy-snow effect, and the season's rest programme, each with its 80 % range
+(:mod:`features.herd`); and the county's drought-year yield ratios. Forecast rows (``forecast=True``) are the
+next season of each kind (warm, cold, transition) that starts after the data; their decision columns are
+the forecast herd on the forecast pasture, no drought. If the data stop before that season's month before
+(e.g. data to December, season from May), its features are taken as of the last month of data.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import pandas as pd
 
 from features.common import Past, expanding_mean_within, lag_within, month_timestamp, past_features
 from features.featureset import FeatureSet, ordered_columns, vocabulary
+from features.herd import forecast_rest, project_stocking
 from features.pasture import (
     GRID_STATICS,
     capacity_su,
@@ -55,6 +59,9 @@ PAST = (
     Past("supplementary_feed_t", "sum", 6),
 )
 SEASON_HISTORY = ["yield_last_year", "yield_mean_past", "pressure_last_year"]
+# The grid's rest in recent seasons of the same kind, for the season's rest programme (not model inputs).
+REST_HISTORY = ["rest_recent_mean", "rest_recent_max"]
+RECENT_SEASONS = 3
 FEATURES = [
     "lead_months",
     "season",
@@ -67,6 +74,22 @@ FEATURES = [
 ]
 MONOTONE = {"stocking_su_last": -1, "pressure_last_year": -1}
 DECISION_COLUMNS = ["stocking_su_season", "area_ha_season", "pasture_type", "season", "drought"]
+# What a forecast knows of the season's use at its decision month (features.herd): the herd projected and
+# the rest programme expected, each with its 80 % range; the grid's yield ratio in the county's drought years.
+FORECAST_USE_COLUMNS = [
+    "stocking_su_forecast",
+    "stocking_su_low",
+    "stocking_su_high",
+    "rested_share_forecast",
+    "rested_share_low",
+    "rested_share_high",
+    "area_ha_forecast",
+    "area_ha_full",
+    "drought_ratio_low",
+    "drought_ratio_mid",
+    "drought_ratio_high",
+]
+DROUGHT_RATIO_LEVELS = (0.1, 0.5, 0.9)  # the range of the county's drought-year yield ratios shown
 
 
 def build_grazing_features(
@@ -91,9 +114,15 @@ def build_grazing_features(
     rows["season_share"] = season_share(rows)
     rows["season_start"] = month_timestamp(rows["start_n"])
     rows["as_of_month"] = month_timestamp(rows["decision_n"] - 1)
+    rows = _forecast_use(rows, panel, drought, domain)
+    rows = _with_drought_ratios(rows, seasons, forecast=forecast)
     if forecast:
-        rows = _assume_current_use(rows)
-    frame = rows[ordered_columns(KEYS, ["season_start", "as_of_month"], FEATURES, [TARGET], DECISION_COLUMNS)]
+        rows = _assume_forecast_use(rows)
+    frame = rows[
+        ordered_columns(
+            KEYS, ["season_start", "as_of_month"], FEATURES, [TARGET], DECISION_COLUMNS, FORECAST_USE_COLUMNS
+        )
+    ]
     return FeatureSet(
         family="grazing",
         frame=frame.sort_values(KEYS, ignore_index=True),
@@ -106,7 +135,7 @@ def build_grazing_features(
         },
         targets=[TARGET],
         monotone=MONOTONE,
-        decision_columns=DECISION_COLUMNS,
+        decision_columns=[*DECISION_COLUMNS, *FORECAST_USE_COLUMNS],
         as_of_col="as_of_month",
     )
 
@@ -176,6 +205,10 @@ def _add_season_history(seasons: pd.DataFrame, domain: Domain) -> pd.DataFrame:
         out[f"yield_last_year_{k}"] = lag_within(out, by, TARGET, k)
         out[f"yield_mean_past_{k}"] = expanding_mean_within(out, by, TARGET, lag=k)
         out[f"pressure_last_year_{k}"] = lag_within(out, by, "pressure", k)
+        lagged = out.groupby(by, sort=False)["rested_share_season"].shift(k)
+        recent = lagged.groupby([out[c] for c in by], sort=False).rolling(RECENT_SEASONS, min_periods=1)
+        out[f"rest_recent_mean_{k}"] = recent.mean().reset_index(level=[0, 1], drop=True)
+        out[f"rest_recent_max_{k}"] = recent.max().reset_index(level=[0, 1], drop=True)
     return out
 
 
@@ -185,16 +218,73 @@ def _history_known_at_decision(rows: pd.DataFrame, domain: Domain) -> pd.DataFra
     length = rows["season"].map({s: len(m) for s, m in domain.season_months.items()})
     last_year_ended = rows["lead_months"] <= 13 - length
     out = rows.copy()
-    for name in SEASON_HISTORY:
+    for name in [*SEASON_HISTORY, *REST_HISTORY]:
         out[name] = np.where(last_year_ended, rows[f"{name}_1"], rows[f"{name}_2"])
-    return out.drop(columns=[f"{n}_{k}" for n in SEASON_HISTORY for k in (1, 2)])
+    return out.drop(columns=[f"{n}_{k}" for n in [*SEASON_HISTORY, *REST_HISTORY] for k in (1, 2)])
 
 
-def _assume_current_use(rows: pd.DataFrame) -> pd.DataFrame:
-    """Decision columns of a season not yet grazed: current herd and rest continue, no drought."""
-    rested = rows["rested_share_last"].fillna(0.0)
+def _forecast_use(rows: pd.DataFrame, panel: pd.DataFrame, drought: pd.Series, domain: Domain) -> pd.DataFrame:
+    """The season's herd and rest as forecast at each row's decision month (:mod:`features.herd`)."""
+    length = rows["season"].map({s: len(m) for s, m in domain.season_months.items()}).to_numpy(dtype=np.int64)
+    when = pd.DataFrame(
+        {
+            "grid_id": rows["grid_id"].to_numpy(),
+            "as_of_n": rows["decision_n"].to_numpy(dtype=np.int64) - 1,
+            "start_n": rows["start_n"].to_numpy(dtype=np.int64),
+            "end_n": rows["start_n"].to_numpy(dtype=np.int64) + length - 1,
+        }
+    )
+    # Only what was observed by each decision month: a drought flag is read once its summer has ended.
+    herd = project_stocking(panel, drought, when, domain)
+    rest = forecast_rest(rows["rested_share_last"], rows["rest_recent_mean"], rows["rest_recent_max"])
+    full = rows["area_km2"].to_numpy(dtype=float) * 100 * rows["season_share"].to_numpy(dtype=float)
+    out = rows.copy()
+    for frame in (herd, rest):
+        for col in frame.columns:
+            out[col] = frame[col].to_numpy()
+    out["area_ha_full"] = full
+    out["area_ha_forecast"] = full * (1 - out["rested_share_forecast"])
+    return out
+
+
+def drought_yield_ratios(seasons: pd.DataFrame) -> pd.DataFrame:
+    """Per season, the county's drought-year yield ratios at :data:`DROUGHT_RATIO_LEVELS`.
+
+    A ratio is a grid's yield in a drought season over its mean yield in the same season of non-drought
+    years: the county's own record of what a drought does, as a distribution over grids and drought years.
+    A season kind with no drought year observed (or never cut: transition) has ratio 1.
+    """
+    done = seasons[seasons[TARGET].notna()]
+    normal = done[done["drought"] == 0].groupby(["grid_id", "season"])[TARGET].mean().rename("normal")
+    dry = done[done["drought"] == 1].join(normal, on=["grid_id", "season"])
+    ratio = (dry[TARGET] / dry["normal"]).replace([np.inf, -np.inf], np.nan)
+    out = pd.DataFrame(1.0, index=pd.Index(SEASONS, name="season"), columns=["low", "mid", "high"])
+    for season, values in ratio.groupby(dry["season"]):
+        values = values.dropna()
+        if len(values):
+            out.loc[season] = np.quantile(values, DROUGHT_RATIO_LEVELS)
+    return out
+
+
+def _with_drought_ratios(rows: pd.DataFrame, seasons: pd.DataFrame, *, forecast: bool) -> pd.DataFrame:
+    """Each row's drought-year yield ratios from seasons it could know: every complete season for a
+    forecast (they ended before the data's last month), seasons two or more years earlier for a training
+    row (ended before any of its decision months)."""
+    out = rows.copy()
+    years = [None] if forecast else sorted(rows["season_year"].unique())
+    for year in years:
+        known = seasons if year is None else seasons[seasons["season_year"] <= year - 2]
+        table = drought_yield_ratios(known)
+        mask = np.ones(len(rows), dtype=bool) if year is None else (rows["season_year"] == year).to_numpy()
+        for level in ("low", "mid", "high"):
+            out.loc[mask, f"drought_ratio_{level}"] = rows.loc[mask, "season"].map(table[level]).to_numpy()
+    return out
+
+
+def _assume_forecast_use(rows: pd.DataFrame) -> pd.DataFrame:
+    """Decision columns of a season not yet grazed: the forecast herd and rest programme, no drought."""
     return rows.assign(
-        stocking_su_season=rows["stocking_su_last"],
-        area_ha_season=rows["area_km2"] * 100 * rows["season_share"] * (1 - rested),
+        stocking_su_season=rows["stocking_su_forecast"],
+        area_ha_season=rows["area_ha_forecast"],
         drought=0,
     )
