@@ -91,6 +91,13 @@ class Domain:
     rest_pressure: float = 1.5
     # Rotation: 1-2 reserve paddocks (grids) per township are held back.
     reserve_grids_per_township: int = 1
+    # Safety margin of advice and the rotation plan: capacity is taken at this quantile of the season's
+    # yield, so a grid kept at capacity stays within it in four seasons out of five (assumption; planners
+    # may ask for another level).
+    plan_risk: float = 0.20
+    # A "rest this season" what-if rests this share of the season's pasture unless the grid's own programme
+    # rests more (assumption: the county's seasonal rests cover 30-60 % of a grid's pasture).
+    seasonal_rest_share: float = 0.5
     # A grid whose rested share last month was at least this is under a grazing ban (禁牧), so an advised
     # rest there is binding (assumption: township bans rest half or more of a grid, seasonal rests less).
     banned_rest_share: float = 0.5
@@ -195,25 +202,39 @@ def grazing_advice(
 ) -> tuple[npt.NDArray[np.str_], FloatArray]:
     """ "Graze where suitable, rest where needed" (宜牧则牧、宜休则休) as a rule: action and SU to move.
 
-    - ``graze``: pressure within the balance band or below; nothing moves.
-    - ``rotate``: over the band but below ``rest_pressure``; move the excess over capacity elsewhere.
-    - ``rest``: pressure at or above ``rest_pressure``, or the forecast yield has fallen to moderate
-      degradation against the grid's own past (loss >= ``degradation_moderate``); the whole herd moves.
+    The one grazing decision: a grid's advice and the county rotation plan both come from it (the plan
+    moves exactly ``su_to_move`` off each grid, or counts it short), so they cannot disagree. Give it the
+    capacity at the planner's risk level (a low quantile of the season's yield) and the pressure on it.
+
+    - ``rest``: pressure at or above ``rest_pressure`` (rotation alone cannot save the pasture), or the
+      forecast yield has fallen to moderate degradation against the grid's own past (loss >=
+      ``degradation_moderate``); the whole herd moves and the grid ends empty.
+    - ``rotate``: more whole SU than whole SU of capacity; the excess moves.
+    - ``graze``: within capacity; nothing moves.
+
+    Whole sheep units, as the plan counts them: stock rounds to the nearest SU, capacity down to a whole SU.
 
     Args:
-        pressure: grazing-pressure index.
+        pressure: grazing-pressure index (stocking / capacity).
         stocking_su: sheep units on the pasture.
         capacity_su: reasonable capacity (SU) for the season.
         yield_ratio: forecast yield / the grid's mean past yield for the season (NaN if unknown).
     """
     p = np.asarray(pressure, dtype=float)
-    stock = np.asarray(stocking_su, dtype=float)
-    cap = np.asarray(capacity_su, dtype=float)
-    rest = (p >= domain.rest_pressure) | (is_degraded(yield_ratio, domain) & (stock > 0))
-    rotate = ~rest & (p > domain.balanced_high)
+    stock = np.floor(np.nan_to_num(np.asarray(stocking_su, dtype=float)) + 0.5)
+    limit = np.floor(np.nan_to_num(np.asarray(capacity_su, dtype=float), nan=0.0) + 1e-9)
+    rest = ((p >= domain.rest_pressure) & (stock > 0)) | (is_degraded(yield_ratio, domain) & (stock > 0))
+    rotate = ~rest & (stock > limit)
     action = np.where(rest, "rest", np.where(rotate, "rotate", "graze"))
-    move = np.where(rest, stock, np.where(rotate, np.clip(stock - cap, 0, None), 0.0))
+    move = np.where(rest, stock, np.where(rotate, stock - limit, 0.0))
     return action, np.asarray(move, dtype=float)
+
+
+def kept_su(action: npt.ArrayLike, stocking_su: npt.ArrayLike, su_to_move: npt.ArrayLike) -> FloatArray:
+    """Whole SU a grid keeps on its pasture after :func:`grazing_advice`: none if it rests."""
+    stock = np.floor(np.nan_to_num(np.asarray(stocking_su, dtype=float)) + 0.5)
+    kept = np.where(np.asarray(action) == "rest", 0.0, stock - np.asarray(su_to_move, dtype=float))
+    return np.asarray(kept, dtype=float)
 
 
 def is_degraded(yield_ratio: npt.ArrayLike, domain: Domain = DEFAULT_DOMAIN) -> BoolArray:
@@ -229,24 +250,10 @@ def is_banned(rested_share: npt.ArrayLike, domain: Domain = DEFAULT_DOMAIN) -> B
     return np.asarray(np.nan_to_num(share, nan=0.0) >= domain.banned_rest_share, dtype=bool)
 
 
-def must_rest(
-    action: npt.ArrayLike,
-    yield_ratio: npt.ArrayLike,
-    rested_share: npt.ArrayLike,
-    domain: Domain = DEFAULT_DOMAIN,
-) -> BoolArray:
-    """Grids whose rest is binding in a rotation plan (they end with no stock): advised to ``rest`` by
-    :func:`grazing_advice` and either degraded (:func:`is_degraded`) or under a ban (:func:`is_banned`).
-    A rest advised for pressure alone is not binding: the plan may move only the excess over capacity.
-
-    Args:
-        action: :func:`grazing_advice`'s action per grid (``graze``, ``rotate`` or ``rest``).
-        yield_ratio: forecast yield / the grid's mean past yield for the season (NaN if unknown).
-        rested_share: share of the grid rested last month (NaN if unknown).
-        domain: figures to use.
-    """
-    resting = np.asarray(action) == "rest"
-    return np.asarray(resting & (is_degraded(yield_ratio, domain) | is_banned(rested_share, domain)), dtype=bool)
+def must_rest(action: npt.ArrayLike) -> BoolArray:
+    """Grids that end a rotation plan with no stock: exactly those :func:`grazing_advice` tells to rest
+    (one rule for advice and plan; a ban's rested pasture is already out of the season's capacity)."""
+    return np.asarray(np.asarray(action) == "rest", dtype=bool)
 
 
 @dataclass(frozen=True)

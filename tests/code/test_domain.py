@@ -11,6 +11,7 @@ from muzhang.domain import (
     grazing_status,
     is_banned,
     is_degraded,
+    kept_su,
     must_rest,
     nyt635_capacity_su,
     sheep_units,
@@ -114,12 +115,17 @@ def test_is_banned_from_last_months_rested_share():
     assert is_banned([0.4], Domain(banned_rest_share=0.4)).tolist() == [True]
 
 
-def test_must_rest_only_where_rest_is_advised_and_degraded_or_banned():
-    action = ["rest", "rest", "rest", "rest", "rotate", "graze"]
-    ratio = [0.6, 1.0, 1.0, np.nan, 0.6, 0.6]
-    rested = [0.0, 0.6, 0.1, np.nan, 0.9, 0.9]
-    assert must_rest(action, ratio, rested).tolist() == [True, True, False, False, False, False]
-    assert must_rest(["rest"], [1.0], [0.3], Domain(banned_rest_share=0.3)).tolist() == [True]
+def test_must_rest_is_exactly_the_advised_rest():
+    # one rule: the plan empties every grid the advice tells to rest, and no other
+    assert must_rest(["rest", "rotate", "graze", "rest"]).tolist() == [True, False, False, True]
+
+
+def test_grazing_advice_moves_whole_su_over_whole_capacity():
+    # pressure 1.05 is inside the balance band, but the advice moves what is over capacity, as the plan does
+    action, move = grazing_advice([1.05, 1.0, 0.999], [105.2, 100.4, 99.9], [100.0, 100.0, 100.0], [1.0] * 3)
+    assert action.tolist() == ["rotate", "graze", "graze"]
+    assert move.tolist() == [5, 0, 0]
+    assert kept_su(action, [105.2, 100.4, 99.9], move).tolist() == [100, 100, 100]
 
 
 def test_grazing_advice_rests_where_is_degraded_says_so():
