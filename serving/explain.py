@@ -23,6 +23,8 @@ format_value = lru_cache(maxsize=200_000)(labels.format_value)
 
 Lang = Literal["zh", "en"]
 TOP_K = 5
+OTHER_FEATURE = "other"  # the one item that sums every contribution not listed
+OTHER_LABEL = {"en": "other factors", "zh": "其他因素"}
 
 
 @dataclass(frozen=True)
@@ -60,11 +62,18 @@ def raw_value(encoder: FeatureEncoder, feature: str, code: float) -> Any:
 
 
 def top_reasons(
-    encoder: FeatureEncoder, x_row: np.ndarray, contrib_row: np.ndarray, lang: Lang, k: int = TOP_K
+    encoder: FeatureEncoder,
+    x_row: np.ndarray,
+    contrib_row: np.ndarray,
+    lang: Lang,
+    k: int = TOP_K,
+    question: frozenset[str] = frozenset(),
 ) -> list[Reason]:
-    """The ``k`` inputs that moved this prediction most, largest first."""
+    """The ``k`` inputs that moved this prediction most, largest first, leaving out the inputs in
+    ``question`` (those that restate what was asked, e.g. "the forecast is for the warm season")."""
     values = contrib_row[:-1]
-    order = np.argsort(-np.abs(values), kind="stable")[:k]
+    order = np.argsort(-np.abs(values), kind="stable")
+    order = [j for j in order if encoder.features[j] not in question][:k]
     reasons = []
     for j in order:
         if values[j] == 0:
@@ -85,23 +94,36 @@ def top_reasons(
     return reasons
 
 
-def compose_sentence(headline: str, reasons: list[Reason], above_average: bool, lang: Lang) -> str:
-    """One sentence: the headline, whether it is above or below the model's average and why, and the
-    main reason working the other way.
+def other_factors(contrib_row: np.ndarray, reasons: list[Reason], lang: Lang) -> Reason:
+    """Every contribution not listed, as one item: with it the items add up to the prediction exactly."""
+    rest = float(contrib_row[:-1].sum() - sum(r.contribution for r in reasons))
+    label = OTHER_LABEL[lang]
+    return Reason(OTHER_FEATURE, label, None, "", rest, "up" if rest > 0 else "down", label)
+
+
+def compose_sentence(
+    headline: str, reasons: list[Reason], above_average: bool, lang: Lang, reference: str | None = None
+) -> str:
+    """One sentence: the headline, whether it is above or below the usual and why, and the main reason
+    working the other way. ``reference`` names what "usual" is (e.g. the grid's own past seasons); without
+    it the comparison is with the model's average.
     """
+    reasons = [r for r in reasons if r.feature != OTHER_FEATURE]
     lead_dir, other_dir = ("up", "down") if above_average else ("down", "up")
     lead = [r.text for r in reasons if r.direction == lead_dir][:2]
     other = [r.text for r in reasons if r.direction == other_dir][:1]
     if lang == "zh":
         out = headline
         if lead:
-            out += ("，高于平均水平，" if above_average else "，低于平均水平，") + "主要因为" + "，且".join(lead)
+            usual = reference or "平均水平"
+            out += (f"，高于{usual}，" if above_average else f"，低于{usual}，") + "主要因为" + "，且".join(lead)
         if other:
             out += f"；{other[0]}，" + ("使其降低" if other_dir == "down" else "使其升高")
         return out + "。"
     out = headline
     if lead:
-        out += (", higher than usual" if above_average else ", lower than usual") + " mainly because "
+        usual = reference or "usual"
+        out += (f", higher than {usual}" if above_average else f", lower than {usual}") + " mainly because "
         out += " and ".join(lead)
     if other:
         out += f"; {other[0]}, which " + ("pulls it down" if other_dir == "down" else "pushes it up")
@@ -116,8 +138,25 @@ def explain_row(
     headline: str,
     lang: Lang,
     k: int = TOP_K,
+    *,
+    question: frozenset[str] = frozenset(),
+    other_item: bool = False,
+    reference: tuple[float, str] | None = None,
 ) -> Explanation:
-    reasons = top_reasons(encoder, x_row, contrib_row, lang, k)
+    """The row's main reasons and sentence.
+
+    Args:
+        question: inputs left out of the reasons (they restate the question); their push goes to "other".
+        other_item: add one "other factors" item so the items add up to the raw prediction exactly.
+        reference: (value on the raw scale, its name) to compare with instead of the model's average,
+            e.g. the grid's own past mean yield for the same season; NaN falls back to the model's average.
+    """
+    reasons = top_reasons(encoder, x_row, contrib_row, lang, k, question)
     base = float(contrib_row[-1])
     raw = float(contrib_row.sum())
-    return Explanation(base, raw, reasons, compose_sentence(headline, reasons, raw >= base, lang))
+    shown = [*reasons, other_factors(contrib_row, reasons, lang)] if other_item else reasons
+    if reference is not None and np.isfinite(reference[0]):
+        sentence = compose_sentence(headline, reasons, raw >= reference[0], lang, reference[1])
+    else:
+        sentence = compose_sentence(headline, reasons, raw >= base, lang)
+    return Explanation(base, raw, shown, sentence)

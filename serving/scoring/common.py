@@ -43,13 +43,32 @@ def explain_many(
     lang: Lang,
     metrics: Metrics,
     k: int = TOP_K,
+    *,
+    question: Sequence[str] = (),
+    other_item: bool = False,
+    references: Sequence[tuple[float, str]] | None = None,
 ) -> list[ExplanationOut]:
-    """Exact contributions for every row of ``x``, its ``k`` main reasons and one sentence each."""
+    """Exact contributions for every row of ``x``, its ``k`` main reasons and one sentence each
+    (``question``, ``other_item`` and ``references``: see :func:`serving.explain.explain_row`)."""
     model = bundle.tasks[task]
+    asked = frozenset(question)
     with Timer() as timer:
         contrib = contributions(model, x)
         out = [
-            to_schema(explain_row(bundle.encoder, model, x[i], contrib[i], headlines[i], lang, k))
+            to_schema(
+                explain_row(
+                    bundle.encoder,
+                    model,
+                    x[i],
+                    contrib[i],
+                    headlines[i],
+                    lang,
+                    k,
+                    question=asked,
+                    other_item=other_item,
+                    reference=None if references is None else references[i],
+                )
+            )
             for i in range(len(x))
         ]
     metrics.explain.labels(bundle.family).observe(timer.seconds)

@@ -13,7 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from serving.deps import AppState
-from serving.explain import TOP_K, contributions
+from serving.explain import OTHER_FEATURE, TOP_K, contributions
+from serving.scoring.grazing import QUESTION_FEATURES
 
 # family -> tasks explained by the API
 TASKS = {"grazing": ("yield",), "dispute": ("any_dispute",), "market": ("head_sold", "price")}
@@ -100,7 +101,48 @@ def test_grazing_assessment_reports_the_bundles_yield_and_raw_score(
     expl = item["explanation"]
     assert expl["raw_prediction"] == pytest.approx(float(model.raw(x)[0]), abs=1e-9)
     assert expl["base_value"] + contrib[:-1].sum() == pytest.approx(expl["raw_prediction"], abs=1e-9)
-    assert_top_reasons(expl["reasons"], bundle.encoder.features, contrib)
+    *listed, other = expl["reasons"]
+    assert other["feature"] == OTHER_FEATURE
+    kept = [f for f in bundle.encoder.features if f not in QUESTION_FEATURES]
+    assert_top_reasons(listed, kept, contrib[[bundle.encoder.features.index(f) for f in kept] + [-1]])
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_grazing_explanation_items_add_up_to_the_prediction_exactly(
+    client: TestClient, auth: Any, grid_ids: list[str], lang: str
+) -> None:
+    items = [{"grid_id": g, "season": s} for g in grid_ids[:15] for s in ("warm", "cold", "transition")]
+    out = client.post("/v1/grazing/batch", params={"lang": lang}, json={"items": items}, headers=auth("planner"))
+    assert out.status_code == 200, out.text
+
+    for item in out.json()["items"]:
+        expl = item["explanation"]
+        shown = sum(r["contribution"] for r in expl["reasons"])
+        assert expl["base_value"] + shown == pytest.approx(expl["raw_prediction"], abs=1e-9)
+        assert expl["reasons"][-1]["feature"] == OTHER_FEATURE
+        # reasons that restate the question ("the forecast is for the warm season") are left out
+        assert not {r["feature"] for r in expl["reasons"]} & set(QUESTION_FEATURES)
+
+
+def test_grazing_sentence_compares_with_the_grids_own_past_same_season(
+    client: TestClient, auth: Any, serving_state: AppState, grid_ids: list[str]
+) -> None:
+    frame = serving_state.county.forecasts["grazing"].frame.set_index(["grid_id", "season"])
+    items = [{"grid_id": g, "season": "warm"} for g in grid_ids]
+    out = client.post("/v1/grazing/batch", params={"lang": "en"}, json={"items": items}, headers=auth("planner"))
+
+    checked = 0
+    for item in out.json()["items"]:
+        own = frame.loc[(item["grid_id"], "warm"), "yield_mean_past"]
+        sentence = item["explanation"]["sentence"]
+        assert "pressure" in sentence and "forecast (data to" in sentence  # the pressure carries its period
+        if "higher than" in sentence:
+            assert item["yield_kg_ha"]["predicted"] >= own and "this grid's past warm-season mean" in sentence
+            checked += 1
+        elif "lower than" in sentence:
+            assert item["yield_kg_ha"]["predicted"] < own and "this grid's past warm-season mean" in sentence
+            checked += 1
+    assert checked > 0
 
 
 def assert_top_reasons(reasons: list[dict[str, Any]], features: list[str], contrib: np.ndarray) -> None:
