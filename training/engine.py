@@ -11,6 +11,7 @@ import pandas as pd
 
 from features import FeatureSet
 from models.bundle import FeatureEncoder, ModelBundle, TaskModel
+from models.reference import bundle_reference
 from training.config import ExperimentConfig
 from training.families import Family, TaskPlan, plan_for
 from training.fit import booster_params, fit_booster, fit_platt
@@ -125,6 +126,10 @@ def transform_target(frame: pd.DataFrame, task: TaskPlan, x: np.ndarray, feature
             assert task.base is not None, f"task {task.name}: log_ratio needs a base feature"
             base = x[:, features.index(task.base)]
             return np.where((y > 0) & (base > 0), np.log(y / base), np.nan)
+        if task.transform == "log1p_ratio":
+            assert task.base is not None, f"task {task.name}: log1p_ratio needs a base feature"
+            base = x[:, features.index(task.base)]
+            return np.where((y >= 0) & (base >= 0), np.log1p(y) - np.log1p(base), np.nan)
     return y
 
 
@@ -154,6 +159,8 @@ def train_family(
         units={t.name: t.unit for t in tasks},
         metadata={"params": {**cfg.lightgbm, **(params or {})}, "seed": cfg.seed},
     )
+    # The training rows' profile, kept in the bundle: serving measures drift against it (issue 11).
+    bundle.metadata["reference"] = bundle_reference(bundle, fs.frame.iloc[split.train], period_col=fs.as_of_col)
     test = fs.frame.iloc[split.test].reset_index(drop=True)
     x_test = encoder.encode(test)
     preds = bundle.predict_matrix(x_test)
