@@ -155,6 +155,7 @@ def train_family(
         units={t.name: t.unit for t in tasks},
         metadata={"params": {**cfg.lightgbm, **(params or {})}, "seed": cfg.seed},
     )
+    bundle.thresholds.update(plan.calibrate(fs, split, bundle))  # e.g. per-season conformal intervals (grazing)
     # The training rows' profile, kept in the bundle: serving measures drift against it (issue 11).
     bundle.metadata["reference"] = bundle_reference(bundle, fs.frame.iloc[split.train], period_col=fs.as_of_col)
     test = fs.frame.iloc[split.test].reset_index(drop=True)
@@ -170,6 +171,8 @@ def train_family(
     if oracle_preds is not None and not oracle_covers(oracle_preds, test, tasks):
         oracle_preds = None  # e.g. months reported after the simulation: no truth to compare with, no limit
     bayes = plan.evaluate(test, oracle_preds, tasks, context, cfg) if oracle_preds is not None else None
+    if oracle_preds is not None:
+        metrics.update(plan.limit_metrics(fs, split, oracle or {}, cfg))  # e.g. grazing's fair limit
     return TrainResult(
         bundle,
         split,
