@@ -24,7 +24,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.common import Past, expanding_mean_within, lag_within, month_timestamp, past_features
+from features.common import (
+    Past,
+    calendar_year,
+    expanding_mean_within,
+    lag_within,
+    month_number,
+    month_of_year,
+    month_timestamp,
+    past_features,
+)
 from features.featureset import FeatureSet, ordered_columns, vocabulary
 from features.herd import forecast_rest, project_stocking
 from features.pasture import (
@@ -90,6 +99,9 @@ FORECAST_USE_COLUMNS = [
     "drought_ratio_high",
 ]
 DROUGHT_RATIO_LEVELS = (0.1, 0.5, 0.9)  # the range of the county's drought-year yield ratios shown
+# The season year's realised weather, known only afterwards: never a feature, read only to score forecasts
+# against what a forecaster who knew each grid but not the weather could do (the fair limit, training).
+HINDSIGHT_COLUMNS = ["realised_rain_ratio", "realised_temp_anomaly"]
 
 
 def build_grazing_features(
@@ -116,11 +128,18 @@ def build_grazing_features(
     rows["as_of_month"] = month_timestamp(rows["decision_n"] - 1)
     rows = _forecast_use(rows, panel, drought, domain)
     rows = _with_drought_ratios(rows, seasons, forecast=forecast)
+    rows = _with_realised_weather(rows, tables.grid_monthly, domain)
     if forecast:
         rows = _assume_forecast_use(rows)
     frame = rows[
         ordered_columns(
-            KEYS, ["season_start", "as_of_month"], FEATURES, [TARGET], DECISION_COLUMNS, FORECAST_USE_COLUMNS
+            KEYS,
+            ["season_start", "as_of_month"],
+            FEATURES,
+            [TARGET],
+            DECISION_COLUMNS,
+            FORECAST_USE_COLUMNS,
+            HINDSIGHT_COLUMNS,
         )
     ]
     return FeatureSet(
@@ -279,6 +298,25 @@ def _with_drought_ratios(rows: pd.DataFrame, seasons: pd.DataFrame, *, forecast:
         for level in ("low", "mid", "high"):
             out.loc[mask, f"drought_ratio_{level}"] = rows.loc[mask, "season"].map(table[level]).to_numpy()
     return out
+
+
+def _with_realised_weather(rows: pd.DataFrame, grid_monthly: pd.DataFrame, domain: Domain) -> pd.DataFrame:
+    """The season year's growing-season rain over the grid's mean of every observed year, and the county's
+    temperature that year minus its mean over all months (NaN where the growing season is not complete)."""
+    n = month_number(grid_monthly["month"])
+    year = calendar_year(n)
+    grow = np.isin(month_of_year(n), domain.drought_growing_months)
+    by = [grid_monthly.loc[grow, "grid_id"].to_numpy(), year[grow]]
+    rain = grid_monthly.loc[grow, "precip_mm"].groupby(by).agg(["sum", "count"])
+    rain = rain["sum"].where(rain["count"] == len(set(domain.drought_growing_months)))
+    ratio = rain / rain.groupby(level=0).transform("mean")
+    temp = grid_monthly["temp_mean_c"]
+    anomaly = temp.groupby(year).mean() - temp.mean()
+    keys = pd.MultiIndex.from_arrays([rows["grid_id"], rows["season_year"]])
+    return rows.assign(
+        realised_rain_ratio=ratio.reindex(keys).to_numpy(dtype=float),
+        realised_temp_anomaly=rows["season_year"].map(anomaly).to_numpy(dtype=float),
+    )
 
 
 def _assume_forecast_use(rows: pd.DataFrame) -> pd.DataFrame:

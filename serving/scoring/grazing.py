@@ -12,6 +12,7 @@ import pandas as pd
 
 from features import assess_grazing
 from models.bundle import ModelBundle
+from models.conformal import THRESHOLD_KEY, conformal_quantile
 from muzhang.domain import DEFAULT_DOMAIN, SPECIES, grazing_advice, grazing_pressure, must_rest, sheep_units
 from serving.errors import InvalidInput, NotFound
 from serving.explain import Lang
@@ -97,21 +98,18 @@ def apply_scenarios(rows: pd.DataFrame, scenarios: list[Scenario]) -> pd.DataFra
 def yield_at_level(bundle: ModelBundle, x: np.ndarray, seasons: np.ndarray, level: float) -> np.ndarray:
     """The season yield's ``level`` quantile per row.
 
-    With the model's conformal scores per season (:mod:`training.families.grazing`, stored in the bundle's
-    thresholds as ``yield_conformal``): point + half-width of the 80 % quantile interval x the season's
-    score at ``level`` (locally weighted split-conformal on the validation year). Without them (an older
-    model): a normal shape through the 10 % / 90 % quantile models.
+    With the model's conformal table (:mod:`models.conformal`, fitted per season on the validation year and
+    kept in the bundle's thresholds): intervals at their nominal coverage in every
+    season. Without it (a model trained before it): a normal shape through the 10 % / 90 % quantile models.
     """
     task = bundle.tasks[TASK]
     point = task.point(x)
     quantiles = task.quantiles(x)
     low = np.minimum(quantiles.get(0.1, point), point)
     high = np.maximum(quantiles.get(0.9, point), point)
-    table = bundle.thresholds.get("yield_conformal")
+    table = bundle.thresholds.get(THRESHOLD_KEY, {}).get(TASK)
     if table:
-        width = np.maximum((high - low) / 2, table.get("min_width", 1.0))
-        score = np.array([np.interp(level, table["levels"], table["scores"][str(s)]) for s in seasons])
-        return np.maximum(point + width * score, 0.0)
+        return np.maximum(conformal_quantile(table, point, low, high, seasons, level), 0.0)
     z = NormalDist().inv_cdf(level) / NormalDist().inv_cdf(0.9)
     side = np.where(z < 0, point - low, high - point)
     return np.maximum(point + z * side, 0.0)

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 
 from features import FeatureSet
-from models.bundle import TaskKind, Transform, quantile_label
-from training.config import ExperimentConfig
+from models.bundle import ModelBundle, TaskKind, Transform, quantile_label
 from models.metrics import probability_metrics, quantile_metrics, regression_metrics
+from training.config import ExperimentConfig
 from training.splits import Split, split_by_time
 
 
@@ -63,6 +63,18 @@ class Family:
         return cfg.thresholds.model_dump(exclude_none=True)
 
     def extra_metrics(self, test: pd.DataFrame, preds: pd.DataFrame, cfg: ExperimentConfig) -> dict[str, float]:
+        return {}
+
+    def calibrate(self, fs: FeatureSet, split: Split, bundle: ModelBundle) -> dict[str, Any]:
+        """Decision figures fitted on the validation slice once the boosters are fitted (plain JSON, kept in
+        the bundle's thresholds), e.g. grazing's per-season conformal intervals. Default: none."""
+        return {}
+
+    def limit_metrics(
+        self, fs: FeatureSet, split: Split, oracle: dict[str, pd.DataFrame], cfg: ExperimentConfig
+    ) -> dict[str, float]:
+        """Further limits on the test rows beside the oracle's (added to the test metrics), e.g. grazing's
+        fair limit. Default: none."""
         return {}
 
     def evaluate(

@@ -1,6 +1,25 @@
-"""Grazing: forage yield per grid and season, turned into NY/T 635 capacity, pressure and status."""
+"""Grazing: forage yield per grid and season, turned into NY/T 635 capacity, pressure and status.
+
+Beside the model and its baseline, two limits are scored on the same test rows:
+
+* the **hindsight limit** (the engine's ``bayes_*``): the simulator's expected yield of the season as it
+  happened, which knows the season's weather, so no forecast made before the season can reach it;
+* the **fair limit** (``fair_limit_*``): a forecaster who knows each grid's true reference yield and
+  degradation (from the oracle tables) but not the season's weather: the oracle's yield with the realised
+  weather factor replaced by the grid's mean one. The simulator's yield law (data_samples/README.md):
+  peak = reference x (1 - degradation) x (May-Aug rain / normal)^0.6 x (1 + 0.05 x temperature anomaly) x
+  noise. The grid-year noise (LogNormal 0.07) cannot be told apart from degradation in the tables, so the
+  fair forecaster knows it too: the fair limit is a little easier than a true one.
+
+Intervals are calibrated per season on the validation year (:mod:`models.conformal`); coverage per season
+is reported before (the quantile models) and after calibration. Status metrics are also reported for the
+decision as it is made ahead of the season (``ahead_*``): the forecast herd and rest programme
+(:mod:`features.herd`) rather than the season's actual use, with over-stocked recall and precision.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -10,14 +29,21 @@ from features import FeatureSet
 from features.common import month_number, month_timestamp
 from features.grazing import assess_grazing
 from features.pasture import label_seasons
+from models.bundle import ModelBundle, quantile_label
+from models.conformal import THRESHOLD_KEY, conformal_quantile, fit_conformal, interval_coverage
+from models.metrics import regression_metrics, status_metrics
 from muzhang.domain import DEFAULT_DOMAIN, Domain
 from training.baselines import group_mean_forecast
 from training.config import ExperimentConfig
 from training.families.base import Family, TaskPlan
-from models.metrics import status_metrics
 from training.splits import Split
 
 TARGET = "forage_yield_kg_ha"
+TASK = "yield"
+# The simulator's yield law (data_samples/README.md), for the fair limit only.
+RAIN_ELASTICITY = 0.6
+TEMPERATURE_EFFECT = 0.05  # per degree C of the year's anomaly
+LOW, HIGH = 0.1, 0.9  # the interval's quantiles
 
 
 def season_status(
@@ -44,6 +70,7 @@ class GrazingFamily(Family):
 
     def __init__(self, domain: Domain = DEFAULT_DOMAIN) -> None:
         self.domain = domain  # the figures the feature set was built with
+        self.conformal: dict[str, Any] | None = None  # set by calibrate(), read by extra_metrics()
 
     def tasks(self, fs: FeatureSet, cfg: ExperimentConfig) -> list[TaskPlan]:
         return [TaskPlan("yield", TARGET, "regression", unit="kg DM/ha")]
@@ -56,6 +83,14 @@ class GrazingFamily(Family):
         return {"grid_seasonal_mean": pd.DataFrame({"yield": seasonal_mean})}
 
     def oracle(self, fs: FeatureSet, split: Split, oracle: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
+        """The hindsight limit: the season's expected yield as the weather turned out."""
+        hindsight = self._season_oracle(fs, oracle)
+        if hindsight is None:
+            return None
+        return pd.DataFrame({TASK: hindsight.iloc[split.test].to_numpy()})
+
+    def _season_oracle(self, fs: FeatureSet, oracle: dict[str, pd.DataFrame]) -> pd.Series | None:
+        """The oracle's season yield (peak of the expected monthly yields) for every row of ``fs``."""
         table = oracle.get("grid_monthly_oracle")
         if table is None or fs.time_col is None:
             return None
@@ -63,13 +98,104 @@ class GrazingFamily(Family):
             table.assign(_start=season_start_of(table["month"], self.domain))
             .groupby(["grid_id", "_start"])["expected_forage_yield_kg_ha"]
             .max()
-            .rename("yield")
         )
-        test = fs.frame.iloc[split.test]
-        keys = pd.MultiIndex.from_arrays([test["grid_id"], pd.to_datetime(test[fs.time_col])])
-        return pd.DataFrame({"yield": per_season.reindex(keys).to_numpy()})
+        keys = pd.MultiIndex.from_arrays([fs.frame["grid_id"], pd.to_datetime(fs.frame[fs.time_col])])
+        return pd.Series(per_season.reindex(keys).to_numpy(), index=fs.frame.index)
+
+    def fair_limit(self, fs: FeatureSet, split: Split, oracle: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
+        """The fair limit's forecast for the test rows (see the module doc), or None without an oracle."""
+        hindsight = self._season_oracle(fs, oracle)
+        if hindsight is None or "realised_rain_ratio" not in fs.frame:
+            return None
+        frame = fs.frame
+        weather = frame["realised_rain_ratio"].clip(0.3, 2.0) ** RAIN_ELASTICITY * (
+            1 + TEMPERATURE_EFFECT * frame["realised_temp_anomaly"]
+        )
+        # The grid's mean weather factor over its observed years: what a forecaster expects before the season.
+        per_year = pd.DataFrame({"grid_id": frame["grid_id"], "year": frame["season_year"], "w": weather})
+        usual = per_year.drop_duplicates(["grid_id", "year"]).groupby("grid_id")["w"].mean()
+        fair = hindsight / weather * frame["grid_id"].map(usual)
+        return pd.DataFrame({TASK: fair.iloc[split.test].to_numpy()})
+
+    def calibrate(self, fs: FeatureSet, split: Split, bundle: ModelBundle) -> dict[str, Any]:
+        """Per-season conformal scores of the yield interval on the validation year, kept in the bundle."""
+        valid = fs.frame.iloc[split.valid]
+        x = bundle.encoder.encode(valid)
+        task = bundle.tasks[TASK]
+        point = task.point(x)
+        q = task.quantiles(x)
+        if LOW not in q or HIGH not in q:
+            return {}
+        self.conformal = fit_conformal(valid[TARGET], point, q[LOW], q[HIGH], valid["season"])
+        return {THRESHOLD_KEY: {TASK: self.conformal}}
+
+    def limit_metrics(
+        self, fs: FeatureSet, split: Split, oracle: dict[str, pd.DataFrame], cfg: ExperimentConfig
+    ) -> dict[str, float]:
+        """The fair limit's metrics on the test rows, named ``fair_limit_*``."""
+        preds = self.fair_limit(fs, split, oracle)
+        if preds is None:
+            return {}
+        test = fs.frame.iloc[split.test].reset_index(drop=True)
+        y = test[TARGET].to_numpy(dtype=float)
+        ok = np.isfinite(y) & np.isfinite(preds[TASK].to_numpy())
+        if not ok.any():
+            return {}
+        out = regression_metrics(y[ok], preds[TASK].to_numpy()[ok])
+        out.update(self._status_metrics(test, preds[TASK].to_numpy(dtype=float)))
+        return {f"fair_limit_{k}": v for k, v in out.items()}
 
     def extra_metrics(self, test: pd.DataFrame, preds: pd.DataFrame, cfg: ExperimentConfig) -> dict[str, float]:
+        out = self._status_metrics(test, preds[TASK].to_numpy(dtype=float))
+        out.update(self._coverage(test, preds))
+        return out
+
+    def _status_metrics(self, test: pd.DataFrame, predicted_yield: np.ndarray) -> dict[str, float]:
+        """Status against the realised one: with the season's actual use (how good the yield is), and as
+        decided ahead with the forecast herd and rest (what a planner saw), with over-stocked recall and
+        precision."""
         actual = season_status(test, test[TARGET].to_numpy(dtype=float), self.domain)
-        predicted = season_status(test, preds["yield"].to_numpy(dtype=float), self.domain)
-        return {f"status_{k}": v for k, v in status_metrics(actual, predicted).items()}
+        predicted = season_status(test, predicted_yield, self.domain)
+        out = {f"status_{k}": v for k, v in status_metrics(actual, predicted).items()}
+        if "stocking_su_forecast" in test:
+            ahead = season_status(forecast_use(test), predicted_yield, self.domain)
+            known = test["stocking_su_forecast"].notna().to_numpy()
+            out.update({f"ahead_status_{k}": v for k, v in status_metrics(actual[known], ahead[known]).items()})
+            out.update(over_stocked_recall_precision(actual[known], ahead[known], prefix="ahead_over_"))
+        return out
+
+    def _coverage(self, test: pd.DataFrame, preds: pd.DataFrame) -> dict[str, float]:
+        """80 % interval coverage per season, from the quantile models and after conformal calibration."""
+        low_col, high_col = f"{TASK}_{quantile_label(LOW)}", f"{TASK}_{quantile_label(HIGH)}"
+        if low_col not in preds or high_col not in preds:
+            return {}
+        y, seasons = test[TARGET].to_numpy(dtype=float), test["season"].to_numpy()
+        point = preds[TASK].to_numpy(dtype=float)
+        low, high = preds[low_col].to_numpy(dtype=float), preds[high_col].to_numpy(dtype=float)
+        out = {f"coverage_80_{k}": v for k, v in interval_coverage(y, low, high, seasons).items() if k != "all"}
+        if self.conformal:
+            c_low = conformal_quantile(self.conformal, point, low, high, seasons, LOW)
+            c_high = conformal_quantile(self.conformal, point, low, high, seasons, HIGH)
+            for k, v in interval_coverage(y, c_low, c_high, seasons).items():
+                out["coverage_80_conformal" if k == "all" else f"coverage_80_conformal_{k}"] = v
+        return out
+
+
+def forecast_use(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows with the season's use as forecast at their decision month: forecast herd and pasture, and no
+    drought known (a drought is known only once the season's rain has fallen)."""
+    return frame.assign(
+        stocking_su_season=frame["stocking_su_forecast"], area_ha_season=frame["area_ha_forecast"], drought=0
+    )
+
+
+def over_stocked_recall_precision(actual: np.ndarray, flagged: np.ndarray, prefix: str = "over_") -> dict[str, float]:
+    """Recall (share of realised over-stocked grids flagged) and precision (share of flags realised)."""
+    real, flag = actual == "over", flagged == "over"
+    hits = float((real & flag).sum())
+    return {
+        f"{prefix}recall": hits / real.sum() if real.any() else float("nan"),
+        f"{prefix}precision": hits / flag.sum() if flag.any() else float("nan"),
+        f"{prefix}flagged": float(flag.sum()),
+        f"{prefix}realised": float(real.sum()),
+    }

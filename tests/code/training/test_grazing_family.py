@@ -3,14 +3,17 @@ month's season with the Domain's season months."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from features import CountyTables, assess_grazing, build_features
+from models.conformal import THRESHOLD_KEY
 from muzhang.domain import DEFAULT_DOMAIN, Domain, nyt635_capacity_su
 from muzhang.simulate.county import generate_county
-from training.families.grazing import GrazingFamily, season_start_of, season_status
+from training.families.grazing import GrazingFamily, over_stocked_recall_precision, season_start_of, season_status
 
 YIELD = 600.0
 CAPACITY = float(nyt635_capacity_su(YIELD, 100.0, "alpine_meadow", "warm"))  # no drought
@@ -84,3 +87,36 @@ def test_season_start_of_follows_a_domain_with_other_season_months() -> None:
 def test_the_grazing_plan_uses_the_default_domain_unless_given_one() -> None:
     late = Domain(balanced_high=1.2)
     assert GrazingFamily().domain is DEFAULT_DOMAIN and GrazingFamily(late).domain is late
+
+
+def test_over_stocked_recall_and_precision_count_flags_against_realised() -> None:
+    actual = np.array(["over", "over", "under", "balanced", "over"])
+    flagged = np.array(["over", "under", "over", "balanced", "over"])
+    out = over_stocked_recall_precision(actual, flagged)
+    assert out["over_recall"] == pytest.approx(2 / 3) and out["over_precision"] == pytest.approx(2 / 3)
+    assert out["over_flagged"] == 3 and out["over_realised"] == 3
+
+
+def test_ahead_status_uses_the_forecast_herd_not_the_actual_one() -> None:
+    test = rows([0, 0]).assign(stocking_su_forecast=[0.5 * CAPACITY, 2.0 * CAPACITY], area_ha_forecast=[100.0, 100.0])
+    metrics = GrazingFamily().extra_metrics(test, pd.DataFrame({"yield": [YIELD, YIELD]}), None)  # type: ignore[arg-type]
+    assert metrics["status_accuracy"] == 1.0  # the yield is right
+    assert metrics["ahead_status_accuracy"] == 0.0  # but one herd forecast was too low and one too high
+    assert metrics["ahead_over_flagged"] == 1 and metrics["ahead_over_precision"] == 0.0
+
+
+def test_trained_grazing_model_carries_per_season_conformal_intervals_and_the_fair_limit(
+    tiny_feature_sets: dict[str, Any], tiny_county: Any, fast_config: Any
+) -> None:
+    from training.engine import train_family
+    from training.pipeline import load_oracle
+
+    result = train_family(tiny_feature_sets["grazing"], fast_config("grazing"), oracle=load_oracle(tiny_county))
+    table = result.bundle.thresholds[THRESHOLD_KEY]["yield"]
+    assert set(table["scores"]) >= {"warm", "cold", "transition"}
+    for season in ("warm", "cold", "transition"):
+        assert 0 <= result.metrics[f"coverage_80_conformal_{season}"] <= 1
+        assert f"coverage_80_{season}" in result.metrics
+    # the fair limit knows each grid but not the weather; the hindsight limit knows the weather too
+    assert result.bayes["mae"] <= result.metrics["fair_limit_mae"]
+    assert "ahead_over_recall" in result.metrics and "fair_limit_ahead_over_recall" in result.metrics
