@@ -3,6 +3,7 @@ that made them, carried reports never taken for outcomes, nothing lost or double
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from serving.scoring.context import ScoringContext
 pytestmark = pytest.mark.slow
 
 FIRST = pd.Timestamp("2020-01-01")
+REPLACEMENT = "1000"  # a dispute version that replaced the champion mid-month
 
 
 @dataclass
@@ -59,6 +61,9 @@ def loop(
             store=store,
         )
         before = log_and_join(ctx)
+        # The dispute champion is replaced during the month: the new version keeps its own forecasts too.
+        replacement = dataclasses.replace(ctx.served("dispute"), version=REPLACEMENT)
+        log_and_join(ctx, {"dispute": replacement})
         emitted = emit_month(tiny_county, "2020-01")
         folder = tmp_path_factory.mktemp("emitted")
         write_emitted(emitted, folder)
@@ -86,6 +91,9 @@ def test_outcomes_of_the_closed_month_join_and_carried_reports_do_not(loop: Loop
     store, county = loop.ctx.store, loop.ctx.county
     carried = {g for g, months in county.carried.items() if FIRST in months}
     dispute = read_forecasts(store, "dispute", target_to=FIRST)
+    assert sorted(dispute["model_version"].unique()) == ["1", REPLACEMENT]
+    replaced = dispute[dispute["model_version"] == REPLACEMENT]
+    dispute = dispute[dispute["model_version"] == "1"]
     joined = dispute[dispute["outcome"].notna()]
     grids = {json.loads(k)["grid_id"] for k in joined["series_key"]}
     assert carried and not (grids & carried)  # a carried report is no outcome
@@ -96,5 +104,37 @@ def test_outcomes_of_the_closed_month_join_and_carried_reports_do_not(loop: Loop
         assert json.loads(outcome)["any_dispute"] == float(reported[json.loads(key)["grid_id"]] > 0)
     market = read_forecasts(store, "market", target_to=FIRST)
     assert len(market) and market["outcome"].notna().all()  # horizon-1 forecasts of 2020-01 met their values
-    assert loop.closed.monitoring["joined"]["dispute"] == len(joined)
+    assert replaced["outcome"].notna().sum() == len(joined)  # the replacement's forecasts met the same outcomes
+    assert loop.closed.monitoring["joined"]["dispute"] == 2 * len(joined)
     assert loop.again["joined"] and not any(loop.again["joined"].values())  # joined once, never twice
+
+
+def test_monitoring_report_shows_live_metrics_beside_test_drift_history_and_triggers(loop: Loop) -> None:
+    from serving.monitoring.report import MonitoringMemo, monitoring_report
+
+    memo = MonitoringMemo()
+    report = monitoring_report(loop.ctx, memo)
+    assert report["data_as_of"] == "2020-01-01"
+    families = {f["family"]: f for f in report["families"]}
+    assert set(families) == {"grazing", "market", "dispute", "disease"}
+    dispute = families["dispute"]
+    assert dispute["error"] is None and dispute["champion"] == "1"
+    live = pd.DataFrame(dispute["live"])
+    brier = live[(live["metric"] == "brier") & (live["model_version"] == "1")].iloc[0]
+    assert brier["target_period"] == "2020-01-01" and brier["low"] <= brier["value"] <= brier["high"]
+    assert brier["test"] == pytest.approx(dispute["test_metrics"]["brier"])  # from version 1's MLflow run
+    assert set(live["model_version"]) == {"1", REPLACEMENT}  # each version scored on its own forecasts
+    counts = pd.DataFrame(dispute["outcomes"]).set_index(["target_period", "model_version"])
+    carried = sum(FIRST in months for months in loop.ctx.county.carried.values())
+    assert counts.loc[("2020-01-01", "1"), "missing"] == carried
+    history = {h["month"]: h["versions"] for h in dispute["champion_history"]}
+    assert history["2019-12-01"] == ["1", REPLACEMENT] and history["2020-01-01"] == ["1"]
+    drift = pd.DataFrame(dispute["drift"])
+    assert {"feature", "prediction"} <= set(drift["target"]) and drift["status"].isin(
+        ["stable", "watch", "drifted"]
+    ).all()
+    assert isinstance(dispute["triggers"], list) and dispute["policy"]["metric"] == "brier"
+    market = pd.DataFrame(families["market"]["live"])
+    assert {"spl", "head_sold_spl", "price_spl"} <= set(market["metric"])
+    assert memo.live  # a second report reuses the months already scored
+    assert monitoring_report(loop.ctx, memo)["families"][2]["live"] == dispute["live"]

@@ -1,0 +1,147 @@
+"""When to retrain: each family's ``monitoring:`` section of its experiment YAML, and the triggers it sets.
+
+```yaml
+monitoring:
+  retrain:
+    metric: brier          # a live metric whose whole 95 % interval is worse than the version's test value ...
+    tolerance: 0.10        # ... by more than this share of it,
+    months_in_a_row: 2     # ... in this many of the latest scored months in a row
+    min_rows: 30           # months with fewer joined outcomes give no verdict
+    drifted_share: 0.5     # or at least this share of the features drifted this month (null: never)
+    prediction_drift: true # or the predictions themselves drifted
+    new_months: 12         # or this many months closed since the data the version was trained on (null: never)
+```
+
+Pure: the verdicts take the live metrics, the drift table and the count of months, and say which triggers fired
+and why, in words a data scientist can check.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from muzhang.families import get_family
+from serving.monitoring.live import direction_of, worse_than_test
+
+
+class RetrainPolicy(BaseModel):
+    """The retrain triggers of one family."""
+
+    model_config = ConfigDict(extra="forbid")
+    metric: str | None = None
+    tolerance: float = Field(0.0, ge=0, le=10)
+    months_in_a_row: int = Field(1, ge=1, le=24)
+    min_rows: int = Field(30, ge=1)
+    drifted_share: float | None = Field(0.5, gt=0, le=1)
+    prediction_drift: bool = True
+    new_months: int | None = Field(12, ge=1, le=240)
+
+
+class MonitoringPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    retrain: RetrainPolicy = Field(default_factory=RetrainPolicy)  # type: ignore[arg-type]
+
+
+class PolicyError(ValueError):
+    """A monitoring section that does not read; the message names the file and the field."""
+
+
+def read_policy(path: Path) -> MonitoringPolicy:
+    """The ``monitoring:`` section of an experiment YAML (defaults when there is none)."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise PolicyError(f"cannot read {path}: {exc}") from exc
+    section = raw.get("monitoring") or {}
+    try:
+        policy = MonitoringPolicy.model_validate(section)
+    except ValidationError as exc:
+        problems = "; ".join(f"monitoring.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise PolicyError(f"{path}: {problems}") from exc
+    metric = policy.retrain.metric
+    if metric is not None and direction_of(metric) is None:
+        raise PolicyError(
+            f"{path}: monitoring.retrain.metric {metric!r} has no better direction (use e.g. brier, mae, spl)"
+        )
+    return policy
+
+
+def family_policy(family: str) -> MonitoringPolicy:
+    return read_policy(get_family(family).experiment_path)
+
+
+def metric_trigger(policy: RetrainPolicy, live: pd.DataFrame, test_metrics: dict[str, float]) -> str | None:
+    """The live-metric trigger: the last ``months_in_a_row`` scored months (with ``min_rows``) all worse than
+    test beyond their intervals. ``live``: one version's live metrics (metric, target_period, value, low, high, n)."""
+    metric = policy.metric
+    if metric is None or live.empty:
+        return None
+    rows = live[(live["metric"] == metric) & (live["n"] >= policy.min_rows)].sort_values("target_period")
+    test = test_metrics.get(metric)
+    if len(rows) < policy.months_in_a_row or test is None:
+        return None
+    latest = rows.tail(policy.months_in_a_row)
+    verdicts = [worse_than_test(metric, r.low, r.high, test, policy.tolerance) for r in latest.itertuples()]
+    if not all(verdicts):
+        return None
+    months = ", ".join(
+        f"{pd.Timestamp(r.target_period):%Y-%m} {r.value:.4g} [{r.low:.4g}, {r.high:.4g}]" for r in latest.itertuples()
+    )
+    return f"live {metric} worse than its test value {test:.4g} beyond the interval: {months}"
+
+
+def drift_trigger(policy: RetrainPolicy, drift: pd.DataFrame) -> list[str]:
+    """The drift triggers: a share of features drifted, or the predictions drifted."""
+    out: list[str] = []
+    if drift.empty:
+        return out
+    features = drift[drift["target"] == "feature"]
+    drifted = features[features["status"] == "drifted"]
+    if policy.drifted_share is not None and len(features) and len(drifted) / len(features) >= policy.drifted_share:
+        names = ", ".join(drifted["what"].head(5))
+        out.append(
+            f"drift: {len(drifted)} of {len(features)} features above their bars "
+            f"(at least {policy.drifted_share:.0%} set): {names}"
+        )
+    predictions = drift[(drift["target"] == "prediction") & (drift["status"] == "drifted")]
+    if policy.prediction_drift and len(predictions):
+        worst = predictions.iloc[0]
+        out.append(f"drift: predictions of {worst['what']} drifted (PSI {worst['psi']:.3g}, KS {worst['ks']:.3g})")
+    return out
+
+
+def months_trigger(policy: RetrainPolicy, months_since: int | None) -> str | None:
+    if policy.new_months is None or months_since is None or months_since < policy.new_months:
+        return None
+    return f"{months_since} months closed since the data it was trained on (at least {policy.new_months} set)"
+
+
+def retrain_triggers(
+    policy: MonitoringPolicy,
+    live: pd.DataFrame,
+    test_metrics: dict[str, float],
+    drift: pd.DataFrame,
+    months_since: int | None,
+) -> list[str]:
+    """Every trigger that fired, each in words; empty: no reason to retrain."""
+    rules = policy.retrain
+    fired = [
+        metric_trigger(rules, live, test_metrics),
+        *drift_trigger(rules, drift),
+        months_trigger(rules, months_since),
+    ]
+    return [f for f in fired if f]
+
+
+def months_between(first: Any, last: Any) -> int | None:
+    """Whole months from ``first`` to ``last`` (None if either is unknown)."""
+    if first is None or last is None or (isinstance(first, float) and np.isnan(first)):
+        return None
+    a, b = pd.Timestamp(first), pd.Timestamp(last)
+    return (b.year - a.year) * 12 + b.month - a.month

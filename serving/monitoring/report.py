@@ -1,0 +1,151 @@
+"""Everything the data scientists' view shows, per family: live metrics beside the test metrics, outcomes
+joined and missing, which version served when, the drift table, the retrain triggers and decisions.
+
+Reads the store's forecast log and the served models; computes nothing it computed before (live metrics of a
+month are kept in a memo until a new outcome joins that month).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from muzhang.families import FamilySpec, family_specs
+from muzhang.store.forecasts import read_decisions, read_forecasts
+from serving.monitoring.drift import DriftThresholds, drift_table
+from serving.monitoring.live import live_metrics, worse_than_test
+from serving.monitoring.policy import PolicyError, family_policy, months_between, retrain_triggers
+from serving.monitoring.versions import version_record
+from serving.scoring.context import ScoringContext
+
+
+@dataclass
+class MonitoringMemo:
+    """Live metrics already computed, per (family, version, month, joined rows): kept by the service."""
+
+    live: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def plain(value: Any) -> Any:
+    """A JSON-able value: NaN and infinities as None, timestamps as ISO dates."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    if hasattr(value, "item"):
+        return plain(value.item())
+    return value
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
+def outcome_counts(log: pd.DataFrame, last_month: pd.Timestamp) -> list[dict[str, Any]]:
+    """Per target period and version: forecasts kept, outcomes joined, and missing (period closed, no outcome)."""
+    if log.empty:
+        return []
+    frame = log.assign(joined=log["outcome"].notna())
+    grouped = frame.groupby(["target_period", "model_version"]).agg(forecasts=("id", "size"), joined=("joined", "sum"))
+    out = grouped.reset_index()
+    out["missing"] = (out["forecasts"] - out["joined"]).where(out["target_period"] <= last_month, 0)
+    return records(out)
+
+
+def champion_history(log: pd.DataFrame) -> list[dict[str, Any]]:
+    """Which version(s) made forecasts from each month's data: the champion of that month (two when it was
+    replaced during the month)."""
+    if log.empty:
+        return []
+    history = log.groupby("as_of_month")["model_version"].apply(lambda v: sorted(set(v), key=_version_order))
+    return [{"month": plain(m), "versions": list(v)} for m, v in history.items()]
+
+
+def _version_order(version: str) -> tuple[int, str]:
+    return (int(version), "") if str(version).isdigit() else (0, str(version))
+
+
+def current_drift(ctx: ScoringContext, spec: FamilySpec, thresholds: DriftThresholds) -> pd.DataFrame:
+    """The drift table of the county's forecast rows against the served model's training reference."""
+    model = ctx.registry.slots[spec.name].model if spec.name in ctx.registry.slots else None
+    reference = model.bundle.metadata.get("reference") if model is not None else None
+    if model is None or not reference or not spec.serves_forecasts:
+        return pd.DataFrame(columns=["what", "target", "status"])
+    prep = ctx.prepared(model)
+    predictions = {name: task.point(prep.x) for name, task in model.bundle.tasks.items()}
+    return drift_table(reference, prep.frame, predictions, thresholds)
+
+
+def family_report(
+    ctx: ScoringContext, spec: FamilySpec, memo: MonitoringMemo, thresholds: DriftThresholds
+) -> dict[str, Any]:
+    store, county = ctx.store, ctx.county
+    slot = ctx.registry.slots.get(spec.name)
+    champion = slot.model.version if slot is not None and slot.model is not None else None
+    out: dict[str, Any] = {"family": spec.name, "champion": champion, "error": None}
+    log = read_forecasts(store, spec.name)
+    if spec.personal:  # counts per band only
+        out["band_counts"] = [
+            {"month": plain(r["target_period"]), "version": r["model_version"], "bands": json.loads(r["prediction"])}
+            for r in log.to_dict("records")
+        ]
+        return out
+    with memo.lock:
+        live = live_metrics(log, ctx.settings.monitor_bootstrap, memo.live)
+    tracking_uri, name = ctx.registry.tracking_uri, spec.registered_model
+    versions = sorted(set(live["model_version"]) | ({champion} if champion else set()), key=_version_order)
+    records_by_version = {v: version_record(tracking_uri, name, v) for v in versions}
+    tests = {v: r.test_metrics for v, r in records_by_version.items()}
+    if champion and not tests.get(champion) and slot is not None and slot.model is not None:
+        tests[champion] = dict(slot.model.bundle.metadata.get("test_metrics", {}))
+    live["test"] = [tests.get(v, {}).get(m) for v, m in zip(live["model_version"], live["metric"], strict=True)]
+    live["worse"] = [worse_than_test(r.metric, r.low, r.high, r.test) for r in live.itertuples()] if len(live) else []
+    drift = current_drift(ctx, spec, thresholds)
+    try:
+        policy = family_policy(spec.name)
+        champion_live = live[live["model_version"] == champion] if champion else live.iloc[:0]
+        record = records_by_version.get(champion) if champion else None
+        since = months_between(record.data_cutoff if record else None, county.last_month)
+        out["triggers"] = retrain_triggers(policy, champion_live, tests.get(champion or "", {}), drift, since)
+        out["policy"] = policy.retrain.model_dump()
+        out["months_since_training"] = since
+    except PolicyError as exc:
+        out["triggers"], out["policy"], out["error"] = [], None, str(exc)
+    decisions = read_decisions(store, spec.name, last=20)
+    decisions["triggers"] = [json.loads(t) for t in decisions["triggers"]]
+    out.update(
+        {
+            "test_metrics": tests.get(champion or "", {}),
+            "live": records(live),
+            "outcomes": outcome_counts(log, county.last_month),
+            "champion_history": champion_history(log),
+            "drift": records(drift),
+            "decisions": records(decisions.drop(columns=["id"])),
+        }
+    )
+    return out
+
+
+def monitoring_report(ctx: ScoringContext, memo: MonitoringMemo | None = None) -> dict[str, Any]:
+    """The monitoring view of every family (``GET /v1/monitoring``, ``muzhang retrain``)."""
+    memo = memo or MonitoringMemo()
+    thresholds = DriftThresholds(psi=ctx.settings.drift_psi_threshold, ks=ctx.settings.drift_ks_threshold)
+    families = []
+    if ctx.store is not None:
+        for spec in family_specs():
+            try:
+                families.append(family_report(ctx, spec, memo, thresholds))
+            except Exception as exc:  # one family's trouble (an unreadable model, a bad row) never hides the others
+                families.append({"family": spec.name, "error": f"{type(exc).__name__}: {exc}"})
+    return {
+        "data_as_of": plain(ctx.county.last_month),
+        "store": ctx.store is not None,
+        "thresholds": {"psi": thresholds.psi, "ks": thresholds.ks},
+        "families": families,
+    }
