@@ -10,7 +10,8 @@ a new report for the same grid and month supersedes the earlier values and the s
 from __future__ import annotations
 
 import io
-from collections.abc import Collection
+import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -18,13 +19,18 @@ import pandas as pd
 
 from muzhang.catalog import load_catalog
 from muzhang.catalog.checks import check_reports, coerce_column
+from muzhang.catalog.record_checks import record_columns
+from muzhang.catalog.soft_rules import soft_check
 from muzhang.store import Store
 from serving.errors import InvalidInput, TooMany
+from serving.intake_cache import IntakeCache
 
 Lang = Literal["zh", "en"]
 REPORT_TABLE = "grid_monthly"
 ID_COLUMN = "submission_id"
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{5,63}$"
+ID_MATCH = re.compile(ID_PATTERN)
+FLAG_KEYS = ("row", "field", "value", "rule_id", "rule")
 XLSX_MAGIC = b"PK\x03\x04"
 NOT_YOURS = {
     "en": "grid area is not one of the reporter's grids",
@@ -106,6 +112,7 @@ def ingest_reports(
     allowed_grids: Collection[str] | None = None,
     trust_arrival: bool = False,
     lang: Lang = "zh",
+    cache: IntakeCache | None = None,
 ) -> IntakeResult:
     """Check and keep reports; refused rows are reported, never stored, and never stop the others.
 
@@ -119,6 +126,8 @@ def ingest_reports(
         trust_arrival: keep the file's ``received_at`` and ``reported_by`` (a township's collected reports, or
             an offline import), instead of now and the sender.
         lang: language of every rule message.
+        cache: the service's intake cache: the month's other reports give the shared move, and the rows
+            written become history for the next reports.
     """
     result = IntakeResult()
     reports = reports.copy()
@@ -147,11 +156,16 @@ def ingest_reports(
             refuse(row, "grid_id", grid, "not_your_grid", NOT_YOURS[lang])
 
     present = [c for c in columns if c in reports.columns]
+    peers = None
+    if cache is not None:
+        months = pd.to_datetime(reports["month"], errors="coerce", format="ISO8601").dropna()
+        peers = cache.peers(months.dt.to_period("M").dt.to_timestamp().unique(), besides=reports["grid_id"].astype(str))
     check = check_reports(
         reports[present],
         known_grids=known_grids,
         latest_month=latest_month,
         history=history,
+        peers=peers,
         lang=lang,
     )
     for problem in check.refused.to_dict("records"):
@@ -167,7 +181,13 @@ def ingest_reports(
         typed["received_at"] = arrival
     if trust_arrival and "reported_by" in reports:
         typed["submitted_by"] = reports.loc[keep, "reported_by"].replace("", None).fillna(who).astype(str)
-    outcomes = store.apply_reports(typed, who=who, role=role, source=source)
+    flags_by_row: dict[Any, list[dict[str, Any]]] = {}
+    for f in result.flags:
+        flags_by_row.setdefault(f["row"], []).append(
+            {"field": f["field"], "rule": f["rule_id"], "value": _text(f["value"]), "detail": f["rule"]}
+        )
+    row_flags = {i: flags_by_row[row] for i, row in enumerate(typed.index) if row in flags_by_row}
+    outcomes = store.apply_reports(typed, who=who, role=role, source=source, row_flags=row_flags)
     outcomes.index = typed.index
     for row, outcome in outcomes.iterrows():
         result.rows.append(
@@ -180,26 +200,70 @@ def ingest_reports(
                 "changed_fields": list(outcome.get("changed_fields") or []),
             }
         )
-    new = {r["row"] for r in result.rows if r["outcome"] in ("inserted", "updated")}
-    flags = [f for f in result.flags if f["row"] in new]  # a resent report is flagged once, not twice
-    if flags:
-        store.add_flags(
-            pd.DataFrame(
-                [
-                    {
-                        "grid_id": typed.at[f["row"], "grid_id"],
-                        "month": typed.at[f["row"], "month"],
-                        "field": f["field"],
-                        "rule": f["rule_id"],
-                        "value": _text(f["value"]),
-                        "detail": f["rule"],
-                        "submission_id": typed.at[f["row"], ID_COLUMN],
-                    }
-                    for f in flags
-                ]
-            )
-        )
+    if cache is not None:
+        written = {r["row"] for r in result.rows if r["outcome"] in ("inserted", "updated")}
+        z_of = dict(zip(check.accepted, check.outlier_z, strict=True))
+        for row in typed.index:
+            if row in written:
+                cache.written(typed.loc[row, present].to_dict(), z_of.get(row))
     return result
+
+
+def ingest_record(
+    store: Store,
+    record: Mapping[str, Any],
+    *,
+    who: str,
+    role: str,
+    source: str,
+    cache: IntakeCache,
+    latest_month: pd.Timestamp,
+    allowed_grids: Collection[str] | None = None,
+    lang: Lang = "zh",
+    row: Any = 1,
+) -> IntakeResult:
+    """One report (a chief's JSON) through the per-record path: the same hard rules as :func:`ingest_reports`
+    (generated from the same definitions; tests/code/catalog/test_record_checks.py holds them equal), the
+    soft rules against the grid's history kept in ``cache``, and one store transaction for the report and
+    its flags. About a millisecond of checks instead of ~100 ms of pandas and pandera."""
+    result = IntakeResult()
+    submission_id = str(record.get(ID_COLUMN) or "").strip()
+    if not ID_MATCH.fullmatch(submission_id):
+        result.refused.append(_problem(row, ID_COLUMN, record.get(ID_COLUMN), "submission_id", BAD_ID[lang]))
+    grid_text = str(record.get("grid_id"))
+    if allowed_grids is not None and grid_text not in set(allowed_grids):
+        result.refused.append(_problem(row, "grid_id", grid_text, "not_your_grid", NOT_YOURS[lang]))
+    checked = cache.checker(latest_month).check(record, lang)
+    result.refused += [_problem(row, *problem) for problem in checked.refused]
+    if result.refused:
+        return result
+    values = checked.values
+    columns = record_columns(values)
+    context = cache.context(values["grid_id"], values["month"])
+    peers = cache.peers([values["month"]], besides=[values["grid_id"]])
+    found, z = soft_check(columns, [row], context, peers=peers, lang=lang)
+    result.flags = [dict(zip(FLAG_KEYS, f, strict=True)) for f in found]
+    stored = [{"field": f[1], "rule": f[3], "value": f[2], "detail": f[4]} for f in found]
+    _, grid_id, month, outcome, changed, _ = store.apply_report(
+        submission_id, values, who=who, role=role, source=source, raise_flags=stored
+    )
+    result.rows.append(
+        {
+            "row": row,
+            "submission_id": submission_id,
+            "grid_id": str(grid_id),
+            "month": pd.Timestamp(month).date().isoformat(),
+            "outcome": outcome,
+            "changed_fields": list(changed),
+        }
+    )
+    if outcome in ("inserted", "updated"):
+        cache.written(values, z[0])
+    return result
+
+
+def _problem(row: Any, name: str, value: Any, rule_id: str, rule: str) -> dict[str, Any]:
+    return {"row": row, "field": name, "value": _text(value), "rule_id": rule_id, "rule": rule}
 
 
 def typed_reports(reports: pd.DataFrame) -> pd.DataFrame:

@@ -15,7 +15,7 @@ typed frame (``validate(lazy=True)``, read from ``SchemaErrors.failure_cases``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
@@ -30,11 +30,16 @@ from muzhang.catalog.soft_rules import (
     TABLE,
     Lang,
     SoftRules,
+    frame_columns,
     short_value,
-    soft_flags,
+    soft_check,
+    soft_context,
 )
 from muzhang.catalog.soft_rules import (
     numeric_items as numeric_items,  # re-exported: the item list belongs to the soft rules
+)
+from muzhang.catalog.soft_rules import (
+    soft_flags as soft_flags,  # re-exported
 )
 from muzhang.domain import DEFAULT_DOMAIN, Domain
 
@@ -59,6 +64,8 @@ class ReportCheck:
     flags: pd.DataFrame  # soft: kept, flagged for follow-up
     accepted: pd.Index  # index labels of rows with no hard problem
     values: pd.DataFrame = field(default_factory=pd.DataFrame)  # the accepted rows, coerced to catalog types
+    # robust z of the accepted rows per outlier item (soft_rules.outlier_items order; NaN: too little history)
+    outlier_z: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
 
 
 # --- Messages -------------------------------------------------------------------------------------------
@@ -271,6 +278,7 @@ def check_reports(
     known_grids: Collection[str],
     latest_month: pd.Timestamp,
     history: pd.DataFrame | None = None,
+    peers: Mapping[object, np.ndarray] | None = None,
     lang: Lang = "zh",
     rules: SoftRules = DEFAULT_SOFT_RULES,
     domain: Domain = DEFAULT_DOMAIN,
@@ -283,6 +291,7 @@ def check_reports(
         known_grids: ids of the grid areas that exist.
         latest_month: the last month that may be reported (a later one is in the future).
         history: earlier ``grid_monthly`` rows (the store's), for the soft rules; ``None`` for none.
+        peers: month -> robust z of grids already reported that month (see soft_rules.soft_check).
         lang: language of the rule sentences.
         rules: soft-rule thresholds.
         domain: seasons (for the outlier rule's per-season history).
@@ -334,8 +343,19 @@ def check_reports(
         else ~np.isin(np.arange(len(frame)), np.array(sorted(bad_rows), dtype=int))
     )
     accepted_values = values[keep].set_axis(labels[keep])
-    flags = soft_flags(accepted_values, history, lang=lang, rules=rules, domain=domain, catalog=catalog)
-    return ReportCheck(refused=refused, flags=flags, accepted=labels[keep], values=accepted_values)
+    context = soft_context(accepted_values, history, rules=rules, domain=domain, catalog=catalog)
+    found, z = soft_check(
+        frame_columns(accepted_values),
+        list(accepted_values.index),
+        context,
+        peers=peers,
+        lang=lang,
+        rules=rules,
+        domain=domain,
+        catalog=catalog,
+    )
+    flags = pd.DataFrame(found, columns=COLUMNS, dtype=object)
+    return ReportCheck(refused=refused, flags=flags, accepted=labels[keep], values=accepted_values, outlier_z=z)
 
 
 def _problem_frame(

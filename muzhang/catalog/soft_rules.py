@@ -360,7 +360,7 @@ def _outliers(
     with np.errstate(invalid="ignore"):
         rows_at, cols_at = np.nonzero(far > rules.outlier_z)
     by_month = {m: domain.season_of_month(m) for m in range(1, 13)}
-    calendar = pd.DatetimeIndex(columns["month"]).month
+    calendar = columns["month"].astype("datetime64[M]").astype("int64") % 12 + 1
     found: list[Flag] = []
     for j in np.unique(cols_at):
         at = rows_at[cols_at == j]
@@ -391,15 +391,28 @@ def _shared_shift(z: np.ndarray, months: np.ndarray, peers: Mapping[object, np.n
     so a value is an outlier only if it is far both from its grid's past and from the month's shared move.
     """
     shift = np.zeros_like(z)
-    for month in pd.unique(months):
+    for month in np.unique(months):
         rows = months == month
         others = peers.get(np.datetime64(month, "ns"))
-        together = z[rows] if others is None or not len(others) else np.vstack([z[rows], others])
-        enough = np.sum(~np.isnan(together), axis=0) >= min_grids
+        together = z[rows] if others is None or not len(others) else np.concatenate([z[rows], others])
+        medians, counts = column_medians(together)
+        enough = counts >= min_grids
         if enough.any():
-            with np.errstate(all="ignore"):
-                shift[np.ix_(rows, enough)] = np.nanmedian(together[:, enough], axis=0)
+            shift[np.ix_(rows, enough)] = medians[enough]
     return shift
+
+
+def column_medians(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column, the median of its non-NaN values (NaN if none) and their count: ``np.nanmedian`` without
+    its masked-array detour, which costs a millisecond on the few hundred rows of a month."""
+    ordered = np.sort(matrix, axis=0)  # NaN last
+    counts = np.sum(~np.isnan(matrix), axis=0)
+    low, high = np.maximum((counts - 1) // 2, 0), np.maximum(counts // 2, 0)
+    columns = np.arange(matrix.shape[1])
+    if not len(ordered):
+        return np.full(matrix.shape[1], np.nan), counts
+    medians = (ordered[low, columns] + ordered[high, columns]) / 2
+    return np.where(counts > 0, medians, np.nan), counts
 
 
 def _outlier_text(
@@ -428,7 +441,7 @@ def _herd_balance(
     """This month's herd vs last month's + births - deaths - sales (last month from these rows, else history)."""
     herd = np.sum([columns[s] for s in SPECIES], axis=0)  # NaN if a species is missing
     grids, months = columns["grid_id"], columns["month"]
-    previous = (pd.DatetimeIndex(months) - pd.offsets.MonthBegin(1)).to_numpy(dtype="datetime64[ns]")
+    previous = (months.astype("datetime64[M]") - np.timedelta64(1, "M")).astype("datetime64[ns]")
     before = context.herd_before.copy()
     if len(labels) > 1:  # these rows win over the history
         here = dict(zip(zip(grids, months, strict=True), herd, strict=True))

@@ -41,6 +41,16 @@ REPORT_OPTIONAL = ("submitted_by", "received_at", "status", "problems")  # extra
 Cutoff = str | date | pd.Timestamp | None
 
 
+_SUBMISSION_KNOWN = sa.select(submissions.c.submission_id).where(
+    submissions.c.submission_id == sa.bindparam("submission_id")
+)
+_MONTH_KNOWN = sa.select(months.c.month).where(months.c.month == sa.bindparam("month"))
+_REPORT_ROW = sa.select(county_tables[REPORT_TABLE]).where(
+    county_tables[REPORT_TABLE].c.grid_id == sa.bindparam("grid_id"),
+    county_tables[REPORT_TABLE].c.month == sa.bindparam("month"),
+)
+
+
 class StoreError(Exception):
     """A write the store refused as a whole (nothing was changed)."""
 
@@ -484,9 +494,20 @@ class Store:
 
     # --- reports --------------------------------------------------------------------------------------
     def apply_reports(
-        self, rows: pd.DataFrame, *, who: str, role: str, source: str, reason: str = "report"
+        self,
+        rows: pd.DataFrame,
+        *,
+        who: str,
+        role: str,
+        source: str,
+        reason: str = "report",
+        row_flags: Mapping[int, Sequence[Mapping[str, Any]]] | None = None,
     ) -> pd.DataFrame:
         """Record grid-month reports, each row in its own transaction; one outcome row per input row.
+
+        ``row_flags``: position of a row -> flags to raise on it (field, rule, value, detail), written in the
+        row's own transaction when its values are written (``inserted`` or ``updated``), else dropped: a
+        resent report is flagged once.
 
         ``rows`` has ``submission_id`` (made by the client) and every grid_monthly column; a nullable
         catalog column may be absent or null, a required one may not. Optional columns: ``submitted_by``
@@ -523,7 +544,14 @@ class Store:
             values = {name: column[i] for name, column in stored.items()}
             outcomes.append(
                 self._apply_one(
-                    str(frame.at[i, "submission_id"]), values, extra, who=who, role=role, source=source, reason=reason
+                    str(frame.at[i, "submission_id"]),
+                    values,
+                    extra,
+                    who=who,
+                    role=role,
+                    source=source,
+                    reason=reason,
+                    raise_flags=(row_flags or {}).get(i, ()),
                 )
             )
         out = pd.DataFrame(
@@ -542,6 +570,7 @@ class Store:
         role: str,
         source: str,
         reason: str,
+        raise_flags: Sequence[Mapping[str, Any]] = (),
     ) -> tuple[str, Any, Any, str, tuple[str, ...], str | None]:
         table = county_tables[REPORT_TABLE]
         grid_id, month = values["grid_id"], values["month"]
@@ -575,26 +604,23 @@ class Store:
         refusal = self._refusal(values, status)
         try:
             with self._write() as conn:
-                if conn.execute(
-                    sa.select(submissions.c.submission_id).where(submissions.c.submission_id == submission_id)
-                ).first():
+                if conn.execute(_SUBMISSION_KNOWN, {"submission_id": submission_id}).first():
                     return (*result, "duplicate", (), None)
                 if refusal is not None:
                     submission["status"] = "refused"
                     if status != "refused":
                         submission["problems"] = json.dumps([{"rule": "store", "detail": refusal}], ensure_ascii=False)
-                    conn.execute(sa.insert(submissions).values(**submission))
+                    conn.execute(sa.insert(submissions), submission)
                     return (*result, "refused", (), refusal)
-                conn.execute(sa.insert(submissions).values(**submission))
-                if (
-                    month is not None
-                    and not conn.execute(sa.select(months.c.month).where(months.c.month == month)).first()
-                ):
-                    conn.execute(sa.insert(months).values(month=month, status="open"))
+                # Statements with bound parameters: compiled once, not once per report (a third of its time).
+                conn.execute(sa.insert(submissions), submission)
+                if month is not None and not conn.execute(_MONTH_KNOWN, {"month": month}).first():
+                    conn.execute(sa.insert(months), {"month": month, "status": "open"})
                 key = [table.c.grid_id == grid_id, table.c.month == month]
-                old = conn.execute(sa.select(table).where(*key)).mappings().first()
+                old = conn.execute(_REPORT_ROW, {"grid_id": grid_id, "month": month}).mappings().first()
                 if old is None:
-                    conn.execute(sa.insert(table).values(**values))
+                    conn.execute(sa.insert(table), values)
+                    self._raise_flags(conn, raise_flags, grid_id, month, submission_id, now)
                     return (*result, "inserted", (), None)
                 changed = {}
                 for spec in self.catalog.fields_of(REPORT_TABLE):
@@ -623,6 +649,7 @@ class Store:
                         for column, (before, after) in changed.items()
                     ],
                 )
+                self._raise_flags(conn, raise_flags, grid_id, month, submission_id, now)
                 return (*result, "updated", tuple(changed), None)
         except sa.exc.DBAPIError as exc:
             detail = _first_line(exc)
@@ -636,6 +663,75 @@ class Store:
             submission["problems"] = json.dumps([{"rule": "store", "detail": detail}], ensure_ascii=False)
             conn.execute(sa.insert(submissions).values(**submission))
         return (*result, "refused", (), detail)
+
+    def apply_report(
+        self,
+        submission_id: str,
+        values: Mapping[str, Any],
+        *,
+        who: str,
+        role: str,
+        source: str,
+        reason: str = "report",
+        raise_flags: Sequence[Mapping[str, Any]] = (),
+    ) -> tuple[str, str, date, str, tuple[str, ...], str | None]:
+        """Record one checked report in one transaction, with its flags: the per-record path of
+        :meth:`apply_reports` (same outcomes), for values already in their catalog types (int, float, str,
+        bool, a date or Timestamp for the month; None or absent for empty), so no frame is built.
+
+        Returns:
+            submission_id, grid_id, month, outcome, changed_fields, detail.
+
+        Raises:
+            ValueError: an unknown ``source``, or a value that is not of its field's type.
+        """
+        if source not in SUBMISSION_SOURCES:
+            raise ValueError(f"source {source!r} is not one of {', '.join(SUBMISSION_SOURCES)}")
+        stored = {s.name: _stored_value(values.get(s.name), s) for s in self.catalog.fields_of(REPORT_TABLE)}
+        return self._apply_one(
+            submission_id, stored, {}, who=who, role=role, source=source, reason=reason, raise_flags=raise_flags
+        )
+
+    def _raise_flags(
+        self,
+        conn: sa.Connection,
+        found: Sequence[Mapping[str, Any]],
+        grid_id: str,
+        month: date,
+        submission_id: str,
+        now: datetime,
+    ) -> None:
+        """Flags on a report just written (field, rule, value, detail each), in the report's transaction."""
+        if not found:
+            return
+        entries = [
+            {
+                "grid_id": grid_id,
+                "month": month,
+                "field": f.get("field"),
+                "rule": str(f["rule"]),
+                "value": None if _given(f.get("value")) is None else fr.text_value(_plain(f["value"])),
+                "detail": f.get("detail"),
+                "status": "open",
+                "raised_at": now,
+                "submission_id": submission_id,
+            }
+            for f in found
+        ]
+        conn.execute(sa.insert(flags), entries)
+
+    def reports_after(self, month: str | date | pd.Timestamp | None) -> pd.DataFrame:
+        """The grid_monthly rows of the months after ``month`` (every row for None), canonical: the open months'
+        reports that a county read at its last closed month does not hold."""
+        table = county_tables[REPORT_TABLE]
+        specs = self.catalog.fields_of(REPORT_TABLE)
+        query = sa.select(*(table.c[s.name] for s in specs))
+        if month is not None:
+            query = query.where(table.c.month > month_start(month))
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        grid = np.array(rows, dtype=object) if rows else np.empty((0, len(specs)), dtype=object)
+        return pd.DataFrame({s.name: fr.canonical_from_stored(grid[:, i], s) for i, s in enumerate(specs)})
 
     def _refusal(self, values: Mapping[str, Any], status: str) -> str | None:
         if status == "refused":
@@ -759,6 +855,27 @@ def _canonical_or_raise(values: pd.Series, spec: FieldSpec) -> pd.Series:
         return fr.canonical(values, spec)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"reports: column {spec.name!r} holds values that are not {spec.type} ({exc})") from exc
+
+
+def _stored_value(value: Any, spec: FieldSpec) -> Any:
+    """One typed value as the driver takes it (what :func:`muzhang.store.frames.stored` gives for a column)."""
+    value = _given(_plain(value))
+    if value is None:
+        return None
+    kind = spec.type
+    if kind == "integer" and isinstance(value, int | float) and not isinstance(value, bool) and value == int(value):
+        return int(value)
+    if kind == "float" and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if kind == "boolean" and isinstance(value, bool):
+        return value
+    if kind in ("string", "category") and isinstance(value, str):
+        return value
+    if kind == "date" and isinstance(value, date):
+        stamp = pd.Timestamp(value)
+        if stamp.tzinfo is None:
+            return stamp.date()
+    raise ValueError(f"reports: {spec.name} = {value!r} is not a {spec.type} value")
 
 
 def _nulls(n: int, spec: FieldSpec) -> pd.Series:

@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from serving.deps import AppState, Caller, DataQualityDep, ReporterDep, StaffDep, StateDep
 from serving.errors import NotFound, Unavailable
-from serving.reports import ID_PATTERN, IntakeResult, ingest_reports, read_report_file
+from serving.intake_cache import cache_for
+from serving.reports import ID_PATTERN, IntakeResult, ingest_record, ingest_reports, read_report_file
 from serving.routes.common import LangDep, read_upload
 from serving.schemas import REPORT_RESPONSES
 
@@ -114,22 +115,45 @@ def _close_if_due(state: AppState, lang: Any) -> None:
 
 
 def _intake(state: AppState, caller: Caller, frame: pd.DataFrame, source: str, lang: Any) -> IntakeResult:
-    county = state.county
+    store = _store(state)
+    cache = cache_for(state)
     grids: list[str] = list(frame["grid_id"].astype(str).unique()) if "grid_id" in frame else []
-    history = county.tables.grid_monthly
     return ingest_reports(
-        _store(state),
+        store,
         frame,
         who=caller.name,
         role=caller.role,
         source=source,
-        known_grids=county.grid_ids,
-        latest_month=pd.Timestamp(date.today()).to_period("M").to_timestamp(),
-        history=history[history["grid_id"].isin(grids)],
+        known_grids=cache.county.grid_ids,
+        latest_month=_latest_month(),
+        history=cache.history(grids),
         allowed_grids=caller.grids if caller.role == "reporter" else None,
         trust_arrival=source == "upload",
         lang=lang,
+        cache=cache,
     )
+
+
+def _latest_month() -> pd.Timestamp:
+    """The latest month a report may be for: the current one."""
+    return pd.Timestamp(date.today().replace(day=1))
+
+
+def _ingest_one(state: AppState, caller: Caller, record: dict[str, Any], lang: Any) -> IntakeResult:
+    store = _store(state)
+    result = ingest_record(
+        store,
+        record,
+        who=caller.name,
+        role=caller.role,
+        source="api",
+        cache=cache_for(state),
+        latest_month=_latest_month(),
+        allowed_grids=caller.grids if caller.role == "reporter" else None,
+        lang=lang,
+    )
+    _close_if_due(state, lang)
+    return result
 
 
 @router.post("/reports", response_model=IntakeOut)
@@ -139,8 +163,7 @@ def post_report(state: StateDep, caller: ReporterDep, lang: LangDep, body: Repor
     sent: dict[str, Any] = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
     if caller.role == "reporter" and sent["grid_id"] not in caller.grids:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"grid_id: {sent['grid_id']} is not one of your grid areas")
-    frame = pd.DataFrame([sent], index=pd.Index([1]))
-    return _out(_ingest(state, caller, frame, "api", lang))
+    return _out(_ingest_one(state, caller, sent, lang))
 
 
 @router.post("/reports/upload", response_model=IntakeOut)
