@@ -106,6 +106,31 @@ class Settings(BaseSettings):
     )
     batch_cap: int = Field(1000, ge=1, le=100_000, description="Most items in one batch request.")
     max_body_bytes: int = Field(2_000_000, ge=1_000, description="Largest request body accepted.")
+    max_header_bytes: int = Field(
+        32_768,
+        ge=1_024,
+        le=1_048_576,
+        description="Largest request line + headers the server reads; more is refused with 431 and the "
+        "connection closed (the server's own bound, not only a proxy's).",
+    )
+    market_batch_cost_cap: int = Field(
+        12_000,
+        ge=1,
+        description="Most forecast values one market batch may ask for: items x series x horizons x "
+        "(median + quantiles); 12,000 is 100 (township, species) items of 2 series x 6 horizons x 10 values.",
+    )
+    audit_min_rows: int = Field(
+        5,
+        ge=1,
+        description="Disease audit lines carry band counts only for requests of at least this many people "
+        "(fewer would reveal a person's bands).",
+    )
+    failed_key_limit: int = Field(
+        10, ge=1, description="Failed API keys one client address may send within the window before a 429."
+    )
+    failed_key_window_seconds: float = Field(
+        60.0, gt=0, le=86_400, description="The window over which failed API keys are counted per address."
+    )
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
 

@@ -15,14 +15,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from muzhang.families import family_names, family_specs, resolve
+from muzhang.families import family_names, family_specs, get_family, resolve
 from muzhang.settings import Settings, get_settings
 from serving.county import load_county_state, store_county_state
 from serving.deps import AppState
 from serving.errors import Conflict, InvalidInput, NotFound, ScoringError, TooMany, Unavailable
+from serving.guards import DuplicateKeyMiddleware, SecurityHeadersMiddleware
 from serving.observability import AuditLog, Metrics
 from serving.registry import ModelRegistry
-from serving.routes import county, reports, system, ui
+from serving.routes import county, docs, reports, system, ui
 from serving.schemas import ERROR_RESPONSES, KEY_RESPONSES
 
 log = logging.getLogger("muzhang.serving")
@@ -34,6 +35,9 @@ ERROR_STATUS: dict[type[ScoringError], int] = {
     InvalidInput: 422,
     Unavailable: 503,
 }
+# Refusals of a request to a personal-data family's routes that are audited as attempts (a 404 or 405 is
+# no route of it; a 503 is the service's state, not the caller's request).
+AUDITED_REFUSALS = frozenset({400, 401, 403, 413, 415, 422, 429})
 
 
 def build_state(settings: Settings) -> AppState:
@@ -90,6 +94,11 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
         description="Explained predictions for pastoral county governance: grazing, market, disputes, health.",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        docs_url=None,  # served by serving.routes.docs from vendored files: no CDN
+        redoc_url=None,
+        # No redirect from /v1/models/ to /v1/models: Starlette builds its Location from the Host header,
+        # so any host could be named in a redirect answered before the key is checked.
+        redirect_slashes=False,
     )
     if state is not None:  # TestClient without a lifespan context still gets state
         app.state.muzhang = state
@@ -100,7 +109,10 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     app.include_router(county.router, responses=KEY_RESPONSES)
     app.include_router(reports.router)
     app.include_router(ui.router)
+    app.include_router(docs.router)
+    app.add_middleware(DuplicateKeyMiddleware)  # inside the guard: reads a body already bounded in size
     app.add_middleware(GuardMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: every answer, the guard's own 413 too
     install_error_handlers(app)
     return app
 
@@ -108,6 +120,16 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
 def _family_of(path: str) -> str:
     parts = path.split("/")
     return parts[2] if len(parts) > 2 and parts[1] == "v1" and parts[2] in family_names() else "none"
+
+
+def audit_refusal(state: AppState, scope: Scope, family: str, status_code: int) -> None:
+    """A refused request to a personal-data family's route leaves an audit line: who tried (the key's name,
+    or anonymous), which route, the status and when; nothing of the request's content."""
+    if family == "none" or status_code not in AUDITED_REFUSALS or not get_family(family).personal:
+        return
+    who, role = scope.get("state", {}).get("caller", (None, None))
+    route = getattr(scope.get("route"), "path", scope["path"][:200])
+    state.audit.write_refusal(who=who, role=role, route=route, status=status_code)
 
 
 class GuardMiddleware:
@@ -156,7 +178,9 @@ class GuardMiddleware:
                 cut_off = False
                 await too_large(limit)(scope, receive, send_and_note)
         template = getattr(scope.get("route"), "path", "unmatched")
-        state.metrics.observe_request(template, _family_of(scope["path"]), status_code, time.perf_counter() - start)
+        family = _family_of(scope["path"])
+        state.metrics.observe_request(template, family, status_code, time.perf_counter() - start)
+        audit_refusal(state, scope, family, status_code)
 
 
 def too_large(limit: int) -> JSONResponse:
@@ -196,7 +220,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def serve(settings: Settings, **uvicorn_options: Any) -> None:
-    """Run the app under uvicorn (one worker by default)."""
+    """Run the app under uvicorn (one worker by default), refusing request heads over ``max_header_bytes``
+    with a 431 in the server itself (:mod:`serving.http_limits`)."""
     import uvicorn
 
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", **uvicorn_options)
+    from serving.http_limits import bounded_head_protocol
+
+    options: dict[str, Any] = {"http": bounded_head_protocol(settings.max_header_bytes), **uvicorn_options}
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", **options)

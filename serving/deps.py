@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -14,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from muzhang.families import HEALTH_ROLES, PLANNING_ROLES, get_family
 from muzhang.settings import ApiKey
+from serving.guards import FailedKeyThrottle
 from serving.scoring.context import ScoringContext
 
 # Who may call the routes that belong to no family; a family's own routes take its registry entry's roles.
@@ -36,6 +39,7 @@ class AppState(ScoringContext):
 
     keys: list[ApiKey] = field(default_factory=list)
     close_lock: threading.Lock = field(default_factory=threading.Lock)  # one month close at a time
+    throttle: FailedKeyThrottle = field(default_factory=FailedKeyThrottle)  # failed keys per client address
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,29 @@ def identify(keys: list[ApiKey], presented: str) -> ApiKey | None:
     return found
 
 
+def _check_key(request: Request, presented: str) -> ApiKey:
+    """The key's entry; an unknown key counts against the client's address, and an address with too many
+    recent failures is refused (429) before its key is even compared, so guessing goes no faster than the
+    settings allow. A valid key from any other address costs one dictionary lookup more."""
+    state: AppState = request.app.state.muzhang
+    settings = state.settings
+    address = request.client.host if request.client else "unknown"
+    now = time.monotonic()
+    limit, window = settings.failed_key_limit, settings.failed_key_window_seconds
+    wait = state.throttle.retry_after(address, now, limit, window)
+    if wait is not None:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"too many unknown API keys from this address ({limit} within {math.ceil(window)} s): retry in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+    entry = identify(state.keys, presented)
+    if entry is None:
+        state.throttle.record_failure(address, now, limit)
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown API key", headers={"WWW-Authenticate": "Bearer"})
+    return entry
+
+
 def _caller(request: Request, credentials: HTTPAuthorizationCredentials | None, allowed: frozenset[str]) -> Caller:
     if credentials is None or not credentials.credentials:
         raise HTTPException(
@@ -75,9 +102,8 @@ def _caller(request: Request, credentials: HTTPAuthorizationCredentials | None, 
             "missing API key: send 'Authorization: Bearer <key>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    entry = identify(request.app.state.muzhang.keys, credentials.credentials)
-    if entry is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown API key", headers={"WWW-Authenticate": "Bearer"})
+    entry = _check_key(request, credentials.credentials)
+    request.state.caller = (entry.name, entry.role)  # who, for the audit of a refused personal-data request
     if entry.role not in allowed:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,

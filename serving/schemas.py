@@ -24,7 +24,8 @@ def _whole_float_as_int(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-# On a strict integer: also take a whole float (46.0); 46.5, "46", true, NaN and Infinity stay errors.
+# One rule for whole numbers, in JSON and CSV alike (head counts, patient fields): 46 and 46.0 are taken;
+# 46.5, "46", true, NaN and Infinity stay errors. On a strict integer field, as its before-validator.
 WHOLE_FLOAT_AS_INT = BeforeValidator(_whole_float_as_int)
 
 
@@ -86,11 +87,15 @@ class GrazingAssessment(BaseModel):
     explanation: ExplanationOut
 
 
+# A head count: a whole number, written 12 or 12.0 (the one rule for whole numbers, as for patient fields).
+HeadCount = Annotated[int, Field(ge=-100_000, le=100_000), WHOLE_FLOAT_AS_INT]
+
+
 class HeadChange(Strict):
-    yak: int = Field(0, ge=-100_000, le=100_000, description="Head of yak added (negative: removed).")
-    sheep: int = Field(0, ge=-100_000, le=100_000)
-    goat: int = Field(0, ge=-100_000, le=100_000)
-    horse: int = Field(0, ge=-100_000, le=100_000)
+    yak: HeadCount = Field(0, description="Head of yak added (negative: removed).")
+    sheep: HeadCount = 0
+    goat: HeadCount = 0
+    horse: HeadCount = 0
 
 
 class GrazingQuery(Strict):
@@ -351,13 +356,14 @@ def _error(description: str) -> dict[str, Any]:
 
 # Declared so the OpenAPI document lists every answer a client can get (schema fuzzing checks it).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _error("Malformed request body"),
+    400: _error("Malformed request body, or a JSON object that names a key twice"),
     413: _error("Request body or batch too large"),
     422: _error("A field, parameter or CSV cell breaks a rule (each problem names its field)"),
 }
 KEY_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: _error("Missing or unknown API key"),
     403: _error("The key's role may not use this route"),
+    429: _error("Too many unknown keys from this address: retry after the Retry-After seconds"),
 }
 MODEL_RESPONSES: dict[int | str, dict[str, Any]] = {
     **KEY_RESPONSES,

@@ -8,9 +8,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from pydantic import ConfigDict, Field, create_model
 
-from serving.deps import Caller, StateDep, family_access
+from serving.deps import AppState, Caller, StateDep, family_access
+from serving.explain import Lang
 from serving.routes.common import LangDep, read_upload
 from serving.schemas import MODEL_RESPONSES, DiseaseResponse, patient_record_model
 from serving.scoring import disease
@@ -41,5 +43,10 @@ async def disease_score_csv(
 ) -> DiseaseResponse:
     """Risk per condition for a CSV upload of health-check records (columns = record fields)."""
     content = await read_upload(file, state.settings.max_body_bytes)
+    # Parsing and scoring a large file takes a while: in the thread pool, so the event loop keeps answering.
+    return await run_in_threadpool(_score_csv, state, caller, lang, content)
+
+
+def _score_csv(state: AppState, caller: Caller, lang: Lang, content: bytes) -> DiseaseResponse:
     records = disease.parse_csv(content, state.settings.batch_cap)
     return disease.score_records(state, caller.name, caller.role, "/v1/disease/score-csv", records, lang)

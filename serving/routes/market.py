@@ -6,7 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from serving.deps import Caller, StateDep, family_access
+from features.market import HORIZONS
+from models.bundle import ModelBundle
+from serving.deps import AppState, Caller, StateDep, family_access
+from serving.errors import TooMany
 from serving.routes.common import LangDep
 from serving.schemas import (
     LOOKUP_RESPONSES,
@@ -37,10 +40,30 @@ async def market_forecast(
     return market.forecast(state, township_id, species, lang)
 
 
+def forecast_values(bundle: ModelBundle, items: int) -> int:
+    """What a market batch costs: items x series x horizons x (median + quantiles), each value explained."""
+    per_horizon = sum(1 + len(task.quantile_boosters) for task in bundle.tasks.values())
+    return items * len(HORIZONS) * per_horizon
+
+
+def check_cost(state: AppState, items: int) -> None:
+    """Refuse a batch whose answer would hold more forecast values than ``market_batch_cost_cap``."""
+    bundle = state.served("market").bundle
+    cost, cap = forecast_values(bundle, items), state.settings.market_batch_cost_cap
+    if cost > cap:
+        per_item = forecast_values(bundle, 1)
+        raise TooMany(
+            f"items: {items} items ask for {cost:,} forecast values ({per_item} each: series x horizons x "
+            f"quantiles); at most {cap:,} per request (market_batch_cost_cap), so at most {cap // per_item} "
+            "items: split the batch"
+        )
+
+
 @router.post("/batch", response_model=MarketBatchResponse)
 def market_batch(state: StateDep, caller: CallerDep, lang: LangDep, body: MarketBatchRequest) -> MarketBatchResponse:
-    """Forecasts for a list of (township, species), at most the configured batch cap."""
+    """Forecasts for a list of (township, species), capped by cost (items x series x horizons x quantiles)."""
     state.check_cap(len(body.items))
+    check_cost(state, len(body.items))
     return MarketBatchResponse(items=[market.forecast(state, q.township_id, q.species, lang) for q in body.items])
 
 

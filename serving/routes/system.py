@@ -14,15 +14,22 @@ def _models(state: StateDep) -> list[ModelStatus]:
     return [ModelStatus(family=f, **s) for f, s in state.registry.status().items()]
 
 
+# Probes are answered on the event loop (async, no blocking work): a busy thread pool cannot delay them,
+# and no cache may keep an old answer.
+NO_STORE = {"Cache-Control": "no-store"}
+
+
 @router.get("/healthz", response_model=Health)
-def healthz() -> Health:
+async def healthz(response: Response) -> Health:
     """The process is up."""
+    response.headers.update(NO_STORE)
     return Health(status="ok")
 
 
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
-def readyz(state: StateDep, response: Response) -> Health:
+async def readyz(state: StateDep, response: Response) -> Health:
     """Ready when every family has a model loaded (503 lists which are missing)."""
+    response.headers.update(NO_STORE)
     families = {f: s.model is not None for f, s in state.registry.slots.items()}
     ready = all(families.values())
     if not ready:

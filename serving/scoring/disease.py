@@ -1,13 +1,15 @@
 """Disease risk (health staff only): health-check records scored per condition, ranked, explained, audited.
 
-Every scoring call writes one line to the append-only audit log (who, when, route, rows, band counts) and
-never any field of a person. Records are not kept after the answer.
+Every scoring call writes one line to the append-only audit log (who, when, route, rows, and band counts
+when there are at least ``audit_min_rows`` people) and never any field of a person. Records are not kept
+after the answer.
 """
 
 from __future__ import annotations
 
 import getpass
 import io
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,6 +36,10 @@ FALSE_WORDS = {"0", "false", "no", "n", "否"}
 CSV_ROW_ERRORS = 50
 REASONS_PER_CONDITION = 3  # four conditions a person: three reasons each keep the answer readable
 BAND_ORDER = {"low": 0, "medium": 1, "high": 2}
+# Numbers in a CSV cell, ASCII only ("²" or "٣" are digits to Python's isdigit and int, not to a health
+# worker). A whole number may be written 52 or 52.0, as in JSON (serving.schemas.WHOLE_FLOAT_AS_INT).
+WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.0*)?")
+DECIMAL_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def records_frame(records: Sequence[BaseModel]) -> pd.DataFrame:
@@ -87,7 +93,9 @@ def score_records(
         highest = max((r.band for r in risks), key=BAND_ORDER.__getitem__)
         results.append(PatientResult(index=i, ref=getattr(record, "ref", None), highest_band=highest, risks=risks))
     results.sort(key=lambda r: -r.risks[0].probability)
-    ctx.audit.write(who=who, role=role, route=route, rows=len(records), bands=band_counts)
+    ctx.audit.write(
+        who=who, role=role, route=route, rows=len(records), bands=band_counts, min_rows=ctx.settings.audit_min_rows
+    )
     ctx.metrics.rows.labels(FAMILY).inc(len(records))
     return DiseaseResponse(n=len(results), results=results)
 
@@ -163,14 +171,13 @@ def _typed(catalog: Catalog, name: str, value: str) -> Any:
         return value
     kind = catalog.field(name).type
     if kind == "integer":
-        if not value.lstrip("-").isdigit():
-            raise ValueError("must be a whole number")
-        return int(value)
+        if not WHOLE_NUMBER.fullmatch(value):
+            raise ValueError("must be a whole number written in digits 0-9 (52 or 52.0)")
+        return int(float(value)) if "." in value else int(value)
     if kind == "float":
-        try:
-            return float(value)
-        except ValueError:
-            raise ValueError("must be a number") from None
+        if not DECIMAL_NUMBER.fullmatch(value):
+            raise ValueError("must be a number written in digits 0-9 (23.4)")
+        return float(value)
     if kind == "boolean":
         low = value.lower()
         if low in TRUE_WORDS | FALSE_WORDS:

@@ -24,6 +24,7 @@ from serving.deps import AppState
 
 BATCH_CAP = 50
 MAX_BODY_BYTES = 64_000
+FAILED_KEY_LIMIT = 100_000
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +43,8 @@ def serving_settings(
             "batch_cap": BATCH_CAP,
             "max_body_bytes": MAX_BODY_BYTES,
             "audit_log": tmp_path_factory.mktemp("reliability-audit") / "disease-access.jsonl",
+            # Every test here shares one client address: only the throttle's own tests use a low limit.
+            "failed_key_limit": FAILED_KEY_LIMIT,
         }
     )
 

@@ -86,13 +86,6 @@ def session_app(serving_state: AppState, make_county_store: Any, tiny_county: An
     return SESSION_APP.target
 
 
-def as_whole_numbers(body: Any, key: str) -> None:
-    """``body[key]``'s whole floats (3.0) as ints (3), in place, if the body has that object."""
-    part = body.get(key) if isinstance(body, dict) else None
-    if isinstance(part, dict):
-        body[key] = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in part.items()}
-
-
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 def test_api_conforms_to_its_schema(case: Any, auth: Any) -> None:
@@ -101,8 +94,4 @@ def test_api_conforms_to_its_schema(case: Any, auth: Any) -> None:
         # The schema can say "a file", not "a CSV of health-check records": refusing bytes that are not
         # one is right (tests/reliability/test_hostile_input.py checks those answers name the problem).
         excluded.append(positive_data_acceptance)
-    if case.path == "/v1/grazing/what-if":
-        # Head counts refuse 3.0 on purpose (tests/serving/test_app.py: what-if-yak-whole-float) although
-        # JSON Schema calls 3.0 an integer: a known disagreement with the schema, left to the route's owner.
-        as_whole_numbers(case.body, "add_head")
     case.call_and_validate(headers=auth(role_for(case.path)), excluded_checks=excluded)

@@ -2,8 +2,9 @@
 
 Every route the app has is in :data:`ROUTES` with the roles allowed on it (a route that is not fails the
 completeness test, so a new route cannot be forgotten): without a key each /v1 route is a 401, a role not
-allowed is a 403, only the page, its files, health, readiness, metrics and the API docs are public. Only a
-successful disease scoring appends to the audit log; no other request, method or role touches it. Distinctive
+allowed is a 403, only the page, its files, health, readiness, metrics and the API docs are public. Every
+request to a disease route appends one line to the audit log (a scoring, or a refused attempt: who or
+"anonymous", route, status); no other route, method or role touches it. Distinctive
 made-up patient values never reach the logs (every logger at DEBUG), the metrics or the MLflow store, and
 the store holds no patient id of the training data and no real record as the disease model's input example.
 (Constant-time key comparison is tested in tests/serving/test_deps.py.)
@@ -12,6 +13,7 @@ the store holds no patient id of the training data and no real record as the dis
 from __future__ import annotations
 
 import io
+import json
 import logging
 import re
 import tempfile
@@ -53,8 +55,10 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str], dict[str, Any]]] = {
     ("GET", "/docs"): (PUBLIC, {}),
     ("GET", "/docs/oauth2-redirect"): (PUBLIC, {}),
     ("GET", "/redoc"): (PUBLIC, {}),
+    ("GET", "/docs/vendor/{name}"): (PUBLIC, {}),
     ("GET", "/v1/models"): (ANY_ROLE, {}),
     ("POST", "/v1/models/reload"): (RELOADERS, {}),
+    ("GET", "/v1/monitoring"): (RELOADERS, {}),
     ("GET", "/v1/county/map"): (ANY_ROLE, {}),
     ("GET", "/v1/grazing/assessment/{grid_id}"): (PLANNING, {}),
     ("POST", "/v1/grazing/what-if"): (PLANNING, {"json": {"grid_id": "G001", "add_head": {"yak": 3}}}),
@@ -93,7 +97,8 @@ MATRIX = [(route, role) for route in KEYED for role in ROLES]
 
 def fill(path: str) -> str:
     return (
-        path.replace("{grid_id}", "G001")
+        path.replace("/docs/vendor/{name}", "/docs/vendor/swagger-ui.css")
+        .replace("{grid_id}", "G001")
         .replace("{name}", "app.js")
         .replace("{month}", "2020-01")
         .replace("{flag_id}", "1")
@@ -137,11 +142,16 @@ def test_only_the_public_routes_answer_without_a_key(
     else:
         assert response.status_code == 200, response.text[:300]
         assert not path.startswith("/v1/")
-    assert audit_lines(audit_path) == before
+    after = audit_lines(audit_path)
+    if route in AUDITED:  # the attempt, by nobody known
+        assert after[: len(before)] == before and len(after) == len(before) + 1
+        assert json.loads(after[-1])["who"] == "anonymous" and json.loads(after[-1])["status"] == 401
+    else:
+        assert after == before
 
 
 @pytest.mark.parametrize(("route", "role"), MATRIX, ids=[f"{m} {p}-{role}" for (m, p), role in MATRIX])
-def test_role_matrix_and_only_disease_scoring_writes_the_audit_log(
+def test_role_matrix_and_only_disease_routes_write_the_audit_log(
     client: TestClient, auth: Any, audit_path: Path, route: tuple[str, str], role: str
 ) -> None:
     method, path = route
@@ -156,8 +166,10 @@ def test_role_matrix_and_only_disease_scoring_writes_the_audit_log(
     else:
         assert response.status_code == 403, response.text[:300]
         assert f"role '{role}' may not use this route" in response.json()["detail"]
-    if route in AUDITED and role in roles:
+    if route in AUDITED:  # a scoring, or a refused attempt under the key's name
         assert after[: len(before)] == before and len(after) == len(before) + 1
+        entry = json.loads(after[-1])
+        assert (entry["who"], entry["status"]) == (f"test-{role}", response.status_code)
     else:
         assert after == before, f"{method} {path} as {role} wrote the audit log"
 
@@ -178,7 +190,7 @@ def test_no_path_takes_put_patch_or_delete(
 
 
 @pytest.mark.parametrize("route", sorted(AUDITED))
-def test_refused_disease_request_writes_no_audit_line(
+def test_refused_disease_request_writes_an_attempt_line_without_values(
     client: TestClient, auth: Any, audit_path: Path, route: tuple[str, str]
 ) -> None:
     before = audit_lines(audit_path)
@@ -189,7 +201,17 @@ def test_refused_disease_request_writes_no_audit_line(
     response = client.request(route[0], route[1], headers=auth("health"), **bad)
 
     assert response.status_code == 422
-    assert audit_lines(audit_path) == before
+    after = audit_lines(audit_path)
+    assert after[: len(before)] == before and len(after) == len(before) + 1
+    entry = json.loads(after[-1])
+    assert (entry["who"], entry["route"], entry["status"], entry["rows"], entry["bands"]) == (
+        "test-health",
+        route[1],
+        422,
+        None,
+        None,
+    )
+    assert "-4" not in after[-1]
 
 
 # --- personal data never leaves the response ---------------------------------------------------------

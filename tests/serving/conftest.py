@@ -26,6 +26,7 @@ FAMILY_MODELS = family_models()  # family -> registered model, for the built-in 
 # Small on purpose: the cap and body-size tests stay cheap, and every real request still fits.
 BATCH_CAP = 50
 MAX_BODY_BYTES = 64_000
+FAILED_KEY_LIMIT = 100_000
 ABSENT_FAMILY = "market"  # the family with no champion in the degraded app
 
 
@@ -46,6 +47,8 @@ def serving_settings(
             "batch_cap": BATCH_CAP,
             "max_body_bytes": MAX_BODY_BYTES,
             "audit_log": audit,
+            # Every test here shares one client address: only the throttle's own tests use a low limit.
+            "failed_key_limit": FAILED_KEY_LIMIT,
         }
     )
 

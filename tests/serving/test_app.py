@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import inspect
 import json
+import re
+import threading
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+
+from serving.app import create_app
+from serving.deps import AppState
+from serving.routes import system
 
 OK_RECORD = {"age": 40, "sex": "male"}
 
@@ -63,14 +72,6 @@ CASES: dict[str, tuple[str, str, str, dict[str, Any], int, str]] = {
         "POST",
         "/v1/grazing/what-if",
         {"json": {"grid_id": "G001", "add_head": {"yak": 5.5}}},
-        422,
-        "add_head.yak",
-    ),
-    "what-if-yak-whole-float": (
-        "planner",
-        "POST",
-        "/v1/grazing/what-if",
-        {"json": {"grid_id": "G001", "add_head": {"yak": 5.0}}},
         422,
         "add_head.yak",
     ),
@@ -420,3 +421,187 @@ def test_chunked_body_larger_than_the_limit_is_refused(client: TestClient, auth:
 
     assert response.status_code in (411, 413)
     assert "bytes" in response.json()["detail"]
+
+
+# --- one rule for whole numbers (issue 14, item 18) ----------------------------------------------------
+def test_head_counts_take_a_whole_float_like_patient_fields(client: TestClient, auth: Any) -> None:
+    def what_if(yak: float) -> Any:
+        body = {"grid_id": "G001", "add_head": {"yak": yak}}
+        return client.post("/v1/grazing/what-if", json=body, headers=auth("planner"))
+
+    as_int, as_float = what_if(5), what_if(5.0)
+
+    assert as_float.status_code == 200, as_float.text
+    assert as_float.json()["stocking_su"] == as_int.json()["stocking_su"]
+    assert as_float.json()["overrides"] == as_int.json()["overrides"]
+
+
+# --- duplicate JSON keys (item 13) ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("role", "path", "body", "key"),
+    [
+        ("health", "/v1/disease/score", '{"records": [{"age": 52, "age": 99, "sex": "male"}]}', "age"),
+        ("planner", "/v1/dispute/batch", '{"grid_ids": ["G001"], "grid_ids": ["G002"]}', "grid_ids"),
+        ("planner", "/v1/grazing/what-if", '{"grid_id": "G001", "add_head": {"yak": 1, "yak": 900}}', "yak"),
+    ],
+    ids=["disease-record", "top-level", "nested"],
+)
+def test_duplicate_json_key_is_400_naming_the_key(
+    client: TestClient, auth: Any, role: str, path: str, body: str, key: str
+) -> None:
+    response = client.post(path, content=body.encode(), headers={**auth(role), "Content-Type": "application/json"})
+
+    assert response.status_code == 400, response.text
+    assert f"key '{key}' appears twice" in response.json()["detail"]
+
+
+def test_the_same_key_in_two_objects_is_no_duplicate(client: TestClient, auth: Any) -> None:
+    body = '{"records": [{"age": 52, "sex": "male"}, {"age": 61, "sex": "female"}]}'
+
+    response = client.post(
+        "/v1/disease/score", content=body.encode(), headers={**auth("health"), "Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 200, response.text
+
+
+# --- headers (item 14) ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("method", "path", "role", "status"),
+    [
+        ("GET", "/v1/models", "planner", 200),
+        ("GET", "/v1/models", None, 401),
+        ("GET", "/v1/dispute/risk/G999", "planner", 404),
+        ("GET", "/healthz", None, 200),
+        ("GET", "/metrics", None, 200),
+        ("GET", "/openapi.json", None, 200),
+        ("GET", "/no-such-thing", None, 404),
+    ],
+)
+def test_api_answers_carry_nosniff_frame_protection_and_a_csp(
+    client: TestClient, auth: Any, method: str, path: str, role: str | None, status: int
+) -> None:
+    response = client.request(method, path, headers=auth(role) if role else {})
+
+    assert response.status_code == status
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+
+
+def test_too_large_answer_from_the_guard_carries_the_headers_too(client: TestClient, auth: Any) -> None:
+    response = client.post("/v1/dispute/batch", content=b"{" + b" " * 70_000 + b"}", headers=auth("planner"))
+
+    assert response.status_code == 413
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_page_keeps_its_own_csp(client: TestClient) -> None:
+    csp = client.get("/").headers["Content-Security-Policy"]
+
+    assert "script-src 'self'" in csp and csp.count("default-src") == 1  # its own, not the API's added
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_health_results_are_never_cached(client: TestClient, path: str) -> None:
+    assert client.get(path).headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("path", ["/v1/models/", "/healthz/", "/v1/dispute/watchlist/"])
+def test_trailing_slash_is_no_redirect_to_the_callers_host(client: TestClient, path: str) -> None:
+    response = client.get(path, headers={"Host": "evil.example"}, follow_redirects=False)
+
+    assert response.status_code == 404
+    assert "location" not in response.headers
+
+
+# --- probes and uploads off the event loop (item 11) ----------------------------------------------------
+@pytest.mark.parametrize("probe", [system.healthz, system.readyz], ids=["healthz", "readyz"])
+def test_probes_run_on_the_event_loop_not_in_the_thread_pool(probe: Any) -> None:
+    assert inspect.iscoroutinefunction(probe), f"{probe.__name__} would wait for a free thread under load"
+
+
+def test_healthz_answers_while_a_csv_upload_is_being_scored(
+    serving_state: AppState, auth: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upload's parsing holds until /healthz has answered; parsed on the event loop, it would hold /healthz
+    instead, until the stand-in gives up waiting (10 s) and reports that it was never released."""
+    from serving.scoring import disease
+
+    entered, released, outcome = threading.Event(), threading.Event(), {}
+    parse = disease.parse_csv
+
+    def slow_parse(content: bytes, cap: int) -> Any:
+        entered.set()
+        outcome["released"] = released.wait(timeout=10)
+        return parse(content, cap)
+
+    monkeypatch.setattr(disease, "parse_csv", slow_parse)
+    with TestClient(create_app(state=serving_state)) as own:
+        upload = threading.Thread(
+            target=lambda: outcome.setdefault(
+                "upload",
+                own.post(
+                    "/v1/disease/score-csv",
+                    files={"file": ("c.csv", b"age,sex\n40,male\n", "text/csv")},
+                    headers=auth("health"),
+                ).status_code,
+            )
+        )
+        upload.start()
+        assert entered.wait(timeout=30)
+        health = own.get("/healthz")
+        released.set()
+        upload.join(timeout=60)
+
+    assert health.status_code == 200
+    assert outcome == {"released": True, "upload": 200}
+
+
+# --- API docs from vendored files (item 12) -------------------------------------------------------------
+SERVED_PAGES = ["/", "/docs", "/redoc", "/docs/oauth2-redirect"]
+
+
+def asset_urls(html: str) -> list[str]:
+    return re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", html) + re.findall(r"url:\s*'([^']+)'", html)
+
+
+@pytest.mark.parametrize("path", SERVED_PAGES)
+def test_served_pages_load_nothing_from_another_host(client: TestClient, path: str) -> None:
+    response = client.get(path)
+
+    assert response.status_code == 200
+    urls = asset_urls(response.text)
+    elsewhere = [u for u in urls if u.startswith("//") or not (u.startswith("/") or u.startswith("data:"))]
+    assert not elsewhere, elsewhere
+    assert not re.search(r"cdn|googleapis|jsdelivr|unpkg", response.text, re.I)
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_docs_pages_assets_are_served_by_the_app(client: TestClient, path: str) -> None:
+    html = client.get(path).text
+    assets = [u for u in asset_urls(html) if u.startswith("/docs/vendor/")]
+
+    assert assets, "the page names no vendored asset"
+    for url in assets:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert len(response.content) > 500, url
+
+
+def test_docs_csp_allows_only_the_pages_own_inline_script(client: TestClient) -> None:
+    response = client.get("/docs")
+    csp = response.headers["Content-Security-Policy"]
+    inline = re.findall(r"<script>(.*?)</script>", response.text, re.S)
+    digest = base64.b64encode(hashlib.sha256(inline[0].encode()).digest()).decode()
+
+    assert len(inline) == 1
+    assert f"'sha256-{digest}'" in csp
+    script_src = next(d for d in csp.split(";") if d.strip().startswith("script-src"))
+    assert "unsafe-inline" not in script_src and "http" not in csp
+
+
+def test_unknown_docs_asset_is_404(client: TestClient) -> None:
+    assert client.get("/docs/vendor/..%2F..%2Fapp.py").status_code == 404
+    assert client.get("/docs/vendor/LICENSE").status_code == 404

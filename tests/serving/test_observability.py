@@ -29,7 +29,8 @@ PRIVATE_RECORD: dict[str, Any] = {
 }
 # The township id is sent but not searched for: "T03" also occurs in a timestamp written at 03:xx.
 PRIVATE_VALUES = [PRIVATE_REF, "4387", "187", "113", "31.7", "21.3"]
-AUDIT_KEYS = {"ts", "who", "role", "route", "rows", "bands"}
+AUDIT_KEYS = {"ts", "who", "role", "route", "status", "rows", "bands"}
+MIN_ROWS = 5  # the default audit_min_rows: band counts only for this many people or more
 
 
 def read_lines(path: Path) -> list[str]:
@@ -40,7 +41,7 @@ def test_disease_request_appends_one_line_with_who_route_rows_and_bands(
     client: TestClient, auth: Any, audit_path: Path, patient_record: dict[str, Any]
 ) -> None:
     before = read_lines(audit_path)
-    records = [PRIVATE_RECORD, patient_record, {"age": 12, "sex": "male"}]
+    records = [PRIVATE_RECORD, patient_record] + [{"age": 12 + i, "sex": "male"} for i in range(MIN_ROWS - 2)]
 
     response = client.post("/v1/disease/score", json={"records": records}, headers=auth("health"))
 
@@ -50,11 +51,12 @@ def test_disease_request_appends_one_line_with_who_route_rows_and_bands(
     assert len(after) == len(before) + 1
     entry = json.loads(after[-1])
     assert set(entry) == AUDIT_KEYS
-    assert (entry["who"], entry["role"], entry["route"], entry["rows"]) == (
+    assert (entry["who"], entry["role"], entry["route"], entry["status"], entry["rows"]) == (
         "test-health",
         "health",
         "/v1/disease/score",
-        3,
+        200,
+        MIN_ROWS,
     )
     expected: dict[str, dict[str, int]] = {}
     for result in response.json()["results"]:
@@ -91,19 +93,72 @@ def test_csv_upload_is_audited_under_its_own_route(client: TestClient, auth: Any
     assert "a-1" not in lines[-1] and "a-2" not in lines[-1]
 
 
-def test_planner_requests_and_refused_disease_requests_add_no_audit_line(
-    client: TestClient, auth: Any, audit_path: Path
+@pytest.mark.parametrize("rows", [1, MIN_ROWS - 1])
+def test_fewer_people_than_the_minimum_are_audited_without_band_counts(
+    client: TestClient, auth: Any, audit_path: Path, rows: int
 ) -> None:
+    """One person's band counts are that person's bands: below ``audit_min_rows`` the line has none."""
+    records = [{"age": 30 + i, "sex": "female"} for i in range(rows)]
+
+    response = client.post("/v1/disease/score", json={"records": records}, headers=auth("health"))
+
+    assert response.status_code == 200, response.text
+    entry = json.loads(read_lines(audit_path)[-1])
+    assert set(entry) == AUDIT_KEYS
+    assert (entry["rows"], entry["bands"], entry["status"]) == (rows, None, 200)
+
+
+def test_planner_requests_to_other_families_add_no_audit_line(client: TestClient, auth: Any, audit_path: Path) -> None:
     before = read_lines(audit_path)
 
     client.get("/v1/grazing/assessment/G001", headers=auth("planner"))
     client.get("/v1/dispute/watchlist", headers=auth("planner"))
     client.get("/v1/market/forecast", params={"township_id": "T01"}, headers=auth("planner"))
     client.get("/v1/models", headers=auth("planner"))
-    client.post("/v1/disease/score", json={"records": [{"age": 30, "sex": "male"}]}, headers=auth("planner"))
-    client.post("/v1/disease/score", json={"records": [{"age": -3, "sex": "male"}]}, headers=auth("health"))
+    client.get("/v1/dispute/risk/G001", headers={"Authorization": "Bearer not-a-key"})
 
     assert read_lines(audit_path) == before
+
+
+REFUSED_RECORD = {"ref": PRIVATE_REF, "age": 187, "sex": "female", "bmi": 31.7}
+# id -> (headers: a role, "unknown" or None for no key; request arguments; status; who is audited)
+REFUSALS: dict[str, tuple[str | None, dict[str, Any], int, str]] = {
+    "no-key": (None, {"json": {"records": [REFUSED_RECORD]}}, 401, "anonymous"),
+    "unknown-key": ("unknown", {"json": {"records": [REFUSED_RECORD]}}, 401, "anonymous"),
+    "wrong-role": ("planner", {"json": {"records": [REFUSED_RECORD]}}, 403, "test-planner"),
+    "bad-value": ("health", {"json": {"records": [REFUSED_RECORD]}}, 422, "test-health"),
+    "duplicate-key": ("health", {"content": b'{"records": [], "records": []}'}, 400, "anonymous"),
+}
+
+
+@pytest.mark.parametrize(("who", "kwargs", "status", "audited_as"), REFUSALS.values(), ids=REFUSALS.keys())
+def test_refused_disease_request_is_audited_as_an_attempt_without_its_values(
+    client: TestClient,
+    auth: Any,
+    audit_path: Path,
+    who: str | None,
+    kwargs: dict[str, Any],
+    status: int,
+    audited_as: str,
+) -> None:
+    headers = {} if who is None else {"Authorization": "Bearer not-a-key"} if who == "unknown" else auth(who)
+    before = read_lines(audit_path)
+
+    response = client.post("/v1/disease/score", headers={**headers, "Content-Type": "application/json"}, **kwargs)
+
+    assert response.status_code == status, response.text
+    after = read_lines(audit_path)
+    assert after[: len(before)] == before and len(after) == len(before) + 1
+    entry = json.loads(after[-1])
+    assert set(entry) == AUDIT_KEYS
+    assert (entry["who"], entry["route"], entry["status"], entry["rows"], entry["bands"]) == (
+        audited_as,
+        "/v1/disease/score",
+        status,
+        None,
+        None,
+    )
+    assert not [v for v in (*PRIVATE_VALUES, "not-a-key") if v in after[-1]]
 
 
 AUDIT_PATHS = ["/v1/audit", "/v1/audit/log", "/audit", "/v1/disease/audit", "/v1/disease/audit-log"]
