@@ -41,13 +41,32 @@ class TuningConfig(BaseModel):
     space: dict[str, SearchDim] = Field(default_factory=dict)
 
 
-class GateConfig(BaseModel):
-    """Promotion gate: the metric a new model must beat, its direction and the margin."""
+class GateMetric(BaseModel):
+    """One further headline metric the gate checks: a candidate must beat its reference by ``margin``
+    (0: at least as good)."""
 
     model_config = ConfigDict(extra="forbid")
     metric: str
     direction: Direction
     margin: float = Field(0.0, ge=0)
+
+
+class GateConfig(BaseModel):
+    """Promotion gate: the main metric a new model must beat, its direction and margin; every metric in
+    ``also`` checked the same way; and the ``floors``, baselines a candidate must beat on every gate metric
+    even when a champion exists (default: none then; every baseline for a first model)."""
+
+    model_config = ConfigDict(extra="forbid")
+    metric: str
+    direction: Direction
+    margin: float = Field(0.0, ge=0)
+    also: list[GateMetric] = Field(default_factory=list)
+    floors: list[str] | None = None
+
+    def rules(self) -> list[GateMetric]:
+        """Every metric the gate checks, the main one first."""
+        main = GateMetric(metric=self.metric, direction=self.direction, margin=self.margin)
+        return [main, *(m for m in self.also if m.metric != self.metric)]
 
 
 class RiskBandsConfig(BaseModel):
@@ -88,6 +107,8 @@ class ExperimentConfig(BaseModel):
     num_boost_round: int = Field(600, ge=1, le=20_000)
     early_stopping_rounds: int = Field(50, ge=1)
     quantiles: list[float] = Field(default_factory=list)
+    # Classical per-series forecasters fitted beside the model as peers (market: mstl, autoets, autotheta).
+    peers: list[Literal["mstl", "autoets", "autotheta"]] = Field(default_factory=list)
     tuning: TuningConfig = Field(default_factory=TuningConfig)  # type: ignore[arg-type]
     gate: GateConfig
     thresholds: ThresholdsConfig = Field(default_factory=ThresholdsConfig)

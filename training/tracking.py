@@ -136,20 +136,21 @@ def current_champion(client: MlflowClient, name: str) -> Any | None:
 
 
 class ChampionScores:
-    """The gate metric of champion versions on this run's test rows, each version scored at most once."""
+    """The gate metrics of champion versions on this run's test rows, each version scored at most once."""
 
     def __init__(self, name: str, result: TrainResult, cfg: ExperimentConfig) -> None:
         self.name, self.result, self.cfg = name, result, cfg
-        self.scores: dict[str, float | None] = {}
+        self.scores: dict[str, dict[str, float] | None] = {}
         self.errors: dict[str, str] = {}
 
-    def score(self, version: str) -> float | None:
+    def score(self, version: str) -> dict[str, float] | None:
         """``None`` if that version cannot score these rows: such a champion cannot defend its title."""
         if version not in self.scores:
             try:
                 bundle = load_bundle(f"models:/{self.name}/{version}")  # by number: the alias may move meanwhile
-                value = score_bundle(bundle, self.result, self.cfg).get(self.cfg.gate.metric)
-                self.scores[version] = None if value is None else float(value)
+                metrics = score_bundle(bundle, self.result, self.cfg)
+                values = {r.metric: float(metrics[r.metric]) for r in self.cfg.gate.rules() if r.metric in metrics}
+                self.scores[version] = values if self.cfg.gate.metric in values else None
             except Exception as exc:
                 self.scores[version] = None
                 self.errors[version] = f"{type(exc).__name__}: {exc}"[:500]
@@ -246,6 +247,7 @@ def log_and_register(
                 "seed": cfg.seed,
                 "n_features": len(result.features),
                 "gate_metric": cfg.gate.metric,
+                "gate_metrics": ",".join(r.metric for r in cfg.gate.rules()),
                 "gate_margin": cfg.gate.margin,
                 "quantiles": ",".join(map(str, cfg.quantiles)),
                 **{f"rows_{k}": v for k, v in rows.items()},

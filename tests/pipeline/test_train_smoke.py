@@ -54,7 +54,8 @@ def test_first_model_gate_decision_is_logged_as_tag_and_metrics(
     assert run.data.tags["gate_reference"].startswith("baseline ")  # no champion yet: baselines decide
     assert run.data.metrics["gate_candidate"] == pytest.approx(summary.metrics[gate_metric])
     best_baseline = min if fast_config(family).gate.direction == "minimize" else max
-    baseline_scores = [m[gate_metric] for m in summary.baselines.values() if gate_metric in m]
+    floors = fast_config(family).gate.floors or list(summary.baselines)  # the baselines a first model must beat
+    baseline_scores = [summary.baselines[b][gate_metric] for b in floors if gate_metric in summary.baselines[b]]
     assert run.data.metrics["gate_reference"] == pytest.approx(best_baseline(baseline_scores))
 
 

@@ -120,3 +120,69 @@ def test_unknown_direction_raises() -> None:
     gate = GateConfig.model_construct(metric="brier", direction="sideways", margin=0.0)
     with pytest.raises(ValueError, match="sideways"):
         decide_promotion(gate, {"brier": 0.1}, BASELINES, 0.2, "champion v1")
+
+
+# Market-like gate: scaled pinball is the main metric, MASE must not get worse, seasonal naive is a floor.
+MARKET = GateConfig(
+    metric="spl",
+    direction="minimize",
+    margin=0.005,
+    also=[{"metric": "mase", "direction": "minimize", "margin": 0.0}],
+    floors=["seasonal_naive"],
+)
+MARKET_BASELINES = {"seasonal_naive": {"spl": 0.20, "mase": 0.80}, "mstl": {"spl": 0.14, "mase": 0.55}}
+
+
+def test_gate_rules_list_the_main_metric_first_then_the_others() -> None:
+    assert [r.metric for r in MARKET.rules()] == ["spl", "mase"]
+    assert [r.metric for r in BRIER.rules()] == ["brier"]
+
+
+def test_first_model_better_on_pinball_but_worse_than_seasonal_naive_on_mase_is_refused() -> None:
+    """The issue's case: a model promoted on pinball alone although its MASE (2.89) was worse than
+    seasonal naive (2.53)."""
+    decision = decide_promotion(MARKET, {"spl": 0.15, "mase": 2.89}, MARKET_BASELINES)
+    assert not decision.promoted
+    assert "fails mase 2.89 vs baseline seasonal_naive 0.8" in decision.note
+
+
+def test_first_model_judged_against_the_floors_only_when_the_gate_names_them() -> None:
+    """Peers stay beside the model in the reports; the floor (seasonal naive) decides a first model."""
+    decision = decide_promotion(MARKET, {"spl": 0.16, "mase": 0.60}, MARKET_BASELINES)
+    assert decision.promoted
+    assert decision.reference_kind == "baseline seasonal_naive"
+
+
+def test_first_model_without_floors_must_beat_every_baseline_on_every_metric() -> None:
+    gate = MARKET.model_copy(update={"floors": None})
+    assert not decide_promotion(gate, {"spl": 0.10, "mase": 0.60}, MARKET_BASELINES).promoted  # mase > mstl
+    assert decide_promotion(gate, {"spl": 0.10, "mase": 0.50}, MARKET_BASELINES).promoted
+
+
+@pytest.mark.parametrize(
+    ("candidate", "promoted"),
+    [
+        ({"spl": 0.150, "mase": 0.60}, True),  # better on both
+        ({"spl": 0.150, "mase": 0.62}, False),  # better pinball, worse MASE than the champion
+        ({"spl": 0.158, "mase": 0.50}, False),  # pinball better by less than the margin
+        ({"spl": 0.150, "mase": 0.85}, False),  # beats a weak champion but is worse than the floor on MASE
+    ],
+    ids=["better-on-both", "worse-mase", "within-margin", "under-the-floor"],
+)
+def test_challenger_must_pass_every_gate_metric_and_every_floor(candidate: dict[str, float], promoted: bool) -> None:
+    champion = {"spl": 0.160, "mase": 0.61 if candidate["mase"] < 0.8 else 0.95}
+    decision = decide_promotion(MARKET, candidate, MARKET_BASELINES, champion, "champion v2")
+    assert decision.promoted is promoted, decision.note
+    assert decision.reference_kind == "champion v2"
+    assert decision.reference == 0.160
+
+
+def test_floor_that_is_no_baseline_is_refused_before_training_is_logged() -> None:
+    gate = MARKET.model_copy(update={"floors": ["naive2"]})
+    with pytest.raises(ValueError, match=r"naive2.*mstl, seasonal_naive"):
+        check_gate_metric(gate, {"spl": 0.1, "mase": 0.5}, MARKET_BASELINES, "market")
+
+
+def test_every_gate_metric_must_be_a_metric_of_the_model() -> None:
+    with pytest.raises(ValueError, match="'mase'"):
+        check_gate_metric(MARKET, {"spl": 0.1}, MARKET_BASELINES, "market")
