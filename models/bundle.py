@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 TaskKind = Literal["regression", "binary", "quantile"]
-Transform = Literal["none", "log1p", "log_ratio"]
+Transform = Literal["none", "log1p", "log_ratio", "log1p_ratio"]
 
 
 SMALL_BATCH = 64
@@ -89,7 +89,9 @@ class TaskModel:
     calibration: tuple[float, float] | None = None  # Platt: p = sigmoid(a * margin + b)
     unit: str = ""
     # The boosters learn log1p(target), or log(target / base feature) for "log_ratio" (a relative change,
-    # so a trend beyond the training range stays reachable); outputs are back-transformed.
+    # so a trend beyond the training range stays reachable), or log1p(target) - log1p(base) for
+    # "log1p_ratio" (the same for a count that may be 0, e.g. head sold relative to the herd); outputs are
+    # back-transformed.
     transform: Transform = "none"
     base_index: int | None = None
     # Conformal shifts (transformed scale) that make each quantile cover its level on the validation slice.
@@ -114,6 +116,9 @@ class TaskModel:
         if self.transform == "log_ratio":
             assert self.base_index is not None
             return x[:, self.base_index] * np.exp(values)
+        if self.transform == "log1p_ratio":
+            assert self.base_index is not None
+            return np.maximum(np.expm1(values + np.log1p(x[:, self.base_index])), 0.0)
         return values
 
     def quantiles(self, x: np.ndarray) -> dict[float, np.ndarray]:

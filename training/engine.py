@@ -126,6 +126,10 @@ def transform_target(frame: pd.DataFrame, task: TaskPlan, x: np.ndarray, feature
             assert task.base is not None, f"task {task.name}: log_ratio needs a base feature"
             base = x[:, features.index(task.base)]
             return np.where((y > 0) & (base > 0), np.log(y / base), np.nan)
+        if task.transform == "log1p_ratio":
+            assert task.base is not None, f"task {task.name}: log1p_ratio needs a base feature"
+            base = x[:, features.index(task.base)]
+            return np.where((y >= 0) & (base >= 0), np.log1p(y) - np.log1p(base), np.nan)
     return y
 
 

@@ -39,3 +39,11 @@ def test_garbage_bundle_json_names_the_folder(bundle, tmp_path):
     (folder / "bundle.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(ValueError, match="unreadable"):
         load_bundle_files(folder)
+
+
+def test_log1p_ratio_target_comes_back_in_heads_never_below_zero():
+    """Head sold learned relative to the herd (log1p ratio) returns to heads; a count is never negative."""
+    task = TaskModel("head_sold", "quantile", booster=None, transform="log1p_ratio", base_index=1)  # type: ignore[arg-type]
+    x = np.array([[0.0, 999.0], [0.0, 99.0], [0.0, 0.0]])
+    values = np.array([np.log(0.01), 0.0, -5.0])  # 1 % of the herd, as many as the herd, far below zero
+    np.testing.assert_allclose(task.untransform(values, x), [9.0, 99.0, 0.0])
