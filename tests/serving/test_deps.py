@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hmac
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 import serving.deps
+from serving.app import create_app
 from serving.deps import AppState, hash_key, identify
+from serving.guards import FailedKeyThrottle
 
 DISEASE_BODY = {"records": [{"age": 40, "sex": "female"}]}
 # route name -> (method, path, JSON body)
@@ -132,3 +135,56 @@ def test_settings_hold_only_hashes_of_the_keys(serving_state: AppState, api_keys
 
     assert not any(key in dumped for key in api_keys.values())
     assert {k.sha256 for k in serving_state.keys} == {hash_key(key) for key in api_keys.values()}
+
+
+# --- failed keys throttled per client address (issue 14, item 15) ---------------------------------------
+def test_throttle_refuses_an_address_after_the_limit_until_its_oldest_failure_leaves_the_window() -> None:
+    throttle = FailedKeyThrottle()
+    for t in (0.0, 10.0, 20.0):
+        assert throttle.retry_after("10.0.0.1", t, limit=3, window=60) is None
+        throttle.record_failure("10.0.0.1", t, limit=3)
+
+    assert throttle.retry_after("10.0.0.1", 30.0, limit=3, window=60) == 30  # the failure at 0 leaves at 60
+    assert throttle.retry_after("10.0.0.2", 30.0, limit=3, window=60) is None  # another address: untouched
+    assert throttle.retry_after("10.0.0.1", 60.5, limit=3, window=60) is None  # two failures left in the window
+
+
+def test_throttle_tracks_a_bounded_number_of_addresses() -> None:
+    throttle = FailedKeyThrottle(max_addresses=100)
+    for i in range(1_000):
+        throttle.record_failure(f"10.0.{i // 256}.{i % 256}", float(i), limit=3)
+
+    assert len(throttle.failures) == 100
+    assert "10.0.3.231" in throttle.failures  # the last to fail are kept
+
+
+def throttled_client(serving_state: AppState, address: str, limit: int = 3) -> TestClient:
+    """A client from ``address`` of an app that allows ``limit`` failed keys per address a minute."""
+    settings = serving_state.settings.model_copy(update={"failed_key_limit": limit, "failed_key_window_seconds": 60})
+    state = replace(serving_state, settings=settings, throttle=FailedKeyThrottle())
+    return TestClient(create_app(state=state), client=(address, 50000))
+
+
+def test_unknown_keys_from_one_address_get_429_with_retry_after(serving_state: AppState, auth: Any) -> None:
+    wrong = {"Authorization": "Bearer guess"}
+    with throttled_client(serving_state, "10.0.0.1") as attacker:
+        tries = [attacker.get("/v1/models", headers=wrong).status_code for _ in range(3)]
+        refused = attacker.get("/v1/models", headers=wrong)
+        right_key_too = attacker.get("/v1/models", headers=auth("planner"))  # no guess gets through a block
+
+    assert tries == [401, 401, 401]
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert "retry in" in refused.json()["detail"]
+    assert right_key_too.status_code == 429
+
+
+def test_valid_keys_are_never_throttled(serving_state: AppState, auth: Any) -> None:
+    settings = serving_state.settings.model_copy(update={"failed_key_limit": 3})
+    app = create_app(state=replace(serving_state, settings=settings, throttle=FailedKeyThrottle()))
+    with TestClient(app, client=("10.0.0.1", 1)) as attacker, TestClient(app, client=("10.0.0.9", 1)) as planner:
+        for _ in range(5):
+            attacker.get("/v1/models", headers={"Authorization": "Bearer guess"})
+        answers = [planner.get("/v1/models", headers=auth("planner")).status_code for _ in range(20)]
+
+    assert answers == [200] * 20
