@@ -20,6 +20,7 @@ from muzhang.catalog import load_catalog
 from serving.county import refresh_county
 from serving.errors import Conflict
 from serving.monitoring.cycle import log_and_join
+from serving.monitoring.report import memo_of, monitoring_report, update_gauges
 from serving.scoring.context import ScoringContext
 
 CARRY_WHO = "muzhang (carried at month close)"
@@ -112,7 +113,9 @@ def monitor_closed_month(ctx: ScoringContext) -> dict[str, Any]:
     """Keep the new month's forecasts and join the outcomes it brought (issue 11). The month is closed
     already: a failure here is logged and caught up by the next close or `muzhang retrain` (both idempotent)."""
     try:
-        return log_and_join(ctx)
+        done = log_and_join(ctx)
+        update_gauges(ctx.metrics, monitoring_report(ctx, memo_of(ctx)))
+        return done
     except Exception as exc:  # never undo or fail a close that happened; the log catches up next time
         logging.getLogger("muzhang.monitoring").warning("forecast log / outcome join failed: %s", exc)
         return {"error": f"{type(exc).__name__}: {exc}"}

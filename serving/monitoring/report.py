@@ -149,3 +149,34 @@ def monitoring_report(ctx: ScoringContext, memo: MonitoringMemo | None = None) -
         "thresholds": {"psi": thresholds.psi, "ks": thresholds.ks},
         "families": families,
     }
+
+
+def memo_of(ctx: ScoringContext) -> MonitoringMemo:
+    """The service's memo of live metrics, kept on its context (made on first use)."""
+    memo = ctx.__dict__.get("_monitoring_memo")
+    if memo is None:
+        memo = ctx.__dict__.setdefault("_monitoring_memo", MonitoringMemo())
+    return memo
+
+
+def update_gauges(metrics: Any, report: dict[str, Any]) -> None:
+    """Set the Prometheus gauges from a report: the champion's latest live metrics (and whether each is worse
+    than test), drifted features, forecasts missing their outcome, triggers firing."""
+    for family in report["families"]:
+        name = family["family"]
+        if "live" not in family:
+            continue
+        live = pd.DataFrame(family["live"])
+        if len(live) and family.get("champion"):
+            latest = (
+                live[live["model_version"] == family["champion"]].sort_values("target_period").groupby("metric").last()
+            )
+            for metric, row in latest.iterrows():
+                if row["value"] is not None and math.isfinite(row["value"]):
+                    metrics.live_metric.labels(name, metric).set(row["value"])
+                    metrics.live_worse.labels(name, metric).set(1.0 if row["worse"] else 0.0)
+        metrics.drifted.labels(name).set(
+            sum(r["status"] == "drifted" for r in family["drift"] if r["target"] == "feature")
+        )
+        metrics.missing_outcomes.labels(name).set(sum(r["missing"] or 0 for r in family["outcomes"]))
+        metrics.triggers.labels(name).set(len(family.get("triggers", [])))

@@ -138,3 +138,39 @@ def test_monitoring_report_shows_live_metrics_beside_test_drift_history_and_trig
     assert {"spl", "head_sold_spl", "price_spl"} <= set(market["metric"])
     assert memo.live  # a second report reuses the months already scored
     assert monitoring_report(loop.ctx, memo)["families"][2]["live"] == dispute["live"]
+
+
+def test_monitoring_route_is_for_data_scientists_and_sets_the_gauges(loop: Loop) -> None:
+    import hashlib
+
+    from fastapi.testclient import TestClient
+
+    from muzhang.settings import ApiKey
+    from serving.app import create_app
+    from serving.deps import AppState
+
+    keys = {role: f"key-{role}" for role in ("data_scientist", "planner")}
+    ctx = loop.ctx
+    state = AppState(
+        settings=ctx.settings,
+        registry=ctx.registry,
+        county=ctx.county,
+        metrics=ctx.metrics,
+        audit=ctx.audit,
+        store=ctx.store,
+        keys=[
+            ApiKey(name=role, role=role, sha256=hashlib.sha256(key.encode()).hexdigest())  # type: ignore[arg-type]
+            for role, key in keys.items()
+        ],
+    )
+    with TestClient(create_app(state=state)) as client:
+        refused = client.get("/v1/monitoring", headers={"Authorization": f"Bearer {keys['planner']}"})
+        answer = client.get("/v1/monitoring", headers={"Authorization": f"Bearer {keys['data_scientist']}"})
+        metrics = client.get("/metrics").text
+    assert refused.status_code == 403
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    dispute = next(f for f in body["families"] if f["family"] == "dispute")
+    assert dispute["live"] and dispute["drift"] and dispute["champion_history"]
+    assert 'muzhang_live_metric{family="dispute",metric="brier"}' in metrics
+    assert 'muzhang_drifted_features{family="dispute"}' in metrics
