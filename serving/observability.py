@@ -1,7 +1,8 @@
 """Prometheus metrics and the append-only disease access log.
 
 Neither ever holds personal data: metrics carry route templates and families, the audit log carries
-who (key name and role), when, which route, how many rows and the count of each risk band.
+who (key name and role), when, which route, the answer's status, how many rows and, for enough people, the
+count of each risk band. Refused attempts are audited too.
 """
 
 from __future__ import annotations
@@ -97,22 +98,41 @@ class Timer:
         self.seconds = time.perf_counter() - self.start
 
 
+ANONYMOUS = "anonymous"
+
+
 @dataclass
 class AuditLog:
-    """Append-only JSON lines. The file is opened with O_APPEND for every entry; nothing rewrites it."""
+    """Append-only JSON lines. The file is opened with O_APPEND for every entry; nothing rewrites it.
+
+    Every line has the same keys: ``ts`` (to the second), ``who`` (the key's name, or ``anonymous`` when no
+    known key was sent), ``role``, ``route``, ``status``, ``rows`` and ``bands``. A scoring writes its row
+    count and, only for ``min_rows`` people or more, the count of each band per condition (one person's
+    counts would be that person's bands). A refused attempt writes its status, no rows and no bands.
+    """
 
     path: Path
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def write(self, *, who: str, role: str, route: str, rows: int, bands: dict[str, dict[str, int]]) -> None:
-        entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "who": who,
-            "role": role,
-            "route": route,
-            "rows": rows,
-            "bands": bands,
-        }
+    def write(
+        self,
+        *,
+        who: str,
+        role: str,
+        route: str,
+        rows: int,
+        bands: dict[str, dict[str, int]],
+        min_rows: int = 1,
+    ) -> None:
+        """One scoring: who, when, route, row count; band counts only when ``rows >= min_rows``."""
+        self._append(who=who, role=role, route=route, status=200, rows=rows, bands=bands if rows >= min_rows else None)
+
+    def write_refusal(self, *, who: str | None, role: str | None, route: str, status: int) -> None:
+        """One refused attempt (no key, wrong key or role, bad input, too large, throttled)."""
+        self._append(who=who or ANONYMOUS, role=role, route=route, status=status, rows=None, bands=None)
+
+    def _append(self, **fields: Any) -> None:
+        entry: dict[str, Any] = {"ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **fields}
         line = (json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
