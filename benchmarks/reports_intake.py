@@ -67,6 +67,7 @@ LOAD_CLIENTS = 16
 TRAIN_OVERRIDES = {"num_boost_round": 40, "early_stopping_rounds": 10, "lightgbm.num_threads": 1}
 CORRECTION_YEAR = 2024
 DQ_MONTH = "2024-12"
+FAULT_FACTOR = 5  # (e): 5x the emitter's typo and outlier rates, so recall rests on ~60 faults, not ~12
 
 
 def progress(message: str) -> None:
@@ -97,6 +98,9 @@ class Run:
     failures: list[Failure] = field(default_factory=list)
     outcomes: dict[str, int] = field(default_factory=dict)
     flag_rules: dict[str, int] = field(default_factory=dict)
+    flagged: list[tuple[str, str]] = field(default_factory=list)  # (submission_id, field) of every flag raised
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (submission_id, field) of every refusal
+    kept: set[str] = field(default_factory=set)  # submission ids inserted or updated (flagged, if at all, once)
 
 
 # --- the service ------------------------------------------------------------------------------------------
@@ -218,17 +222,70 @@ def correction(record: dict[Any, Any], tag: str) -> dict[str, Any]:
 # --- HTTP runs ---------------------------------------------------------------------------------------------
 
 
-def check(resp: httpx.Response, what: str, run: Run) -> None:
+def check(resp: httpx.Response, what: str, run: Run, ids: dict[Any, str] | None = None) -> None:
+    """Count the answer; ``ids``: row of a report -> its submission id (JSON: {1: id}; a file: line -> id)."""
     if resp.status_code != 200:
         run.failures.append(Failure(what, resp.status_code, resp.text[:400]))
         return
     if "/v1/reports" in what:
         body = resp.json()
+        ids = ids or {}
         for name, n in body.get("counts", {}).items():
             run.outcomes[name] = run.outcomes.get(name, 0) + int(n)
         for flag in body.get("flags", []):
             rule = f"{flag['rule_id']}:{flag['field']}"
             run.flag_rules[rule] = run.flag_rules.get(rule, 0) + 1
+            run.flagged.append((ids.get(flag["row"], "?"), flag["field"]))
+        run.refused += [(ids.get(p["row"], "?"), p["field"]) for p in body.get("refused", [])]
+        run.kept |= {r["submission_id"] for r in body.get("rows", []) if r["outcome"] in ("inserted", "updated")}
+
+
+# Where a fault in one item shows when a rule reads several (see muzhang/catalog/soft_rules.py).
+FAULT_SHOWS_IN = {"yak+sheep+goat+horse": {"yak", "sheep", "goat", "horse", "births", "deaths"}}
+FAULT_SHOWS_IN["people"] = {"people", "households"}
+
+
+@dataclass
+class FlagQuality:
+    faults: int  # injected value faults (typos and outliers) in reports that were kept or refused
+    caught_by_flag: int
+    caught_by_refusal: int
+    flags: int
+    flags_on_faults: int  # flags on a faulty report's faulty item (or a rule that reads it)
+    clean_reports: int
+    flags_on_clean: int
+
+    def line(self, name: str) -> str:
+        precision = self.flags_on_faults / self.flags if self.flags else float("nan")
+        recall = (self.caught_by_flag + self.caught_by_refusal) / self.faults if self.faults else float("nan")
+        return (
+            f"| {name} | {self.faults} ({self.caught_by_refusal} refused) | {self.flags:,} "
+            f"| {precision:.0%} | {recall:.0%} ({self.caught_by_flag} by a flag) "
+            f"| {self.flags_on_clean / max(self.clean_reports, 1):.2f} ({self.clean_reports} clean reports) |"
+        )
+
+
+def flag_quality(run: Run, manifest: dict[str, Any] | None) -> FlagQuality:
+    """Flags against the faults the emitter injected (``manifest``: emit-manifest; None: every report clean)."""
+    faults = (manifest or {}).get("faults", {})
+    injected = {(f["submission_id"], f["field"]) for kind in ("typo", "outlier") for f in faults.get(kind, [])}
+    faulty_ids = {sid for sid, _ in injected}
+
+    def hits(sid: str, name: str) -> set[tuple[str, str]]:
+        return {(sid, f) for f in FAULT_SHOWS_IN.get(name, {name})} & injected
+
+    refused = {(sid, f) for sid, f in run.refused} & injected
+    flagged = {key for sid, name in run.flagged for key in hits(sid, name)}
+    seen = run.kept | {sid for sid, _ in run.refused}
+    return FlagQuality(
+        faults=len({(sid, f) for sid, f in injected if sid in seen}),
+        caught_by_flag=len(flagged - refused),
+        caught_by_refusal=len(refused),
+        flags=len(run.flagged),
+        flags_on_faults=sum(1 for sid, name in run.flagged if hits(sid, name)),
+        clean_reports=len(run.kept - faulty_ids),
+        flags_on_clean=sum(1 for sid, _ in run.flagged if sid not in faulty_ids),
+    )
 
 
 def sequential_posts(base: str, key: str, bodies: list[dict[str, Any]]) -> Run:
@@ -240,7 +297,7 @@ def sequential_posts(base: str, key: str, bodies: list[dict[str, Any]]) -> Run:
             t = time.perf_counter()
             resp = client.post("/v1/reports", json=body)
             run.latencies.append(time.perf_counter() - t)
-            check(resp, f"POST /v1/reports {body['grid_id']} {body['month']}", run)
+            check(resp, f"POST /v1/reports {body['grid_id']} {body['month']}", run, {1: body["submission_id"]})
         run.wall = time.perf_counter() - start
     return run
 
@@ -266,7 +323,7 @@ async def concurrent_posts(base: str, key: str, bodies: list[dict[str, Any]], cl
                 run.failures.append(Failure(f"POST /v1/reports {body['grid_id']}", type(exc).__name__, str(exc)))
                 continue
             run.latencies.append(time.perf_counter() - t)
-            check(resp, f"POST /v1/reports {body['grid_id']} {body['month']}", run)
+            check(resp, f"POST /v1/reports {body['grid_id']} {body['month']}", run, {1: body["submission_id"]})
 
     async with httpx.AsyncClient(base_url=base, timeout=60, trust_env=False, headers=headers, limits=limits) as c:
         await c.get("/healthz")
@@ -276,7 +333,7 @@ async def concurrent_posts(base: str, key: str, bodies: list[dict[str, Any]], cl
     return run
 
 
-def upload(base: str, key: str, content: bytes, name: str) -> Run:
+def upload(base: str, key: str, content: bytes, name: str, ids: dict[Any, str] | None = None) -> Run:
     run = Run()
     with httpx.Client(base_url=base, timeout=120, trust_env=False, headers={"Authorization": f"Bearer {key}"}) as c:
         c.get("/healthz")
@@ -284,7 +341,7 @@ def upload(base: str, key: str, content: bytes, name: str) -> Run:
         resp = c.post("/v1/reports/upload", files={"file": (name, content, "application/octet-stream")})
         run.wall = time.perf_counter() - t
         run.latencies.append(run.wall)
-        check(resp, f"POST /v1/reports/upload {name}", run)
+        check(resp, f"POST /v1/reports/upload {name}", run, ids)
     return run
 
 
@@ -397,7 +454,14 @@ def main() -> int:
     parser.add_argument(
         "--families", nargs="+", default=["dispute", "grazing"], help="Families to train (dispute grazing)."
     )
+    parser.add_argument(
+        "--intake-only",
+        action="store_true",
+        help="Only the intake: no training (families answer 503), no close under load, no route latencies.",
+    )
     args = parser.parse_args()
+    if args.intake_only:
+        args.families = []
     load0 = os.getloadavg()
     t_script = time.perf_counter()
 
@@ -413,7 +477,7 @@ def main() -> int:
     from features import load_county
     from muzhang.paths import SAMPLE_COUNTY
     from muzhang.settings import get_settings
-    from muzhang.simulate.emit import emit_month, write_emitted
+    from muzhang.simulate.emit import FaultRates, emit_month, write_emitted
     from muzhang.store import open_store
     from training.pipeline import run_training
 
@@ -453,7 +517,12 @@ def main() -> int:
         write_emitted(emitted, work / "emit-2025-01")
         truth_02 = emit_month(SAMPLE_COUNTY, "2025-02").truth
         truth_03 = emit_month(SAMPLE_COUNTY, "2025-03").truth
-        setup["emit 2025-01 (+ true rows of 2025-02, 2025-03)"] = time.perf_counter() - t
+        base_rates = FaultRates()
+        rates = FaultRates(typo=FAULT_FACTOR * base_rates.typo, outlier=FAULT_FACTOR * base_rates.outlier)
+        faulty_04 = emit_month(SAMPLE_COUNTY, "2025-04", rates=rates)
+        setup["emit 2025-01 (+ true rows of 2025-02, 2025-03, and 2025-04 with 5x the faults)"] = (
+            time.perf_counter() - t
+        )
         xlsx = (work / "emit-2025-01" / "reports.xlsx").read_bytes()
 
         keys: list[dict[str, Any]] = [
@@ -479,23 +548,45 @@ def main() -> int:
                 body["submission_id"] = f"warm-{uuid.uuid4()}"
                 w = c.post("/v1/reports", json=body, headers={"Authorization": f"Bearer {reporter}"})
                 progress(f"warm-up report: {w.status_code} {w.text[:200]}")
+                # and the upload path (its checks import pandera on first use, ~0.3-1 s): the same report again
+                csv = pd.DataFrame([{**body, "submission_id": f"warm-{uuid.uuid4()}"}]).to_csv(index=False)
+                w = c.post(
+                    "/v1/reports/upload",
+                    files={"file": ("warm.csv", csv.encode(), "text/csv")},
+                    headers={"Authorization": f"Bearer {planner}"},
+                )
+                progress(f"warm-up upload: {w.status_code} {w.text[:200]}")
 
             def posts_for(month: str, tag: str) -> list[dict[str, Any]]:
                 rows = monthly[monthly["month"] == pd.Timestamp(f"{month}-01")].head(args.requests)
                 return [correction(r, tag) for r in rows.to_dict("records")]
 
             phases: dict[str, dict[str, Run]] = {}
-            progress("(d) routes on the store as imported")
-            phases["as imported"] = route_latencies(base, planner, reporter, args.requests, posts_for("2023-01", "d0"))
+            if not args.intake_only:
+                progress("(d) routes on the store as imported")
+                phases["as imported"] = route_latencies(
+                    base, planner, reporter, args.requests, posts_for("2023-01", "d0")
+                )
 
             progress("(b) upload of the emitted 2025-01 reports.xlsx")
-            up = upload(base, planner, xlsx, "reports.xlsx")
+            lines = {i + 2: str(sid) for i, sid in enumerate(emitted.reports["submission_id"])}
+            up = upload(base, planner, xlsx, "reports.xlsx", lines)
             progress("(a) 457 reports of 2025-02, sequential")
             seq = sequential_posts(base, reporter, report_bodies(truth_02, "2025-02", "seq"))
             progress("(a) 457 reports of 2025-03, 8 clients")
             conc = asyncio.run(
                 concurrent_posts(base, reporter, report_bodies(truth_03, "2025-03", "conc"), CONCURRENT_CLIENTS)
             )
+            progress("(e) the emitted 2025-04 (5x the faults) one report at a time, as received")
+            sent_04 = [
+                {str(k): plain(v) for k, v in r.items() if k not in ("reported_by", "received_at")}
+                for r in faulty_04.reports.to_dict("records")
+            ]
+            seq_faulty = sequential_posts(base, reporter, sent_04)
+            if args.intake_only:
+                return report_intake(
+                    args, load0, t_script, setup, promoted, emitted, faulty_04, seq, conc, up, seq_faulty
+                )
             progress("(c) close 2025-01 under load")
             sw = asyncio.run(
                 close_under_load(base, planner, grids, "2025-01", "2025-02-01", "2025-01-01", LOAD_CLIENTS)
@@ -533,41 +624,10 @@ def main() -> int:
             stop_service(proc)
             service_answers, service_errors = log_problems(log_path)
 
-    load1 = os.getloadavg()
-    cores = os.cpu_count() or 0
-
-    # --- the report ---------------------------------------------------------------------------------------
-    print("# Reports intake and month close through the real service (uvicorn, 1 worker, SQLite store)")
-    print(
-        f"{cores} cores; load average before {load0[0]:.2f} / {load0[1]:.2f} / {load0[2]:.2f}, "
-        f"after {load1[0]:.2f} / {load1[1]:.2f} / {load1[2]:.2f}; whole script {time.perf_counter() - t_script:.0f} s"
-    )
-    print("set-up: " + "; ".join(f"{k} {v:.1f} s" for k, v in setup.items()))
-    print("champions promoted: " + ", ".join(f"{f} {'yes' if p else 'NO'}" for f, p in promoted.items()))
-    print(
-        f"emitted 2025-01: {len(emitted.reports)} rows for {emitted.manifest['expected_reports']} grids; "
-        f"faults {emitted.manifest['counts']}"
-    )
+    report_intake(args, load0, t_script, setup, promoted, emitted, faulty_04, seq, conc, up, seq_faulty)
     print()
     print("| measurement | figure | p50 ms | p99 ms | target | verdict | outcomes |")
     print("|---|---:|---:|---:|---|---|---|")
-
-    def outcome_text(run: Run) -> str:
-        text = ", ".join(f"{k} {v}" for k, v in sorted(run.outcomes.items()))
-        return text + (f"; {len(run.failures)} FAILED" if run.failures else "")
-
-    rows = [
-        ("(a) 457 reports JSON, sequential", seq, MONTH_TARGET_S),
-        (f"(a) 457 reports JSON, {CONCURRENT_CLIENTS} clients", conc, MONTH_TARGET_S),
-        (f"(b) XLSX upload, {len(emitted.reports)} rows", up, UPLOAD_TARGET_S),
-    ]
-    for name, run, target in rows:
-        ok = run.wall <= target and not run.failures
-        print(
-            f"| {name} | {run.wall:.2f} s wall ({len(run.latencies) / run.wall:.0f} req/s) "
-            f"| {pct(run.latencies, 50):.1f} | {pct(run.latencies, 99):.1f} | <= {target:.0f} s "
-            f"| {verdict(ok)} | {outcome_text(run)} |"
-        )
     first = max(sw.first_new.values()) if len(sw.first_new) == 2 else float("nan")
     switch_ok = first <= SWITCH_TARGET_S and not sw.failures and sw.close_status == 200
     print(
@@ -578,10 +638,6 @@ def main() -> int:
         f"| {sw.answers:,} answers, {len(sw.failures)} failed |"
     )
     print()
-    for name, run, _ in rows:
-        top = sorted(run.flag_rules.items(), key=lambda kv: -kv[1])[:6]
-        if top:
-            print(f"flags raised by {name}: " + ", ".join(f"{k} {v}" for k, v in top))
     print(
         f"(c) the close: HTTP {sw.close_status} in {sw.close_s:.2f} s (service's own `seconds` "
         f"{sw.close_reported_s:.2f}); reads before the close p50/p99 {pct(sw.latencies_before, 50):.1f} / "
@@ -639,6 +695,71 @@ def main() -> int:
             print(f"  {n:>6} x {key}")
         for line in service_errors:
             print(f"  {line}")
+    return 0
+
+
+def report_intake(
+    args: argparse.Namespace,
+    load0: tuple[float, float, float],
+    t_script: float,
+    setup: dict[str, float],
+    promoted: dict[str, bool],
+    emitted: Any,
+    faulty: Any,
+    seq: Run,
+    conc: Run,
+    up: Run,
+    seq_faulty: Run,
+) -> int:
+    """Print the intake figures: (a), (b), (e) with targets, the flags raised, and the flags' quality."""
+    load1 = os.getloadavg()
+    cores = os.cpu_count() or 0
+    print("# Reports intake and month close through the real service (uvicorn, 1 worker, SQLite store)")
+    print(
+        f"{cores} cores; load average before {load0[0]:.2f} / {load0[1]:.2f} / {load0[2]:.2f}, "
+        f"after {load1[0]:.2f} / {load1[1]:.2f} / {load1[2]:.2f}; whole script {time.perf_counter() - t_script:.0f} s"
+        + ("; --intake-only" if args.intake_only else "")
+    )
+    print("set-up: " + "; ".join(f"{k} {v:.1f} s" for k, v in setup.items()))
+    print("champions promoted: " + (", ".join(f"{f} {'yes' if p else 'NO'}" for f, p in promoted.items()) or "none"))
+    for month in (emitted, faulty):
+        print(
+            f"emitted {month.month}: {len(month.reports)} rows for {month.manifest['expected_reports']} grids; "
+            f"faults {month.manifest['counts']}"
+        )
+    print()
+    print("| measurement | figure | p50 ms | p99 ms | target | verdict | outcomes |")
+    print("|---|---:|---:|---:|---|---|---|")
+
+    def outcome_text(run: Run) -> str:
+        text = ", ".join(f"{k} {v}" for k, v in sorted(run.outcomes.items()))
+        return text + (f"; {len(run.failures)} FAILED" if run.failures else "")
+
+    rows = [
+        ("(a) 457 reports JSON, sequential", seq, MONTH_TARGET_S),
+        (f"(a) 457 reports JSON, {CONCURRENT_CLIENTS} clients", conc, MONTH_TARGET_S),
+        (f"(b) XLSX upload, {len(emitted.reports)} rows", up, UPLOAD_TARGET_S),
+        (f"(e) {len(faulty.reports)} emitted reports JSON, sequential", seq_faulty, MONTH_TARGET_S),
+    ]
+    for name, run, target in rows:
+        ok = run.wall <= target and not run.failures
+        print(
+            f"| {name} | {run.wall:.2f} s wall ({len(run.latencies) / run.wall:.0f} req/s) "
+            f"| {pct(run.latencies, 50):.1f} | {pct(run.latencies, 99):.1f} | <= {target:.0f} s "
+            f"| {verdict(ok)} | {outcome_text(run)} |"
+        )
+    print()
+    for name, run, _ in rows:
+        top = sorted(run.flag_rules.items(), key=lambda kv: -kv[1])[:6]
+        if top:
+            print(f"flags raised by {name}: " + ", ".join(f"{k} {v}" for k, v in top))
+    print()
+    print("Flags against the emitter's injected value faults (typos, outliers; muzhang/simulate/emit.py):")
+    print("| reports | injected faults | flags | precision | recall (flag or refusal) | flags per clean report |")
+    print("|---|---:|---:|---:|---:|---:|")
+    print(flag_quality(seq, None).line("(a) 2025-02, true values, one at a time"))
+    print(flag_quality(up, emitted.manifest).line("(b) 2025-01 emitted, one upload"))
+    print(flag_quality(seq_faulty, faulty.manifest).line("(e) 2025-04 emitted with 5x the faults, one at a time"))
     return 0
 
 

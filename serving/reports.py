@@ -203,9 +203,9 @@ def ingest_reports(
     if cache is not None:
         written = {r["row"] for r in result.rows if r["outcome"] in ("inserted", "updated")}
         z_of = dict(zip(check.accepted, check.outlier_z, strict=True))
-        for row in typed.index:
+        for row, values in zip(typed.index, typed[present].to_dict("records"), strict=True):
             if row in written:
-                cache.written(typed.loc[row, present].to_dict(), z_of.get(row))
+                cache.written(values, z_of.get(row))
     return result
 
 

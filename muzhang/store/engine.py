@@ -37,6 +37,11 @@ def _sqlite_listeners(engine: sa.Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
+            # WAL's recommended level: a commit no longer waits for the disk (an fsync cost ~10 ms per report
+            # here, five times the rest of the report's work); the database stays consistent, and a killed
+            # process loses nothing; only a power cut or OS crash may undo the last commits before the next
+            # checkpoint. PostgreSQL, the production store, keeps its own settings.
+            cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
