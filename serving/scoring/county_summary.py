@@ -1,8 +1,8 @@
 """The county at a glance, for drawing the map: every grid's grazing numbers for a season and its dispute risk.
 
-Point forecasts only, from the same encoded forecast rows and the same decision rules as
-:func:`serving.scoring.grazing.assess` and :func:`serving.scoring.dispute.score`, without explanations: the
-page draws 457 grids from a few kilobytes and asks for one grid's explanation when that grid is opened.
+Numbers only, from the same scoring as :func:`serving.scoring.grazing.assess` and
+:func:`serving.scoring.dispute.score`, without explanations or names: the page draws 457 grids from a few
+kilobytes and asks for one grid's explanation when that grid is opened.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features import assess_grazing
-from muzhang.domain import grazing_advice
 from serving.errors import Unavailable
 from serving.scoring import dispute, grazing
 from serving.scoring.common import risk_bands
@@ -54,27 +52,21 @@ def _finite(values: np.ndarray, digits: int) -> list[float | None]:
 
 
 def grazing_layer(ctx: ScoringContext, season: str) -> GrazingLayer:
-    """Pressure, status, advice and stock of every grid for ``season`` (the rules of ``grazing.assess``)."""
-    model = ctx.served(grazing.FAMILY)
-    prep = ctx.prepared(model)
-    pos = np.flatnonzero((prep.frame["season"] == season).to_numpy())
-    rows = prep.frame.iloc[pos].reset_index(drop=True)
-    predicted = model.bundle.tasks[grazing.TASK].point(prep.x[pos])
-    now = assess_grazing(rows, predicted)
-    stocking = rows["stocking_su_season"].to_numpy(dtype=float)
-    ratio = predicted / rows["yield_mean_past"].to_numpy(dtype=float)
-    action, move = grazing_advice(now["pressure"], stocking, now["capacity_su"], ratio)
+    """Pressure, status, advice and stock of every grid for ``season``: the numbers ``grazing.assess`` gives
+    (both come from :func:`serving.scoring.grazing.season_layer`), without the explanations."""
+    n = grazing.season_layer(ctx, season)
+    rows = n.rows
     return GrazingLayer(
         season=season,
         season_year=int(rows["season_year"].iloc[0]),
         as_of_month=pd.Timestamp(rows["as_of_month"].iloc[0]).date(),
         grid_ids=rows["grid_id"].astype(str).tolist(),
-        pressure=_finite(now["pressure"].to_numpy(dtype=float), 3),
-        status=[str(s) for s in now["status"].to_numpy()],
-        action=[str(a) for a in action],
-        su_to_move=[round(float(m), 1) for m in np.nan_to_num(move)],
-        stocking_su=[round(float(s), 1) for s in np.nan_to_num(stocking)],
-        capacity_su=_finite(now["capacity_su"].to_numpy(dtype=float), 1),
+        pressure=_finite(np.asarray(n.pressure, dtype=float), 3),
+        status=[str(v) for v in n.status],
+        action=[str(v) for v in n.action],
+        su_to_move=[round(float(v), 1) for v in np.nan_to_num(np.asarray(n.su_to_move, dtype=float))],
+        stocking_su=[round(float(v), 1) for v in np.nan_to_num(np.asarray(n.stocking, dtype=float))],
+        capacity_su=_finite(np.asarray(n.capacity, dtype=float), 1),
     )
 
 

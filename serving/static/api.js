@@ -13,16 +13,43 @@ export class ApiError extends Error {
   }
 }
 
-export function getKey() {
-  return sessionStorage.getItem(KEY_NAME);
+/** Raised in place of an answer that belongs to a session that has ended (log out, or another key). */
+export class StaleSession extends Error {
+  constructor() {
+    super("stale session");
+    this.name = "AbortError";
+  }
 }
 
+/** An error the user need not see: a request aborted or answered after its session ended. */
+export const isStale = (err) => err?.name === "AbortError";
+
+// One session per key entered: its requests carry its key and its AbortController's signal, and an answer
+// that arrives after the session ended is dropped (a stale 403 or 401 can never mark the next session).
+let session = { key: sessionStorage.getItem(KEY_NAME), controller: new AbortController() };
+let onUnauthorized = () => {};
+
+export function getKey() {
+  return session.key;
+}
+
+/** Start a new session with ``key``: every request of the previous one is aborted. */
 export function setKey(key) {
+  session.controller.abort();
+  session = { key, controller: new AbortController() };
   sessionStorage.setItem(KEY_NAME, key);
 }
 
+/** End the session: its requests are aborted, the key forgotten. */
 export function clearKey() {
+  session.controller.abort();
+  session = { key: null, controller: new AbortController() };
   sessionStorage.removeItem(KEY_NAME);
+}
+
+/** ``handler(err)`` runs when the current session's key is refused (401): a key revoked mid-session. */
+export function whenUnauthorized(handler) {
+  onUnauthorized = handler;
 }
 
 // --- endpoints ------------------------------------------------------------------------------------
@@ -30,6 +57,12 @@ export function clearKey() {
 
 /** The served models (any valid key but a reporter's): used to check the key; ``data_as_of``, ``data_source``. */
 export const models = () => request("/v1/models");
+
+/** What this key may use: role, families, reports, data quality, data as of, band cut-offs (any key but a reporter's). */
+export const access = () => request("/v1/county/access", { query: { lang: null } });
+
+/** Every grid's pressure, status, advice for ``season`` and dispute risk next month: numbers only, no reasons. */
+export const countySummary = (season) => request("/v1/county/summary", { query: { season, lang: null } });
 
 /** Grid polygons, townships and bounds of the county (no language: both names are in it). */
 export const countyMap = () => request("/v1/county/map", { query: { lang: null } });
@@ -42,25 +75,11 @@ export const grazingAssessment = (gridId, season) =>
 export const grazingWhatIf = (gridId, season, { addHead, rest, drought }) =>
   request("/v1/grazing/what-if", { method: "POST", body: { grid_id: gridId, season, add_head: addHead, rest, drought } });
 
-/** Assessments of every grid in ``gridIds`` for one season, in slices (see ``batched``). */
-export const grazingBatch = (gridIds, season, onPart, slices) =>
-  batched(
-    "/v1/grazing/batch",
-    gridIds.map((id) => ({ grid_id: id, season })),
-    (slice) => ({ items: slice }),
-    onPart,
-    slices,
-  );
-
 /** The county rotation plan for a season. */
 export const rotationPlan = (season) => request("/v1/grazing/rotation-plan", { query: { season } });
 
 /** One grid area's dispute risk next month, with its explanation. */
 export const disputeRisk = (gridId) => request(`/v1/dispute/risk/${encodeURIComponent(gridId)}`);
-
-/** Dispute risk of every grid in ``gridIds``, in slices (see ``batched``). */
-export const disputeBatch = (gridIds, onPart, slices) =>
-  batched("/v1/dispute/batch", gridIds, (slice) => ({ grid_ids: slice }), onPart, slices);
 
 /** The ``top`` grids by dispute risk (of one township when ``townshipId`` is given). */
 export const watchlist = (top, townshipId = null) =>
@@ -110,15 +129,18 @@ export const closeMonth = (month) => request(`/v1/months/${encodeURIComponent(mo
 // --- transport ------------------------------------------------------------------------------------
 
 /**
- * One API call. ``body`` is sent as JSON, ``form`` (FormData) as multipart; ``lang`` is added unless
- * ``query.lang`` is null. Resolves to the JSON answer; rejects with an ApiError (status 0: no answer).
+ * One API call of the current session. ``body`` is sent as JSON, ``form`` (FormData) as multipart; ``lang`` is
+ * added unless ``query.lang`` is null. Resolves to the JSON answer; rejects with an ApiError (status 0: no
+ * answer), or a StaleSession when the session ended before the answer came (drop it: ``isStale``).
  */
-async function request(path, { method = "GET", query = {}, body, form, signal } = {}) {
+async function request(path, { method = "GET", query = {}, body, form } = {}) {
+  const own = session;
+  if (own.controller.signal.aborted) throw new StaleSession();
   const params = new URLSearchParams();
   for (const [k, v] of Object.entries({ lang: getLang(), ...query })) {
     if (v !== null && v !== undefined) params.set(k, v);
   }
-  const headers = { Authorization: `Bearer ${getKey() ?? ""}` };
+  const headers = { Authorization: `Bearer ${own.key ?? ""}` };
   let payload;
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
@@ -128,9 +150,9 @@ async function request(path, { method = "GET", query = {}, body, form, signal } 
   }
   let response;
   try {
-    response = await fetch(`${path}?${params}`, { method, headers, body: payload, signal, cache: "no-store" });
+    response = await fetch(`${path}?${params}`, { method, headers, body: payload, signal: own.controller.signal, cache: "no-store" });
   } catch (err) {
-    if (err.name === "AbortError") throw err;
+    if (own !== session || err.name === "AbortError") throw new StaleSession();
     throw new ApiError(0, err.message);
   }
   let data = null;
@@ -139,35 +161,8 @@ async function request(path, { method = "GET", query = {}, body, form, signal } 
   } catch {
     data = null;
   }
+  if (own !== session) throw new StaleSession(); // the user signed out or in with another key meanwhile
+  if (response.status === 401 && own.key) onUnauthorized(new ApiError(401, data?.detail ?? response.statusText));
   if (!response.ok) throw new ApiError(response.status, data?.detail ?? response.statusText);
   return data;
-}
-
-/**
- * A batch route called for every item, in slices of ``chunk`` with ``parallel`` requests in flight, so
- * answers arrive (``onPart(items)``) while the rest is computed. Resolves to every answer's ``items``.
- * A 413 names the service's cap: the slice is split to fit it and sent again.
- */
-async function batched(path, items, makeBody, onPart, { chunk = items.length, parallel = 1 } = {}) {
-  const size = Math.max(1, chunk);
-  const queue = [];
-  for (let i = 0; i < items.length; i += size) queue.push(items.slice(i, i + size));
-  const out = [];
-  const send = async (slice) => {
-    try {
-      const part = (await request(path, { method: "POST", body: makeBody(slice) })).items;
-      out.push(...part);
-      if (onPart) onPart(part);
-    } catch (err) {
-      if (!(err instanceof ApiError) || err.status !== 413 || slice.length === 1) throw err;
-      const cap = /at most (\d+)/.exec(String(err.message));
-      const n = cap ? Math.max(1, Math.min(Number(cap[1]), slice.length - 1)) : Math.ceil(slice.length / 2);
-      for (let i = 0; i < slice.length; i += n) await send(slice.slice(i, i + n));
-    }
-  };
-  const worker = async () => {
-    while (queue.length) await send(queue.shift());
-  };
-  await Promise.all(Array.from({ length: Math.max(1, parallel) }, worker));
-  return out;
 }

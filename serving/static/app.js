@@ -6,13 +6,14 @@ import { clear } from "./dom.js";
 import { GridPanel } from "./grid-panel.js";
 import { applyI18n, getLang, monthLabel, numberFormat, setLang, t } from "./i18n.js";
 import { CountyMap } from "./map.js";
+import { GridSearch } from "./search.js";
 import { HealthView } from "./view-health.js";
 import { MapView } from "./view-map.js";
 import { MarketView } from "./view-market.js";
 import { RotationView } from "./view-rotation.js";
 import { QualityView } from "./view-quality.js";
 import { ReportView } from "./view-report.js";
-import { showWatchlist } from "./view-watchlist.js";
+import { WatchlistView } from "./view-watchlist.js";
 import { errorLine } from "./widgets.js";
 
 const $ = (id) => document.getElementById(id);
@@ -22,18 +23,32 @@ const state = {
   layer: "pressure",
   season: "warm",
   mapData: null,
-  planningAllowed: true,
-  views: new Set(), // the tabs this key may use (see ``allowedViews``)
+  views: new Set(), // the tabs this key may use (see ``viewsFor``)
   asOf: null, // the last month of county data every answer uses ("YYYY-MM-DD"), shown in the header
   source: null, // where the county's data comes from: "store" or "directory" (unknown to a reporter key)
   generation: 0,
 };
-const PLANNING_VIEWS = ["map", "rotation", "market", "watch", "health"];
+// Tabs in their order on the page; a key sees only those ``viewsFor`` gives it.
+const VIEW_ORDER = ["map", "rotation", "market", "watch", "health", "report", "quality"];
+const MAP_VIEWS = ["map", "rotation", "watch", "quality"]; // views that draw the county map
 
 const map = new CountyMap($("map"), { onSelect: selectGrid, hoverLines });
 const panel = new GridPanel($("panel-grid"), { gridInfo, townshipName });
 const mapView = new MapView({ map, panel, legend: $("legend"), setStatus });
 const rotation = new RotationView({ root: $("panel-rotation"), legend: $("legend"), map, gridName: (id) => gridInfo(id).name, setStatus });
+const watch = new WatchlistView($("panel-watch"), { onPick: selectGrid, townshipName });
+const search = new GridSearch({
+  form: $("grid-search-form"),
+  input: $("grid-search"),
+  datalist: $("grid-options"),
+  results: $("grid-results"),
+  onPick: (id) => {
+    map.zoomTo(id, 3);
+    selectGrid(id, { focus: true });
+  },
+  gridInfo,
+  townshipName,
+});
 const market = new MarketView($("view-market"));
 const health = new HealthView($("view-health"));
 const report = new ReportView($("view-report"), { gridName: (id) => (map.grids.has(id) ? gridInfo(id).name : id) });
@@ -82,79 +97,111 @@ function setStatus(text, kind = "info") {
   el.hidden = !text;
 }
 
-// --- sign in and out ------------------------------------------------------------------------------
+// --- sign in and out ------------------------------------------------------------------------------------
 const isStatus = (err, code) => err instanceof api.ApiError && err.status === code;
 
-/**
- * Which views the key may use, asking the service (there is no "who am I" route). A key that may read no
- * model is a herder chief's: the report view only, nothing else is fetched. Others: the planning views as
- * before, plus the report view and the data-quality view when the service answers them (both need the
- * county store: a 503 means this service reads a county directory).
- */
-async function allowedViews() {
-  let models;
-  try {
-    models = await api.models();
-  } catch (err) {
-    if (!isStatus(err, 403)) throw err;
-    const form = await api.reportForm(); // a 403 here too: a key for nothing this page shows
-    return { views: new Set(["report"]), form, start: "report", asOf: form.as_of, source: null };
-  }
-  state.mapData = await api.countyMap();
-  const [form, dq] = await Promise.allSettled([api.reportForm(), api.dataQuality()]);
-  const views = new Set(PLANNING_VIEWS);
-  const store = !(dq.status === "rejected" && isStatus(dq.reason, 503));
-  if (form.status === "fulfilled" && store) views.add("report");
-  if (dq.status === "fulfilled") views.add("quality");
-  return { views, form: form.value ?? null, quality: dq.value ?? null, start: null, asOf: models.data_as_of, source: models.data_source };
+/** The views a key may use, from what the service says it may use (``api.access``): nothing else is shown. */
+export function viewsFor(access) {
+  const families = new Set(access.families);
+  const views = new Set();
+  if (families.has("grazing") || families.has("dispute")) views.add("map");
+  if (families.has("grazing")) views.add("rotation");
+  if (families.has("market")) views.add("market");
+  if (families.has("dispute")) views.add("watch");
+  if (families.has("disease")) views.add("health");
+  if (access.reports) views.add("report");
+  if (access.data_quality) views.add("quality");
+  return views;
 }
 
 function showTabs() {
   for (const tab of document.querySelectorAll("#tabs [data-view]")) tab.hidden = !state.views.has(tab.dataset.view);
 }
 
-async function signIn(key) {
-  api.setKey(key);
-  setStatus(t("loading"));
-  let allowed;
-  try {
-    allowed = await allowedViews();
-  } catch (err) {
-    api.clearKey();
-    state.mapData = null;
-    const text = isStatus(err, 401) ? t("err_401") : isStatus(err, 403) ? t("err_403_nothing") : `${t("error")}: ${err.message}`;
-    setStatus(text, "error");
-    return;
-  }
-  state.views = allowed.views;
-  if (allowed.start) state.view = allowed.start;
-  if (!state.views.has(state.view)) state.view = [...state.views][0];
-  $("key-input").value = "";
-  document.body.classList.add("signed-in");
-  document.body.classList.toggle("reporter-only", !state.mapData);
-  showTabs();
-  if (state.mapData) {
-    map.load(state.mapData);
-    map.label((tw) => townshipName(tw.township_id));
-    $("grid-count").textContent = t("grids_count", { n: map.size });
-  }
-  setStatus("");
-  showAsOf(allowed.asOf, allowed.source);
-  panel.reset();
-  quality.data = allowed.quality;
-  quality.fields = allowed.form?.fields ?? [];
-  // Keys that may report may close months too (planner, admin); the form says the last closed month.
-  quality.asOf = state.views.has("report") ? (allowed.form?.as_of ?? null) : null;
-  quality.staff = state.views.has("report"); // uploads files and follows up flags
-  if (allowed.form && state.views.has("report")) {
-    report.form = allowed.form;
-    report.flush(); // reports left on this device while offline or signed out
-  }
-  await showView(state.view);
+/** Back to the sign-in screen saying why (``err``: the refusal of the key). */
+function refuse(err) {
+  api.clearKey();
+  state.mapData = null;
+  const text = isStatus(err, 401) ? t("err_401") : isStatus(err, 403) ? t("err_403_nothing") : `${t("error")}${t("colon")}${err.message}`;
+  setStatus(text, "error");
+  $("key-input").focus();
 }
 
 /**
- * Forget the key and everything fetched with it, patient data first; back to the sign-in screen.
+ * A new session with ``key``: ask what it may use (a 403 there is a herder chief's key, which reads only its
+ * report form), draw the map if one of its views needs it, show its tabs, and move the focus to them.
+ */
+async function signIn(key) {
+  api.setKey(key);
+  setStatus(t("loading"));
+  let access = null;
+  let form = null;
+  try {
+    access = await api.access();
+  } catch (err) {
+    if (api.isStale(err)) return;
+    if (!isStatus(err, 403)) return refuse(err);
+    try {
+      form = await api.reportForm();
+    } catch (err2) {
+      if (!api.isStale(err2)) refuse(err2);
+      return;
+    }
+  }
+  const views = access ? viewsFor(access) : new Set(["report"]);
+  if (!views.size) return refuse(new api.ApiError(403, ""));
+  let mapData = null;
+  if (MAP_VIEWS.some((v) => views.has(v))) {
+    if (views.has("map")) mapView.summary(state.season).catch(() => null); // fetched beside the polygons
+    try {
+      mapData = await api.countyMap();
+    } catch (err) {
+      if (!api.isStale(err)) refuse(err);
+      return;
+    }
+  }
+  Object.assign(state, { views, mapData, access });
+  if (!views.has(state.view)) state.view = VIEW_ORDER.find((v) => views.has(v));
+  $("key-input").value = "";
+  document.body.classList.add("signed-in");
+  document.body.classList.toggle("reporter-only", !access);
+  document.body.classList.toggle("no-map", !mapData);
+  showTabs();
+  if (mapData) {
+    map.load(mapData);
+    map.label((tw) => townshipName(tw.township_id));
+    search.load(mapData);
+    $("grid-count").textContent = t("grids_count", { n: map.size });
+  }
+  setStatus("");
+  showAsOf(access?.data_as_of ?? form?.as_of, access?.data_source ?? null);
+  panel.reset();
+  health.cutoffs = access?.risk_bands?.disease ?? null;
+  quality.fields = [];
+  // Keys that may report may close months too (planner, admin); the county's data month is the last closed one.
+  quality.asOf = views.has("report") ? (access?.data_as_of ?? null) : null;
+  quality.staff = views.has("report"); // uploads files and follows up flagged values
+  if (form) report.form = form;
+  const shown = showView(state.view);
+  if (views.size > 1) document.querySelector("#tabs [aria-selected=true]")?.focus();
+  if (access?.reports) {
+    // Not needed to draw the map: fetched after it, then reports left on this device while offline are sent.
+    api.reportForm().then(
+      (f) => {
+        report.form = f;
+        quality.fields = f.fields ?? [];
+        quality.asOf = f.as_of ?? quality.asOf;
+        report.flush();
+      },
+      () => null,
+    );
+  } else if (form) report.flush();
+  await shown;
+}
+
+/**
+ * Forget the key and everything fetched with it, patient data first; back to the sign-in screen. Every
+ * request of the session is aborted, and an answer still on its way is dropped (api.js).
  * The outbox of unsent reports is kept on purpose: those reports belong to the device's chief, who signs
  * in again to send them (they hold no key and no health data; see outbox.js).
  */
@@ -165,14 +212,16 @@ function signOut() {
   showAsOf(null);
   api.clearKey();
   state.generation++;
-  Object.assign(state, { mapData: null, planningAllowed: true, views: new Set(), view: "map", layer: "pressure", season: "warm" });
+  Object.assign(state, { mapData: null, access: null, views: new Set(), view: "map", layer: "pressure", season: "warm" });
   showTabs();
-  document.body.classList.remove("reporter-only");
+  document.body.classList.remove("reporter-only", "no-map");
   $("layer").value = state.layer;
   $("season").value = state.season;
   mapView.reset();
   rotation.reset();
   market.reset();
+  watch.reset();
+  search.reset();
   panel.reset();
   for (const id of ["map", "legend", "panel-rotation", "panel-watch", "grid-count"]) clear($(id));
   document.body.classList.remove("signed-in");
@@ -180,48 +229,58 @@ function signOut() {
   $("key-input").focus();
 }
 
+// A key refused in the middle of a session (revoked, or the service's keys changed): back to sign-in.
+api.whenUnauthorized(() => {
+  if (!document.body.classList.contains("signed-in")) return;
+  signOut();
+  setStatus(t("err_session_ended"), "error");
+});
+
 // --- views ----------------------------------------------------------------------------------------
 async function showView(view) {
+  if (!state.views.has(view)) return;
   state.view = view;
-  for (const tab of document.querySelectorAll("#tabs [data-view]")) tab.setAttribute("aria-selected", String(tab.dataset.view === view));
+  for (const tab of document.querySelectorAll("#tabs [data-view]")) {
+    const selected = tab.dataset.view === view;
+    tab.setAttribute("aria-selected", String(selected));
+    tab.tabIndex = selected ? 0 : -1; // one tab stop for the tab list; arrow keys move between tabs
+  }
+  $("view").setAttribute("aria-labelledby", `tab-${view}`);
   document.body.dataset.view = view;
   const generation = ++state.generation;
   const current = () => generation === state.generation;
   setStatus(""); // a message belongs to the view that showed it
   if (view !== "rotation") map.clearArrows();
-  if (view === "health") return health.open();
-  if (view === "report") return report.open();
-  if (view === "quality") return quality.show(current);
-  if (!state.planningAllowed) {
-    setStatus(t("err_403_planning"), "error");
-    return;
-  }
   try {
-    if (view === "map") await mapView.show(state.layer, state.season, current);
+    if (view === "health") await health.open();
+    else if (view === "report") await report.open();
+    else if (view === "quality") await quality.show(current);
+    else if (view === "map") await mapView.show(state.layer, state.season, current);
     else if (view === "rotation") await rotation.show(state.season, current);
-    else if (view === "watch") {
-      const watch = showWatchlist($("panel-watch"), selectGrid, townshipName);
-      await Promise.all([mapView.show("dispute", state.season, current), watch]);
-    } else if (view === "market") await market.render(state.mapData.townships, townshipName);
+    else if (view === "watch") await Promise.all([mapView.show("dispute", state.season, current), watch.list ? null : watch.show(state.mapData.townships)]);
+    else if (view === "market") await market.render(state.mapData.townships, townshipName);
   } catch (err) {
-    if (err instanceof api.ApiError && err.status === 403) {
-      // A key without planning rights (health staff): their view is the health one.
-      state.planningAllowed = false;
-      if (current()) return showView("health");
-      return;
-    }
-    if (current()) {
-      setStatus("");
-      $("status").append(errorLine(err));
-      $("status").hidden = false;
-    }
+    if (api.isStale(err) || !current()) return;
+    setStatus("");
+    $("status").append(errorLine(err));
+    $("status").hidden = false;
   }
 }
 
-function selectGrid(id) {
+/**
+ * Open grid ``id``: outlined on the map, its panel opened. From the watch-list the list stays with its focus
+ * and the grid's dispute risk opens under it (the map keeps the dispute layer); elsewhere the map view shows
+ * it, and ``focus`` moves the focus to the panel's heading (a grid found by search).
+ */
+function selectGrid(id, { focus = false } = {}) {
   map.select(id);
+  if (state.view === "watch") {
+    map.zoomTo(id, 2);
+    panel.open(id, state.season, { disputeFirst: true });
+    return;
+  }
   if (state.view !== "map") showView("map");
-  panel.open(id, state.season);
+  panel.open(id, state.season, { focus });
   if (window.matchMedia("(max-width: 900px)").matches) $("side").scrollIntoView({ behavior: "smooth" });
 }
 
@@ -237,7 +296,7 @@ function hoverLines(id) {
     if (line) lines.push(line);
     return lines;
   }
-  lines.push(mapView.hoverLine(id, state.view === "watch" ? "dispute" : state.layer, state.season));
+  lines.push(mapView.hoverLine(id, state.view === "watch" ? "dispute" : state.layer));
   return lines;
 }
 
@@ -255,20 +314,32 @@ function switchLang(lang) {
   sessionStorage.setItem(LANG_NAME, getLang());
   relabel();
   if (!document.body.classList.contains("signed-in")) return;
-  // Names and sentences come from the API in the chosen language: fetch them again.
-  if (!state.mapData) {
-    report.relabel(); // a herder chief's key: the report view is all there is
-    return;
-  }
-  mapView.reset();
-  rotation.reset();
-  map.label((tw) => townshipName(tw.township_id));
-  $("grid-count").textContent = t("grids_count", { n: map.size });
+  // Names and sentences come from the API in the chosen language: the views that show them fetch them again.
+  // The map's numbers carry no language: they stay, and are only painted again with the new words.
   if (state.view === "health") health.relabel();
-  else if (state.view === "quality") quality.relabel();
   else if (state.view === "report") report.relabel();
-  else showView(state.view);
-  if (panel.current) panel.open(panel.current.gridId, state.season);
+  if (!state.mapData) return;
+  rotation.reset();
+  watch.reset();
+  map.label((tw) => townshipName(tw.township_id));
+  search.relabel();
+  $("grid-count").textContent = t("grids_count", { n: map.size });
+  if (state.view === "quality") quality.relabel();
+  else if (!["health", "report"].includes(state.view)) showView(state.view);
+  if (panel.current) panel.open(panel.current.gridId, state.season, { disputeFirst: panel.current.disputeFirst });
+}
+
+/** The tabs follow the ARIA tabs pattern: arrow keys, Home and End move to a tab and show its view. */
+function onTabKey(e) {
+  const tabs = [...document.querySelectorAll("#tabs [role=tab]:not([hidden])")];
+  const at = tabs.indexOf(e.target);
+  if (at < 0) return;
+  const next = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: tabs.length - 1 }[e.key];
+  if (next === undefined) return;
+  e.preventDefault();
+  const tab = tabs[(next + tabs.length) % tabs.length];
+  tab.focus();
+  showView(tab.dataset.view);
 }
 
 $("key-form").addEventListener("submit", (e) => {
@@ -281,6 +352,7 @@ $("logout").addEventListener("click", signOut);
 window.addEventListener("online", () => report.flush());
 for (const b of document.querySelectorAll("[data-lang]")) b.addEventListener("click", () => switchLang(b.dataset.lang));
 for (const tab of document.querySelectorAll("#tabs [data-view]")) tab.addEventListener("click", () => showView(tab.dataset.view));
+$("tabs").addEventListener("keydown", onTabKey);
 $("layer").addEventListener("change", (e) => {
   state.layer = e.target.value;
   showView("map");
@@ -288,7 +360,7 @@ $("layer").addEventListener("change", (e) => {
 $("season").addEventListener("change", (e) => {
   state.season = e.target.value;
   showView(state.view === "rotation" ? "rotation" : "map");
-  if (panel.current) panel.open(panel.current.gridId, state.season);
+  if (panel.current) panel.open(panel.current.gridId, state.season, { disputeFirst: panel.current.disputeFirst });
 });
 
 setLang(sessionStorage.getItem(LANG_NAME) ?? "zh");

@@ -16,6 +16,44 @@ function q(point, label, fallback) {
   return point.quantiles[label] ?? fallback;
 }
 
+/** Hovering the chart shows the month under the pointer and its values (history, or median and bands). */
+function addReadout(svg, { hist, fc, X, Y, top, bottom, left, right, digits }) {
+  const points = [
+    ...hist.map((p) => ({ i: p.i, y: p.v, lines: [`${t("history")} ${numberFormat(p.v, digits)}`] })),
+    ...fc.map((p) => ({
+      i: p.i,
+      y: p.med,
+      lines: [`${t("median")} ${numberFormat(p.med, digits)}`, `${t("band50")} ${numberFormat(p.lo50, digits)}–${numberFormat(p.hi50, digits)}`, `${t("band95")} ${numberFormat(p.lo95, digits)}–${numberFormat(p.hi95, digits)}`],
+    })),
+  ];
+  if (!points.length) return;
+  const line = s("line", { class: "readout-line", y1: top, y2: bottom });
+  const dot = s("circle", { class: "readout-dot", r: 4 });
+  const box = s("rect", { class: "readout-box", rx: 4 });
+  const text = s("text", { class: "readout" });
+  const group = s("g", { class: "hover-readout", visibility: "hidden", "aria-hidden": "true" }, line, dot, box, text);
+  svg.append(group);
+  const show = (event) => {
+    const at = new DOMPoint(event.clientX, event.clientY).matrixTransform(svg.getScreenCTM().inverse());
+    if (at.x < left || at.x > right) return group.setAttribute("visibility", "hidden");
+    const p = points.reduce((best, q) => (Math.abs(X(q.i) - at.x) < Math.abs(X(best.i) - at.x) ? q : best));
+    const x = X(p.i);
+    for (const [k, v] of Object.entries({ x1: x, x2: x })) line.setAttribute(k, v);
+    dot.setAttribute("cx", x);
+    dot.setAttribute("cy", Y(p.y));
+    const lines = [monthLabel(isoOf(p.i)), ...p.lines];
+    const width = 8 + 7.2 * Math.max(...lines.map((l) => l.length));
+    const left_ = x + width + 12 > right ? x - width - 8 : x + 8;
+    text.replaceChildren(...lines.map((l, k) => s("tspan", { x: left_ + 4, dy: k ? 15 : 0, text: l })));
+    text.setAttribute("y", top + 14);
+    for (const [k, v] of Object.entries({ x: left_, y: top, width, height: 8 + 15 * lines.length })) box.setAttribute(k, v);
+    group.setAttribute("visibility", "visible");
+    svg.dataset.readout = isoOf(p.i);
+  };
+  svg.addEventListener("pointermove", show);
+  svg.addEventListener("pointerleave", () => group.setAttribute("visibility", "hidden"));
+}
+
 /**
  * History (line) and forecast (median, 50 % and 95 % bands) of one market series.
  * ``history``: [{month, value}], ``forecast``: the API's ForecastPoint list; ``zero``: start the axis at 0.
@@ -84,6 +122,7 @@ export function fanChart({ history, forecast, title, sentence, zero = true, digi
     s("polyline", { class: "median", points: pts(band.map((p) => [p.i, p.med])) }),
     fc.map((p) => s("circle", { class: "median-dot", cx: X(p.i), cy: Y(p.med), r: 3 })),
   );
+  addReadout(svg, { hist, fc, X, Y, top: m.t, bottom: H - m.b, left: m.l, right: W - m.r, digits });
   const legend = h(
     "p",
     { class: "chart-legend" },

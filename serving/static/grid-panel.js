@@ -64,15 +64,18 @@ export class GridPanel {
   reset() {
     this.generation++;
     this.current = null;
+    this.root.classList.remove("open");
     clear(this.root).append(h("p", { class: "hint", text: t("grid_pick") }));
   }
 
-  /** Without a grid chosen: the county's season at a glance (counts by status and advice, totals). */
-  overview(items, season) {
-    const count = (key) => items.reduce((acc, a) => ((acc[key(a)] = (acc[key(a)] ?? 0) + 1), acc), {});
-    const status = count((a) => a.status);
-    const action = count((a) => a.advice.action);
-    const sum = (f) => items.reduce((acc, a) => acc + (Number.isFinite(f(a)) ? f(a) : 0), 0);
+  /** Without a grid chosen: the county's season at a glance (counts by status and advice, totals), from
+   * the season's summary (``g``: columns of every grid, see api.countySummary). */
+  overview(g, season) {
+    this.root.classList.remove("open");
+    const count = (list) => list.reduce((acc, k) => ((acc[k] = (acc[k] ?? 0) + 1), acc), {});
+    const status = count(g.status);
+    const action = count(g.action);
+    const sum = (list) => list.reduce((acc, v) => acc + (Number.isFinite(v) ? v : 0), 0);
     const row = (label, value) => h("tr", {}, h("th", {}, label), h("td", { class: "num", text: value }));
     const grids = (kind, key, counts) => row(badge(kind, key, t(`${kind}_${key}`)), t("grids_count", { n: counts[key] ?? 0 }));
     clear(this.root).append(
@@ -86,32 +89,36 @@ export class GridPanel {
           {},
           ["over", "balanced", "under"].map((k) => grids("status", k, status)),
           ["rest", "rotate", "graze"].map((k) => grids("action", k, action)),
-          row(`${t("stocking")} (${t("su")})`, numberFormat(sum((a) => a.stocking_su))),
-          row(`${t("capacity")} (${t("su")})`, numberFormat(sum((a) => a.capacity_su))),
-          row(`${t("su_to_move_total")} (${t("su")})`, numberFormat(sum((a) => a.advice.su_to_move))),
+          row(`${t("stocking")} (${t("su")})`, numberFormat(sum(g.stocking_su))),
+          row(`${t("capacity")} (${t("su")})`, numberFormat(sum(g.capacity_su))),
+          row(`${t("su_to_move_total")} (${t("su")})`, numberFormat(sum(g.su_to_move))),
         ),
       ),
     );
   }
 
-  async open(gridId, season) {
+  /** Fetch and show grid ``gridId``'s season assessment and dispute risk (``disputeFirst``: the watch-list's
+   * order); the heading takes the focus when ``focus`` is true (a grid picked from the search). */
+  async open(gridId, season, { disputeFirst = false, focus = false } = {}) {
     const generation = ++this.generation;
-    this.current = { gridId, season };
+    this.current = { gridId, season, disputeFirst };
+    this.root.classList.add("open");
     const info = this.gridInfo(gridId);
     const head = h(
       "header",
       { class: "panel-head" },
-      h("h2", { text: info.name }),
+      h("h2", { text: info.name, tabindex: "-1" }),
       h("p", { class: "muted", text: `${gridId} · ${t("township")} ${this.townshipName(info.township_id)} · ${t("area")} ${numberFormat(info.area_km2, 1)} ${t("km2")}` }),
     );
     const grazing = h("section", { class: "grazing", "data-testid": "grazing" }, loadingLine());
     const dispute = h("section", { class: "dispute", "data-testid": "dispute" }, loadingLine());
-    clear(this.root).append(head, grazing, dispute);
+    clear(this.root).append(head, ...(disputeFirst ? [dispute, grazing] : [grazing, dispute]));
+    if (focus) head.querySelector("h2").focus();
     const [a, d] = await Promise.allSettled([
       api.grazingAssessment(gridId, season),
       api.disputeRisk(gridId),
     ]);
-    if (generation !== this.generation) return;
+    if (generation !== this.generation || [a, d].some((r) => api.isStale(r.reason))) return;
     clear(grazing);
     if (a.status === "fulfilled") this.#renderGrazing(grazing, a.value);
     else grazing.append(errorLine(a.reason));
@@ -179,7 +186,9 @@ export class GridPanel {
           h("p", { class: "sentence small", text: w.explanation.sentence }),
         );
       } catch (err) {
-        if (generation === this.generation) clear(result).append(errorLine(err));
+        // "add_head.yak" -> what was typed in the yak field
+        const valueOf = (field) => inputs[String(field).split(".").pop()]?.value;
+        if (generation === this.generation && !api.isStale(err)) clear(result).append(errorLine(err, { valueOf }));
       }
     };
     const later = () => {

@@ -3,8 +3,11 @@
 
 import * as api from "./api.js";
 import { clear, h, s } from "./dom.js";
+import { downloadCsv, printSection } from "./export.js";
 import { percent, t } from "./i18n.js";
 import { badge, contributionBars, errorLine, loadingLine } from "./widgets.js";
+
+const BANDS = ["low", "medium", "high"];
 
 // Three made-up people (not from any survey), one per line, in the columns the API accepts.
 const SAMPLE_CSV = `ref,age,sex,ethnicity,occupation,township_id,residence_altitude_m,years_above_4500m,dogs_owned,plays_with_dogs,water_source,flies_on_food,fox_skin,butter_tea_cups_day,smoking,alcohol,handles_livestock_births,herd_abortion_history,raw_milk,bmi,systolic_bp,diastolic_bp,heart_rate,spo2_pct,haemoglobin_g_dl
@@ -17,14 +20,14 @@ export class HealthView {
   constructor(root) {
     this.root = root;
     this.results = null;
-    this.allowed = null; // null: not checked yet for this key
+    this.allowed = null; // null: not opened yet for this key
+    this.cutoffs = null; // {medium, high}: the served model's band cut-offs (from api.access)
   }
 
   /** Forget everything: results, records typed or chosen, the permission check, and their DOM. */
   reset() {
     this.results = null;
     this.allowed = null;
-    this.refusal = null;
     if (this.textarea) this.textarea.value = "";
     if (this.file) this.file.value = "";
     this.textarea = null;
@@ -33,25 +36,10 @@ export class HealthView {
     clear(this.root);
   }
 
-  /** Check the key's role with an empty request (422: allowed, 403: refused), then show the form. */
+  /** Show the form (the tab is shown to health keys only: api.access said so; a refusal still reads well). */
   async open() {
     if (this.allowed === true) return;
-    clear(this.root).append(h("h2", { text: t("health_title") }), loadingLine("health_checking"));
-    try {
-      await api.diseaseScore([]);
-      this.allowed = true;
-    } catch (err) {
-      if (err instanceof api.ApiError && err.status === 422) this.allowed = true;
-      else if (err instanceof api.ApiError && err.status === 403) {
-        this.allowed = false;
-        this.refusal = err.message;
-        this.#renderRefusal();
-        return;
-      } else {
-        clear(this.root).append(h("h2", { text: t("health_title") }), errorLine(err));
-        return;
-      }
-    }
+    this.allowed = true;
     this.#renderForm();
   }
 
@@ -64,14 +52,7 @@ export class HealthView {
         this.#renderResults();
         this.output.prepend(h("p", { class: "hint", text: t("health_rescore") }));
       }
-    } else if (this.allowed === false) this.#renderRefusal();
-  }
-
-  #renderRefusal() {
-    clear(this.root).append(
-      h("h2", { text: t("health_title") }),
-      h("p", { class: "refusal", id: "health-refusal", role: "alert", text: t("health_refused", { detail: this.refusal }) }),
-    );
+    }
   }
 
   #renderForm() {
@@ -103,7 +84,35 @@ export class HealthView {
       e.preventDefault();
       this.#score();
     });
-    clear(this.root).append(h("h2", { text: t("health_title") }), form, this.output);
+    clear(this.root).append(h("h2", { text: t("health_title") }), this.#bandsTable(), form, this.output);
+  }
+
+  /** Each band's cut-off and what it calls for, so a number on screen says what to do. */
+  #bandsTable() {
+    const c = this.cutoffs;
+    const range = { low: c ? `< ${percent(c.medium)}` : "", medium: c ? `${percent(c.medium)}–${percent(c.high)}` : "", high: c ? `≥ ${percent(c.high)}` : "" };
+    return h(
+      "table",
+      { class: "bands", id: "health-bands" },
+      h("caption", { text: t("health_bands_title") }),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col", text: t("band") }), h("th", { scope: "col", text: t("health_band_cutoff") }), h("th", { scope: "col", text: t("health_band_action") }))),
+      h(
+        "tbody",
+        {},
+        BANDS.map((b) => h("tr", { "data-band": b }, h("th", { scope: "row" }, badge("band", b, t(`band_${b}`))), h("td", { class: "num", text: range[b] }), h("td", { text: t(`health_calls_${b}`) }))),
+      ),
+    );
+  }
+
+  /** The people whose highest band is high, one line per high-band condition: who to refer, and why. */
+  referrals() {
+    const rows = [];
+    for (const person of this.results?.results ?? []) {
+      for (const r of person.risks.filter((x) => x.band === "high")) {
+        rows.push({ ref: person.ref ?? `#${person.index + 1}`, condition: r.label, probability: (100 * r.probability).toFixed(1), band: t(`band_${r.band}`), reason: r.explanation.sentence });
+      }
+    }
+    return rows;
   }
 
   async #score() {
@@ -119,14 +128,10 @@ export class HealthView {
       this.results = await api.diseaseScoreCsv(file, chosen?.name ?? "records.csv");
       this.#renderResults();
     } catch (err) {
+      if (api.isStale(err)) return;
       this.results = null;
-      clear(this.output);
-      if (err instanceof api.ApiError && err.status === 422 && Array.isArray(err.detail)) {
-        this.output.append(
-          h("p", { class: "error", text: t("health_errors") }),
-          h("ul", { class: "errors" }, err.detail.map((e) => h("li", { text: `${e.row ? t("row", { row: e.row }) : ""} ${e.field}: ${e.rule}` }))),
-        );
-      } else this.output.append(errorLine(err));
+      // every problem of every row, as sentences in the page's language (errors.js)
+      clear(this.output).append(errorLine(err));
     }
   }
 
@@ -164,6 +169,11 @@ export class HealthView {
         h("details", { open: rank === 0 }, h("summary", { text: `${t("why")} ${person.risks[0].label}` }), contributionBars(person.risks[0].explanation, t("bars_caption_disease"), 2)),
       ),
     );
-    clear(this.output).append(h("h3", { text: t("health_results") }), ...people);
+    const referrals = this.referrals();
+    const csv = h("button", { type: "button", id: "referrals-csv", text: t("export_referrals_csv", { n: referrals.length }), disabled: !referrals.length });
+    const print = h("button", { type: "button", id: "referrals-print", text: t("export_print") });
+    csv.addEventListener("click", () => downloadCsv("referrals.csv", this.referrals(), ["ref", "condition", "probability", "band", "reason"], (k) => t(`referral_${k}`)));
+    print.addEventListener("click", () => printSection("health"));
+    clear(this.output).append(h("h3", { text: t("health_results") }), h("div", { class: "buttons export no-print" }, csv, print), ...people);
   }
 }

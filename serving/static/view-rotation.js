@@ -3,17 +3,20 @@
 
 import * as api from "./api.js";
 import { clear, h, NO_DATA } from "./dom.js";
+import { downloadCsv, printSection } from "./export.js";
 import { numberFormat, t } from "./i18n.js";
 import { legendList } from "./widgets.js";
 
-const ROTATION_COLOURS = {
+export const ROTATION_COLOURS = {
   rest: "#a50026",
   reserve: "#762a83",
   destock: "#f46d43",
   send: "#fdae61",
   receive: "#74add1",
-  graze: "#ececec",
+  graze: "#b8e186", // "as usual": a light green that stands apart from the map's background and from no data
 };
+const PLAN_COLUMNS = ["grid_id", "grid_name", "township_id", "action", "su_before", "su_after", "capacity_su", "pressure_after"];
+const MOVE_COLUMNS = ["from_grid", "from_name", "to_grid", "to_name", "su", "distance_km"];
 const MAX_ARROWS = 60;
 const TOTALS = ["grids_resting", "reserves", "su_moved", "moves", "moves_within_township", "moves_across_township", "su_km", "shortfall_su", "hay_t"];
 
@@ -40,7 +43,23 @@ export class RotationView {
     if (!current()) return;
     this.setStatus("");
     render(plan, this.root, this.map, this.gridName);
+    this.root.querySelector(".export").append(...this.#exportButtons(plan));
     clear(this.legendRoot).append(h("strong", { text: t("tab_rotation") }), legendList(ROTATION_COLOURS, (k) => t(`rot_${k}`)));
+  }
+
+  #exportButtons(plan) {
+    const name = `rotation-plan-${plan.season}-${plan.season_year}`;
+    const grids = h("button", { type: "button", id: "rotation-csv", text: t("export_plan_csv") });
+    const moves = h("button", { type: "button", id: "rotation-moves-csv", text: t("export_moves_csv") });
+    const print = h("button", { type: "button", id: "rotation-print", text: t("export_print") });
+    grids.addEventListener("click", () =>
+      downloadCsv(`${name}.csv`, plan.grids.map((g) => ({ ...g, grid_name: this.gridName(g.grid_id), action: t(`rot_${g.action}`) })), PLAN_COLUMNS, (c) => t(`plan_col_${c}`)),
+    );
+    moves.addEventListener("click", () =>
+      downloadCsv(`${name}-moves.csv`, plan.moves.map((m) => ({ ...m, from_name: this.gridName(m.from_grid), to_name: this.gridName(m.to_grid) })), MOVE_COLUMNS, (c) => t(`plan_col_${c}`)),
+    );
+    print.addEventListener("click", () => printSection("rotation"));
+    return [grids, moves, print];
   }
 
   /** The tooltip line of grid ``id`` in the season's plan (none before the plan is here). */
@@ -64,6 +83,7 @@ function render(plan, root, map, gridName) {
     h("h2", { text: t("rotation_title", { season: t(`season_${plan.season}`), year: plan.season_year }) }),
     h("p", { class: plan.feasible ? "ok" : "error", text: plan.feasible ? t("rotation_feasible") : t("rotation_infeasible") }),
     h("p", { class: "sentence", "data-testid": "rotation-summary", text: plan.summary }),
+    h("div", { class: "buttons export no-print" }),
     legendList(ROTATION_COLOURS, (k) => `${t(`rot_${k}`)} (${counts[k] ?? 0})`),
     h("p", { class: "muted", text: t("arrows_note", { shown: shown.length, total: moves.length }) }),
     h("h3", { text: t("totals") }),
@@ -82,7 +102,7 @@ function render(plan, root, map, gridName) {
     h(
       "table",
       { class: "moves" },
-      h("thead", {}, h("tr", {}, h("th", { text: t("from_to") }), h("th", { class: "num", text: t("su") }), h("th", { class: "num", text: t("distance") }))),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col", text: t("from_to") }), h("th", { scope: "col", class: "num", text: t("su") }), h("th", { scope: "col", class: "num", text: t("distance") }))),
       h(
         "tbody",
         {},

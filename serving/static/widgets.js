@@ -2,6 +2,7 @@
 // and the bar chart of an explanation's contributions.
 
 import { h, s, swatch } from "./dom.js";
+import { problemSentences } from "./errors.js";
 import { getLang, numberFormat, t } from "./i18n.js";
 
 /** A coloured chip: ``badge("band", "high", label)`` has the class ``badge band-high``. */
@@ -14,11 +15,23 @@ export function loadingLine(key = "loading") {
   return h("p", { class: "hint", text: t(key) });
 }
 
-/** An API error as one line the user can read (known statuses have their own sentence). */
-export function errorLine(err) {
-  const messages = { 0: "err_network", 401: "err_401", 403: "err_403_planning", 503: "err_503" };
+/**
+ * An API error the user can read: known statuses have their own sentence; a refusal that lists problems
+ * gives one sentence per problem in the page's language (``options``: see errors.problemSentence).
+ */
+export function errorLine(err, options = {}) {
+  const messages = { 0: "err_network", 401: "err_401", 403: "err_403", 503: "err_503" };
   const key = messages[err?.status];
-  return h("p", { class: "error", role: "alert", text: key ? t(key) : `${t("error")}: ${err?.message ?? err}` });
+  const problems = key ? null : problemSentences(err?.detail, options);
+  if (problems) {
+    return h(
+      "div",
+      { class: "error", role: "alert" },
+      h("p", { text: t("err_invalid", { n: problems.length }) }),
+      h("ul", { class: "errors" }, problems.map((text) => h("li", { text }))),
+    );
+  }
+  return h("p", { class: "error", role: "alert", text: key ? t(key) : `${t("error")}${t("colon")}${err?.message ?? err}` });
 }
 
 /**

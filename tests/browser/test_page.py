@@ -185,21 +185,23 @@ def test_rotation_market_and_watchlist_views(sign_in: Any, api: Any) -> None:
     assert rows.count() == len(watch["items"])
     first = watch["items"][0]
     rows.first.click()
-    page.wait_for_selector('body[data-view="map"]')
+    page.locator("#panel-grid [data-testid=dispute] .explanation").wait_for()
     assert first["grid_id"] in page.locator("#panel-grid .panel-head").inner_text()
     assert page.locator("#county-map .selected-outline").get_attribute("d")
 
 
-def test_health_view_refuses_a_planner_key(sign_in: Any) -> None:
-    page = sign_in("planner")
+def test_planner_sees_no_health_tab_and_health_staff_only_theirs(sign_in: Any, page: Any) -> None:
+    visible_tabs = "els => els.filter(e => !e.hidden).map(e => e.dataset.view)"
 
-    page.click("#tabs [data-view=health]")
+    sign_in("planner")
+    planner_tabs = page.eval_on_selector_all("#tabs [role=tab]", visible_tabs)
+    page.click("#logout")
+    sign_in("health")
+    health_tabs = page.eval_on_selector_all("#tabs [role=tab]", visible_tabs)
 
-    refusal = page.locator("#health-refusal")
-    refusal.wait_for()
-    assert "planner" in refusal.inner_text()
-    assert page.locator("#health-csv").count() == 0
-    assert page.locator("#health-samples").count() == 0
+    assert planner_tabs == ["map", "rotation", "market", "watch"]
+    assert health_tabs == ["health"]
+    assert page.locator("#county-map").count() == 0, "health staff's page drew the county map"
 
 
 def test_health_key_scores_sample_patients_like_the_api(sign_in: Any, api: Any) -> None:

@@ -89,11 +89,11 @@ def test_reporter_on_a_phone_sees_only_the_report_view_and_sends_a_report(
 
     store_sign_in("reporter")
 
-    # Nothing but the report view: no tabs, no map, nothing fetched but the form (models: the role check).
+    # Nothing but the report view: no tabs, no map, nothing fetched but the form (county/access: the role check).
     assert not page.locator("#tabs").is_visible()
     assert page.locator("#county-map").count() == 0
     assert not page.locator("#map-area").is_visible()
-    assert set(v1_calls) <= {"models", "reports/form", "reports"}, v1_calls
+    assert set(v1_calls) <= {"county/access", "reports/form", "reports"}, v1_calls
     options = page.eval_on_selector_all("#rf-grid_id option", "els => els.map(e => e.value)")
     assert options == reporter_grids == form["grids"]
     assert page.input_value("#rf-month") == month_before(form["latest_month"], 1)
