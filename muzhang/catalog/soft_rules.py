@@ -55,6 +55,9 @@ class SoftRules:
     # Assumption: counts move by whole units (spread at least 1), and levels (people, herds, houses) step
     # by a few per cent when a household forms or a herd is sold off (spread at least 5 % of the median).
     outlier_min_share: float = 0.05
+    # Assumption: a count (deaths, births, goats) moves at least as a Poisson count does from month to month,
+    # so its spread is at least sqrt(median) x this: 2 deaths becoming 5 is chance, not a typo; 0 turns it off.
+    count_spread_sqrt: float = 1.0
     # Assumption: with 20 or more grids reporting one month in an upload (a township sends 40-50), their
     # median z is the month's shared move (a snowstorm, a county-wide sale); a value is then an outlier only
     # if it is far both from its grid's past and from that shared move.
@@ -171,7 +174,8 @@ def soft_context(
     recent = _history_spread(keys, past, stocks, rules.stock_history_months, None, domain)
     centre, scale, count = (np.hstack(pair) for pair in zip(seasonal, recent, strict=True))
     whole = np.array([catalog.field(i).type == "integer" for i in items], dtype=float)
-    scale = np.maximum(scale, np.maximum(rules.outlier_min_share * np.abs(centre), whole))
+    counted = whole * rules.count_spread_sqrt * np.sqrt(np.abs(np.nan_to_num(centre)))  # a count's own noise
+    scale = np.maximum(scale, np.maximum(rules.outlier_min_share * np.abs(centre), np.maximum(whole, counted)))
     return SoftContext(items, centre, scale, count, _herd_before(keys, past))
 
 

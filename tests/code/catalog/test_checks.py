@@ -308,3 +308,20 @@ def test_a_count_too_large_for_an_integer_is_a_type_error_not_a_crash() -> None:
     )
     deaths = result.refused[result.refused["field"] == "deaths"]
     assert deaths["rule_id"].tolist() == ["type"] and list(result.accepted) == []
+
+
+def test_a_count_moving_by_its_own_chance_is_not_an_outlier_but_a_typo_is(
+    county: tuple[pd.DataFrame, set[str]], last_month: pd.Timestamp
+) -> None:
+    """A grid that always lost 4 head a month (no spread at all): 9 is within a count's own chance (spread
+    at least sqrt(4) = 2, robust z 2.5), 40 is a typo (z 18)."""
+    from muzhang.catalog.soft_rules import soft_flags
+
+    monthly = county[0]
+    history = monthly[(monthly["grid_id"] == "G001") & (monthly["month"] < last_month)].assign(deaths=4)
+    report = monthly[(monthly["grid_id"] == "G001") & (monthly["month"] == last_month)]
+    for deaths, flagged in ((9, False), (40, True)):
+        flags = soft_flags(report.assign(deaths=deaths), history, lang="en")
+        assert (flags["field"] == "deaths").any() == flagged, flags
+    strict = soft_flags(report.assign(deaths=9), history, rules=SoftRules(count_spread_sqrt=0.0))
+    assert (strict["field"] == "deaths").any()  # without the floor, 9 would be flagged
