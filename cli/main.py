@@ -12,6 +12,7 @@ import typer
 if TYPE_CHECKING:
     import pandas as pd
 
+from cli.retrain import retrain
 from muzhang.families import family_names
 from muzhang.paths import SAMPLE_COUNTY
 
@@ -318,6 +319,9 @@ def train(
         f"total {time.perf_counter() - total:.1f} s; tracking store: {masked(settings.tracking_uri())}", err=True
     )
     raise typer.Exit(code=1 if failed else 0)
+
+
+app.command("retrain")(retrain)  # cli/retrain.py: after a month closes, when a trigger fires (issue 11)
 
 
 @app.command("serve")

@@ -1,0 +1,105 @@
+"""Retrain triggers (issue 11): each fires on its own evidence and stays quiet without it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from serving.monitoring.policy import (
+    MonitoringPolicy,
+    PolicyError,
+    RetrainPolicy,
+    drift_trigger,
+    metric_trigger,
+    months_between,
+    months_trigger,
+    read_policy,
+    retrain_triggers,
+)
+
+
+def live(values: list[tuple[str, float, float, float]], metric: str = "brier", n: int = 400) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"metric": metric, "target_period": pd.Timestamp(m), "value": v, "low": lo, "high": hi, "n": n}
+            for m, v, lo, hi in values
+        ]
+    )
+
+
+RULES = RetrainPolicy(metric="brier", tolerance=0.1, months_in_a_row=2, min_rows=30)
+TEST = {"brier": 0.06}
+
+
+def test_metric_trigger_fires_when_the_last_months_are_all_worse_beyond_their_intervals() -> None:
+    worse = live([("2025-01-01", 0.09, 0.08, 0.10), ("2025-02-01", 0.095, 0.085, 0.11)])
+    reason = metric_trigger(RULES, worse, TEST)
+    assert reason is not None and "brier" in reason and "2025-02" in reason and "0.06" in reason
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [("2025-01-01", 0.09, 0.08, 0.10), ("2025-02-01", 0.07, 0.05, 0.09)],  # the last month's interval holds test
+        [("2025-02-01", 0.09, 0.08, 0.10)],  # one month only, two in a row asked
+        [("2025-01-01", 0.066, 0.0645, 0.07), ("2025-02-01", 0.066, 0.0645, 0.07)],  # within the 10 % tolerance
+    ],
+)
+def test_metric_trigger_stays_quiet_without_evidence(rows: list[tuple[str, float, float, float]]) -> None:
+    assert metric_trigger(RULES, live(rows), TEST) is None
+
+
+def test_metric_trigger_needs_enough_outcomes_and_a_test_value() -> None:
+    worse = [("2025-01-01", 0.09, 0.08, 0.10), ("2025-02-01", 0.095, 0.085, 0.11)]
+    assert metric_trigger(RULES, live(worse, n=10), TEST) is None
+    assert metric_trigger(RULES, live(worse), {}) is None
+    assert metric_trigger(RetrainPolicy(metric=None), live(worse), TEST) is None
+
+
+def drift(statuses: list[str], prediction: str = "stable") -> pd.DataFrame:
+    rows = [{"what": f"f{i}", "target": "feature", "status": s, "psi": 0.5, "ks": 0.4} for i, s in enumerate(statuses)]
+    rows.append({"what": "p", "target": "prediction", "status": prediction, "psi": 0.6, "ks": 0.5})
+    return pd.DataFrame(rows)
+
+
+def test_drift_trigger_fires_on_a_share_of_features_or_on_the_predictions() -> None:
+    rules = RetrainPolicy(drifted_share=0.5, prediction_drift=True)
+    assert drift_trigger(rules, drift(["drifted", "drifted", "stable", "watch"]))[0].startswith("drift: 2 of 4")
+    assert drift_trigger(rules, drift(["drifted", "stable", "stable", "watch"])) == []
+    assert "predictions of p drifted" in drift_trigger(rules, drift(["stable"], prediction="drifted"))[0]
+    assert drift_trigger(RetrainPolicy(drifted_share=None, prediction_drift=False), drift(["drifted"], "drifted")) == []
+
+
+def test_months_trigger_counts_closed_months_since_the_training_data() -> None:
+    assert months_between(pd.Timestamp("2024-12-01"), pd.Timestamp("2025-12-01")) == 12
+    assert months_between(None, pd.Timestamp("2025-12-01")) is None
+    rules = RetrainPolicy(new_months=12)
+    assert months_trigger(rules, 12) is not None and months_trigger(rules, 11) is None
+    assert months_trigger(RetrainPolicy(new_months=None), 100) is None and months_trigger(rules, None) is None
+
+
+def test_no_evidence_no_trigger_and_every_trigger_is_listed() -> None:
+    policy = MonitoringPolicy(retrain=RULES)
+    assert retrain_triggers(policy, live([]), TEST, drift(["stable"]), 1) == []
+    worse = live([("2025-01-01", 0.09, 0.08, 0.10), ("2025-02-01", 0.095, 0.085, 0.11)])
+    fired = retrain_triggers(policy, worse, TEST, drift(["drifted"], "drifted"), 12)
+    assert len(fired) == 4  # live metric, features, predictions, months
+
+
+def test_every_shipped_experiment_has_a_readable_policy() -> None:
+    from muzhang.families import family_specs
+
+    for spec in family_specs():
+        read_policy(spec.experiment_path)
+
+
+def test_a_bad_policy_names_the_file_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text("monitoring:\n  retrain:\n    months_in_a_row: 0\n", encoding="utf-8")
+    with pytest.raises(PolicyError, match=r"x.yaml: monitoring.retrain.months_in_a_row"):
+        read_policy(path)
+    path.write_text("monitoring:\n  retrain:\n    metric: coverage_80\n", encoding="utf-8")
+    with pytest.raises(PolicyError, match="no better direction"):
+        read_policy(path)
