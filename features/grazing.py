@@ -326,3 +326,87 @@ def _assume_forecast_use(rows: pd.DataFrame) -> pd.DataFrame:
         area_ha_season=rows["area_ha_forecast"],
         drought=0,
     )
+
+
+IN_PROGRESS_COLUMNS = [
+    "grid_id",
+    "season",
+    "season_year",
+    "as_of_month",
+    "months_done",
+    "months_left",
+    "days_left",
+    "yield_so_far_kg_ha",
+    "capacity_season_su",
+    "eaten_su_days",
+    "capacity_left_su",
+    "stocking_su_forecast",
+    "stocking_su_low",
+    "stocking_su_high",
+]
+
+
+def assess_season_in_progress(tables: CountyTables, domain: Domain = DEFAULT_DOMAIN) -> pd.DataFrame:
+    """The season under way after the last month of data (the winter in progress), per grid: what is left.
+
+    The season's yield is its peak standing forage so far (for the cold season, October's: standing forage
+    only declines through the winter; for a warm season still growing, a lower bound). NY/T 635 gives the
+    season's capacity C (SU over its D days) on the pasture grazed so far (its mean rested share, the
+    observed drought flag); the forage eaten so far is each observed month's SU x its days. What is left
+    carries ``(C x D - eaten) / days left`` SU over the remaining months, against the herd projected over
+    them (:func:`features.herd.project_stocking`). Empty when the next month starts a new season.
+
+    Returns:
+        One row per grid with :data:`IN_PROGRESS_COLUMNS` (numbers; capacity at least 0).
+    """
+    panel = grid_panel(tables, domain)
+    last_n = int(panel["month_n"].max()) - 1
+    label = label_seasons([last_n + 1], domain).iloc[0]
+    start = int(label["start_n"])
+    if start > last_n:
+        return pd.DataFrame(columns=IN_PROGRESS_COLUMNS)
+    season = str(label["season"])
+    length = len(domain.season_months[season])
+    end = start + length - 1
+    done = panel[(panel["month_n"] >= start) & (panel["month_n"] <= last_n)].copy()
+    days = pd.Series(month_timestamp(done["month_n"])).dt.days_in_month.to_numpy()
+    done["su_days"] = done["stocking_su"].to_numpy(dtype=float) * days
+    per_grid = done.groupby("grid_id").agg(
+        yield_so_far_kg_ha=("forage_yield_kg_ha", "max"),
+        rested=("rested_share", "mean"),
+        eaten_su_days=("su_days", "sum"),
+    )
+    statics = panel.drop_duplicates("grid_id").set_index("grid_id").loc[per_grid.index, GRID_STATICS[1:]]
+    rows = pd.concat([per_grid, statics], axis=1).reset_index()
+    rows["season"] = season
+    rows["season_year"] = int(label["season_year"])
+    rows["area_ha_season"] = rows["area_km2"] * 100 * season_share(rows) * (1 - rows["rested"].fillna(0.0))
+    drought = drought_years(tables.grid_monthly, domain)
+    dry = int(drought.get(int(label["season_year"]), 0)) if season in domain.drought_seasons else 0
+    rows["drought"] = dry
+    capacity = capacity_su(rows["yield_so_far_kg_ha"], rows, domain)
+    all_days = pd.Series(month_timestamp(np.arange(start, end + 1))).dt.days_in_month.to_numpy()
+    days_left = int(all_days[last_n + 1 - start :].sum())
+    when = pd.DataFrame({"grid_id": rows["grid_id"], "as_of_n": last_n, "start_n": last_n + 1, "end_n": end})
+    herd = project_stocking(panel, drought, when, domain)
+    # SU-days of forage in the season (its calendar days; NY/T 635's grazing days scale both sides alike).
+    forage = capacity * all_days.sum()
+    capacity_left = np.clip((forage - rows["eaten_su_days"].to_numpy(dtype=float)) / days_left, 0, None)
+    return pd.DataFrame(
+        {
+            "grid_id": rows["grid_id"],
+            "season": season,
+            "season_year": int(label["season_year"]),
+            "as_of_month": month_timestamp(np.full(len(rows), last_n)),
+            "months_done": last_n - start + 1,
+            "months_left": end - last_n,
+            "days_left": days_left,
+            "yield_so_far_kg_ha": rows["yield_so_far_kg_ha"].to_numpy(dtype=float),
+            "capacity_season_su": capacity,
+            "eaten_su_days": rows["eaten_su_days"].to_numpy(dtype=float),
+            "capacity_left_su": capacity_left,
+            "stocking_su_forecast": herd["stocking_su_forecast"].to_numpy(),
+            "stocking_su_low": herd["stocking_su_low"].to_numpy(),
+            "stocking_su_high": herd["stocking_su_high"].to_numpy(),
+        }
+    )
