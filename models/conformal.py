@@ -87,6 +87,49 @@ def fit_conformal(
     return {"levels": list(LEVELS), "scores": table, "min_width": float(floor)}
 
 
+def fit_conformal_with_year_shocks(
+    y: npt.ArrayLike,
+    point: npt.ArrayLike,
+    low: npt.ArrayLike,
+    high: npt.ArrayLike,
+    groups: npt.ArrayLike,
+    shocks: dict[str, npt.ArrayLike],
+    *,
+    floor: float = 1.0,
+) -> dict[str, Any]:
+    """:func:`fit_conformal` when outcomes share a shock per year (the season's weather hits every grid).
+
+    One validation year holds one draw of that shock, so its scores alone calibrate the next year only if
+    the weather repeats. Here each group's scores are centred on their median (the validation year's own
+    shock taken out) and combined with every past year's shock of the group (``shocks``: log of the
+    group's typical outcome over its usual level, one per year, from the training years' data), expressed
+    in score units at the group's typical ``point / half-width``. Groups without shocks keep their scores.
+    """
+    y, p = np.asarray(y, dtype=float), np.asarray(point, dtype=float)
+    w = half_width(low, high, floor)
+    g = np.asarray(groups).astype(str)
+    ok = np.isfinite(y) & np.isfinite(p) & np.isfinite(w)
+    if not ok.any():
+        raise ValueError("no validation row with an outcome to calibrate intervals on")
+    score = (y - p) / w
+    combined: dict[str, FloatArray] = {}
+    for group in sorted(set(g[ok])):
+        rows = ok & (g == group)
+        own = score[rows] - np.median(score[rows])
+        past = np.asarray(shocks.get(group, []), dtype=float)
+        past = past[np.isfinite(past)]
+        if past.size < 2:
+            combined[group] = score[rows]
+            continue
+        scale = float(np.median(p[rows] / w[rows]))
+        combined[group] = (own[:, None] + (np.exp(past - past.mean())[None, :] - 1) * scale).ravel()
+    pooled = np.concatenate(list(combined.values()))
+    table: dict[str, list[float]] = {POOLED: _quantiles(pooled)}
+    for group, values in combined.items():
+        table[group] = _quantiles(values) if (ok & (g == group)).sum() >= MIN_ROWS else table[POOLED]
+    return {"levels": list(LEVELS), "scores": table, "min_width": float(floor)}
+
+
 def _quantiles(scores: FloatArray) -> list[float]:
     return [float(v) for v in np.quantile(scores, LEVELS)]
 

@@ -11,8 +11,9 @@ Beside the model and its baseline, two limits are scored on the same test rows:
   noise. The grid-year noise (LogNormal 0.07) cannot be told apart from degradation in the tables, so the
   fair forecaster knows it too: the fair limit is a little easier than a true one.
 
-Intervals are calibrated per season on the validation year (:mod:`models.conformal`); coverage per season
-is reported before (the quantile models) and after calibration. Status metrics are also reported for the
+Intervals are calibrated per season on the validation year (:mod:`models.conformal`), with the county-wide
+shocks of the training years (one validation year holds only one year's weather); coverage per season is
+reported before (the quantile models) and after calibration. Status metrics are also reported for the
 decision as it is made ahead of the season (``ahead_*``): the forecast herd and rest programme
 (:mod:`features.herd`) rather than the season's actual use, with over-stocked recall and precision.
 """
@@ -30,7 +31,7 @@ from features.common import month_number, month_timestamp
 from features.grazing import assess_grazing
 from features.pasture import label_seasons
 from models.bundle import ModelBundle, quantile_label
-from models.conformal import THRESHOLD_KEY, conformal_quantile, fit_conformal, interval_coverage
+from models.conformal import THRESHOLD_KEY, conformal_quantile, fit_conformal_with_year_shocks, interval_coverage
 from models.metrics import regression_metrics, status_metrics
 from muzhang.domain import DEFAULT_DOMAIN, Domain
 from training.baselines import group_mean_forecast
@@ -126,7 +127,8 @@ class GrazingFamily(Family):
         q = task.quantiles(x)
         if LOW not in q or HIGH not in q:
             return {}
-        self.conformal = fit_conformal(valid[TARGET], point, q[LOW], q[HIGH], valid["season"])
+        shocks = season_year_shocks(fs.frame.iloc[split.train])
+        self.conformal = fit_conformal_with_year_shocks(valid[TARGET], point, q[LOW], q[HIGH], valid["season"], shocks)
         return {THRESHOLD_KEY: {TASK: self.conformal}}
 
     def limit_metrics(
@@ -179,6 +181,16 @@ class GrazingFamily(Family):
             for k, v in interval_coverage(y, c_low, c_high, seasons).items():
                 out["coverage_80_conformal" if k == "all" else f"coverage_80_conformal_{k}"] = v
         return out
+
+
+def season_year_shocks(train: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per season, each training year's county-wide shock: the median over grids of log(season yield / the
+    grid's past mean yield of the season), e.g. -0.19 in a drought summer (data, not predictions)."""
+    rows = train.drop_duplicates(["grid_id", "season", "season_year"])
+    rows = rows[(rows["yield_mean_past"] > 0) & (rows[TARGET] > 0)]
+    ratio = np.log(rows[TARGET] / rows["yield_mean_past"])
+    per_year = ratio.groupby([rows["season"], rows["season_year"]]).median()
+    return {str(season): values.to_numpy() for season, values in per_year.groupby(level=0)}
 
 
 def forecast_use(frame: pd.DataFrame) -> pd.DataFrame:

@@ -7,7 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from models.conformal import POOLED, conformal_quantile, fit_conformal, interval_coverage
+from models.conformal import (
+    POOLED,
+    conformal_quantile,
+    fit_conformal,
+    fit_conformal_with_year_shocks,
+    interval_coverage,
+)
 
 
 def draws(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
@@ -57,3 +63,29 @@ def test_quantiles_rise_with_the_level() -> None:
 def test_fit_conformal_without_outcomes_says_so() -> None:
     with pytest.raises(ValueError, match="no validation row"):
         fit_conformal([np.nan], [1.0], [0.0], [2.0], ["a"])
+
+
+def year_of_rows(rng: np.random.Generator, shock: float, n: int = 500) -> tuple[np.ndarray, ...]:
+    """One year: every row's outcome moved by the year's common (log) shock, plus its own noise."""
+    point = rng.uniform(400, 600, n)
+    y = point * np.exp(shock) + rng.normal(0, 20, n)
+    return y, point, point - 30, point + 30, np.full(n, "warm")
+
+
+def test_year_shocks_give_nominal_coverage_over_years_where_one_validation_year_cannot() -> None:
+    rng = np.random.default_rng(6)
+    past = rng.normal(0, 0.12, 10)  # the training years' county-wide shocks
+    valid = year_of_rows(rng, shock=0.02)
+    plain = fit_conformal(*valid)
+    shocked = fit_conformal_with_year_shocks(*valid, {"warm": past})
+
+    covered: dict[str, list[float]] = {"plain": [], "shocked": []}
+    for shock in rng.normal(0, 0.12, 300):  # later years
+        y, point, low, high, groups = year_of_rows(rng, shock)
+        for name, table in (("plain", plain), ("shocked", shocked)):
+            lo = conformal_quantile(table, point, low, high, groups, 0.1)
+            hi = conformal_quantile(table, point, low, high, groups, 0.9)
+            covered[name].append(interval_coverage(y, lo, hi, groups)["warm"])
+
+    assert np.mean(covered["shocked"]) == pytest.approx(0.8, abs=0.05)
+    assert np.mean(covered["plain"]) < 0.6  # one year's weather is not every year's
