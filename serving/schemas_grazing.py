@@ -6,9 +6,12 @@ the older answers (the page) keep working unchanged.
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Literal
+
 from pydantic import BaseModel, Field, StrictFloat
 
-from serving.schemas import GrazingAssessment, RotationPlanOut, WhatIfRequest
+from serving.schemas import AdviceOut, GrazingAssessment, RotationPlanOut, WhatIfRequest
 
 RISK_LOW, RISK_HIGH = 0.05, 0.5  # the yield quantiles a planner may ask advice at
 RISK_TEXT = "Yield quantile the advice and plan are made at (default 0.2: capacity holds in four seasons out of five)."
@@ -42,3 +45,26 @@ class WhatIfIn(WhatIfRequest):
 class RotationPlanDetail(RotationPlanOut):
     risk: float | None = Field(None, description="Yield quantile the capacities are taken at.")
     drought: bool = Field(False, description="Planned for a drought year (this county's drought-year yields).")
+
+
+class SeasonInProgressOut(BaseModel):
+    grid_id: str
+    township_id: str
+    season: str
+    season_year: int
+    as_of_month: dt.date = Field(description="Last month of data.")
+    period: str = Field(description="What the pressure is: the months left of the season under way.")
+    months_left: int
+    yield_so_far_kg_ha: float = Field(description="The season's peak standing forage observed so far, kg DM/ha.")
+    capacity_season_su: float = Field(description="NY/T 635 capacity of the whole season, SU.")
+    capacity_left_su: float = Field(description="SU the forage left can carry over the months left, SU.")
+    stocking_su: float = Field(description="Herd forecast over the months left, SU.")
+    stocking_range_su: tuple[float, float]
+    pressure: float = Field(description="Stocking / capacity left.")
+    pressure_range: tuple[float, float]
+    status: Literal["under", "balanced", "over"]
+    advice: AdviceOut
+
+
+class SeasonInProgressList(BaseModel):
+    items: list[SeasonInProgressOut]

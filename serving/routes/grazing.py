@@ -21,6 +21,7 @@ from serving.schemas_grazing import (
     GrazingAssessmentOut,
     GrazingBatchOut,
     RotationPlanDetail,
+    SeasonInProgressList,
     WhatIfIn,
 )
 from serving.scoring import grazing
@@ -76,3 +77,14 @@ def rotation_plan(
 ) -> RotationPlanDetail:
     """County rotation plan for a season: who rests, what moves where, least total distance (HiGHS LP)."""
     return grazing.rotation_plan(state, season, reserve_per_township, lang, risk, drought)
+
+
+@router.get("/in-progress", response_model=SeasonInProgressList)
+def grazing_in_progress(
+    state: StateDep,
+    caller: CallerDep,
+    lang: LangDep,
+    grid_id: Annotated[str | None, Query(pattern=GRID_PATTERN, description="One grid area (default: all).")] = None,
+) -> SeasonInProgressList:
+    """The season under way (e.g. the winter in progress): forage left, herd forecast and advice for its months left."""
+    return grazing.season_in_progress(state, grid_id, lang)
