@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+
+from muzhang.settings import Settings
+from serving.app import create_app
+from serving.deps import AppState
+from serving.routes.market import forecast_values
 
 SPECIES = ("yak", "sheep", "goat", "horse")
 
@@ -80,3 +86,28 @@ def test_market_head_sold_forecast_is_never_negative(client: TestClient, auth: A
         if v < 0
     ]
     assert not negative, f"negative head sold: {negative[:5]}"
+
+
+# --- batches capped by cost (issue 14, item 16) ---------------------------------------------------------
+def test_market_batch_is_capped_by_forecast_values_not_item_count(
+    serving_state: AppState, auth: Any, township_ids: list[str]
+) -> None:
+    per_item = forecast_values(serving_state.registry.get("market").bundle, 1)
+    settings = serving_state.settings.model_copy(update={"market_batch_cost_cap": 2 * per_item})
+    items = [{"township_id": township_ids[0], "species": s} for s in SPECIES[:3]]
+    with TestClient(create_app(state=replace(serving_state, settings=settings))) as client:
+        two = client.post("/v1/market/batch", json={"items": items[:2]}, headers=auth("planner"))
+        three = client.post("/v1/market/batch", json={"items": items}, headers=auth("planner"))
+
+    assert two.status_code == 200, two.text
+    assert three.status_code == 413  # three items are far below the item cap (50 here): their cost is not
+    detail = three.json()["detail"]
+    assert "market_batch_cost_cap" in detail and f"{2 * per_item:,}" in detail and "at most 2 items" in detail
+
+
+def test_default_cost_cap_refuses_a_thousand_item_batch(serving_state: AppState) -> None:
+    bundle = serving_state.registry.get("market").bundle
+
+    default = Settings.model_fields["market_batch_cost_cap"].default
+
+    assert forecast_values(bundle, 1_000) > default >= forecast_values(bundle, 50)
