@@ -8,11 +8,13 @@ history have no arrival time and count as received, timeliness unknown. Pure pan
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import pandas as pd
 
 LEVELS = ("grid_id", "township_id", "village_id")
+UNASSIGNED = "unassigned"  # a grid no reporter key names and no one has reported yet
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ def month_quality(
     submissions: pd.DataFrame,
     *,
     on_time_days: int = 15,
+    chiefs: pd.DataFrame | None = None,
 ) -> MonthQuality:
     """Reporting rates of ``month``.
 
@@ -41,10 +44,16 @@ def month_quality(
         reported: grid-month rows present in the store (grid_id, month).
         submissions: accepted submissions (submission_id, grid_id, month, received_at, status).
         on_time_days: days after the month's end a report still counts as on time.
+        chiefs: grid_id -> chief (:func:`grid_chiefs`); with it, ``by_level`` also has ``chief``.
     """
     month = pd.Timestamp(month).to_period("M").to_timestamp()
     deadline = month + pd.offsets.MonthBegin(1) + pd.Timedelta(days=on_time_days)
     frame = grids[list(LEVELS)].drop_duplicates("grid_id").copy()
+    levels: tuple[str, ...] = (*LEVELS, "county")
+    if chiefs is not None:
+        by_grid = dict(zip(chiefs["grid_id"].astype(str), chiefs["chief"].astype(str), strict=True))
+        frame["chief"] = [by_grid.get(str(g), UNASSIGNED) for g in frame["grid_id"]]
+        levels = (*levels, "chief")
     months = pd.to_datetime(reported["month"]) if len(reported) else pd.Series(dtype="datetime64[ns]")
     received_ids = set(reported.loc[months == month, "grid_id"].astype(str)) if len(reported) else set()
     frame["received"] = frame["grid_id"].astype(str).isin(received_ids)
@@ -55,7 +64,7 @@ def month_quality(
     frame["on_time"] = frame["received"] & arrived & (frame["received_at"] <= deadline_utc)
     frame["late"] = frame["received"] & arrived & (frame["received_at"] > deadline_utc)
     frame["unknown_time"] = frame["received"] & ~arrived
-    by_level = {level: _rates(frame, level) for level in (*LEVELS, "county")}
+    by_level = {level: _rates(frame, level) for level in levels}
     missing = frame.loc[~frame["received"], list(LEVELS)].reset_index(drop=True)
     late = frame.loc[frame["late"], ["grid_id", "received_at"]].reset_index(drop=True)
     return MonthQuality(month, by_level, missing, late)
@@ -80,3 +89,20 @@ def _rates(frame: pd.DataFrame, level: str) -> pd.DataFrame:
     timed = out["on_time"] + out["late"]
     out["on_time_rate"] = (out["on_time"] / timed).where(timed > 0)
     return out.rename_axis(level).reset_index()
+
+
+def grid_chiefs(grids: pd.DataFrame, assigned: Mapping[str, Iterable[str]], senders: pd.DataFrame) -> pd.DataFrame:
+    """Who is expected to report each grid (grid_id, chief): the reporter key that names the grid (a key's
+    holder is the chief), else whoever last sent the grid's report (a township file's ``reported_by``), else
+    :data:`UNASSIGNED`.
+
+    Args:
+        grids: the county's grid areas (grid_id).
+        assigned: reporter key name -> its grids.
+        senders: grid_id, submitted_by of the latest accepted report of each grid (``Store.report_senders``).
+    """
+    chief = dict(zip(senders["grid_id"].astype(str), senders["submitted_by"].astype(str), strict=True))
+    for name, own in assigned.items():
+        chief.update(dict.fromkeys((str(g) for g in own), name))
+    ids = grids["grid_id"].astype(str).drop_duplicates()
+    return pd.DataFrame({"grid_id": ids.to_numpy(), "chief": [chief.get(g, UNASSIGNED) for g in ids]})

@@ -758,6 +758,21 @@ class Store:
         frame = pd.DataFrame(rows, columns=list(submissions.c.keys()))
         return _typed(frame, dates=("month",), stamps=("received_at",))
 
+    def report_senders(self, until: str | date | pd.Timestamp | None = None) -> pd.DataFrame:
+        """grid_id, submitted_by of each grid's latest accepted report (up to ``until``'s month): who reports
+        the grid. Carried months are no one's report and are left out."""
+        query = (
+            sa.select(submissions.c.grid_id, submissions.c.submitted_by)
+            .where(submissions.c.status.in_(("accepted", "partial")), submissions.c.source != "carry")
+            .order_by(submissions.c.received_at, submissions.c.submission_id)
+        )
+        if until is not None:
+            query = query.where(submissions.c.month <= month_start(until))
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        frame = pd.DataFrame(rows, columns=["grid_id", "submitted_by"])
+        return frame.drop_duplicates("grid_id", keep="last").reset_index(drop=True)
+
     def value_history(self, grid_id: str, month: str | date | pd.Timestamp) -> pd.DataFrame:
         """Every audited change of one grid-month's values, oldest first."""
         key = fr.key_text(["grid_id", "month"], [grid_id, month_start(month)])

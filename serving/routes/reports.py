@@ -241,16 +241,17 @@ class DataQualityOut(BaseModel):
     county: LevelRate
     townships: list[LevelRate]
     villages: list[LevelRate]
+    chiefs: list[LevelRate] = Field(
+        description="Per herder chief (the reporter key naming the grid, else who last reported it; "
+        "'unassigned' if neither): the chief's grids expected, received, on time, late."
+    )
     missing_grids: list[str]
     late_grids: list[str]
     flags: list[FlagOut] = Field(description="Values flagged for follow-up this month (open first).")
 
 
 def _levels(frame: pd.DataFrame, level: str) -> list[LevelRate]:
-    rows = frame.rename(columns={level: "key"}).to_dict("records")
-    return [
-        LevelRate(**{str(k): (None if isinstance(v, float) and pd.isna(v) else v) for k, v in r.items()}) for r in rows
-    ]
+    return [LevelRate(**_level_values(r, level)) for r in frame.to_dict("records")]
 
 
 @router.get("/data-quality", response_model=DataQualityOut)
@@ -259,23 +260,13 @@ def data_quality(
     caller: DataQualityDep,
     month: Annotated[str | None, Query(pattern=MONTH_PATTERN, description="YYYY-MM (default: the latest)")] = None,
 ) -> DataQualityOut:
-    """Completeness and timeliness of a month's reports per township and village, missing grids, flagged values."""
-    from serving.quality import month_quality
-
+    """Completeness and timeliness of a month's reports per township, village and chief; missing grids; flags."""
     store = _store(state)
     county = state.county
     when = pd.Timestamp(f"{month}-01") if month else (store.last_month() or county.last_month)
-    submissions = store.submissions(when)
-    arrived = submissions[submissions["source"] != "carry"] if len(submissions) else submissions
-    monthly = county.tables.grid_monthly
-    reported = monthly.loc[pd.to_datetime(monthly["month"]) == when, ["grid_id", "month"]]
-    carried_here = {g for g, months in county.carried.items() if when in months}
-    reported = reported[~reported["grid_id"].astype(str).isin(carried_here)]  # carried: not a report
-    if len(arrived):
-        accepted = arrived[arrived["status"].isin(["accepted", "partial"])][["grid_id", "month"]]
-        reported = pd.concat([reported, accepted.assign(month=pd.to_datetime(accepted["month"]))])
+    chiefs = _chiefs(state, store, when)
+    quality = _month_quality(state, store, when, store.submissions(when), chiefs)
     days = state.settings.on_time_days
-    quality = month_quality(when, county.tables.grids, reported, arrived, on_time_days=days)
     flags = store.flags(month=when)
     open_first = flags.assign(_closed=flags["status"] != "open").sort_values(["_closed", "id"]) if len(flags) else flags
     flag_rows = open_first.to_dict("records")
@@ -285,10 +276,109 @@ def data_quality(
         county=_levels(quality.by_level["county"], "county")[0],
         townships=_levels(quality.by_level["township_id"], "township_id"),
         villages=_levels(quality.by_level["village_id"], "village_id"),
+        chiefs=_levels(quality.by_level["chief"], "chief"),
         missing_grids=quality.missing["grid_id"].astype(str).tolist(),
         late_grids=quality.late["grid_id"].astype(str).tolist(),
         flags=[_flag(f) for f in flag_rows],
     )
+
+
+def _chiefs(state: AppState, store: Any, until: pd.Timestamp) -> pd.DataFrame:
+    """grid_id -> chief, from the reporter keys and the store's senders (see serving.quality.grid_chiefs)."""
+    from serving.quality import grid_chiefs
+
+    assigned = {k.name: k.grids for k in state.keys if k.role == "reporter" and k.grids}
+    return grid_chiefs(state.county.tables.grids, assigned, store.report_senders(until))
+
+
+def _month_quality(
+    state: AppState, store: Any, when: pd.Timestamp, submissions: pd.DataFrame, chiefs: pd.DataFrame
+) -> Any:
+    """A month's reporting rates: reports that arrived, and the county's rows that were not carried."""
+    from serving.quality import month_quality
+
+    county = state.county
+    arrived = submissions[submissions["source"] != "carry"] if len(submissions) else submissions
+    monthly = county.tables.grid_monthly
+    reported = monthly.loc[pd.to_datetime(monthly["month"]) == when, ["grid_id", "month"]]
+    carried_here = {g for g, months in county.carried.items() if when in months}
+    reported = reported[~reported["grid_id"].astype(str).isin(carried_here)]  # carried: not a report
+    if len(arrived):
+        accepted = arrived[arrived["status"].isin(["accepted", "partial"])][["grid_id", "month"]]
+        accepted = accepted.assign(month=pd.to_datetime(accepted["month"]))
+        reported = pd.concat([reported, accepted]) if len(reported) else accepted  # no empty frame in a concat
+    days = state.settings.on_time_days
+    return month_quality(when, county.tables.grids, reported, arrived, on_time_days=days, chiefs=chiefs)
+
+
+class ChiefMonth(LevelRate):
+    month: date
+
+
+class ChiefSubmission(BaseModel):
+    submission_id: str
+    grid_id: str
+    month: date
+    received_at: str
+    status: str
+    source: str
+
+
+class ChiefHistoryOut(BaseModel):
+    chief: str
+    grids: list[str] = Field(description="The grid areas this chief reports (see DataQualityOut.chiefs).")
+    months: list[ChiefMonth] = Field(description="Per month, oldest first: the chief's grids expected, received...")
+    submissions: list[ChiefSubmission] = Field(description="What the chief's grids sent in those months, by arrival.")
+
+
+@router.get("/data-quality/chiefs/{chief}", response_model=ChiefHistoryOut)
+def chief_history(
+    state: StateDep,
+    caller: DataQualityDep,
+    chief: Annotated[str, Path(min_length=1, max_length=64)],
+    months: Annotated[int, Query(ge=1, le=120, description="How many months back from the latest")] = 12,
+) -> ChiefHistoryOut:
+    """A herder chief's reporting history: completeness and timeliness per month, and every report sent."""
+    store = _store(state)
+    last = store.last_month() or state.county.last_month
+    chiefs = _chiefs(state, store, last)
+    grids = sorted(chiefs.loc[chiefs["chief"] == chief, "grid_id"].astype(str))
+    if not grids:
+        raise NotFound(f"chief: no grid area is reported by {chief!r}")
+    everything = store.submissions()
+    mine = everything[everything["grid_id"].astype(str).isin(grids)] if len(everything) else everything
+    out_months = []
+    for step in range(months - 1, -1, -1):
+        when = pd.Timestamp(last) - pd.DateOffset(months=step)
+        in_month = mine[pd.to_datetime(mine["month"]) == when] if len(mine) else mine
+        quality = _month_quality(state, store, when, in_month, chiefs)
+        rates = quality.by_level["chief"]
+        row = rates[rates["chief"] == chief].to_dict("records")[0]
+        out_months.append(ChiefMonth(month=when.date(), **_level_values(row, "chief")))
+    start = pd.Timestamp(last) - pd.DateOffset(months=months - 1)
+    shown = mine[pd.to_datetime(mine["month"]) >= start] if len(mine) else mine
+    return ChiefHistoryOut(
+        chief=chief,
+        grids=grids,
+        months=out_months,
+        submissions=[
+            ChiefSubmission(
+                submission_id=str(r["submission_id"]),
+                grid_id=str(r["grid_id"]),
+                month=pd.Timestamp(r["month"]).date(),
+                received_at=pd.Timestamp(r["received_at"]).isoformat(),
+                status=str(r["status"]),
+                source=str(r["source"]),
+            )
+            for r in shown.to_dict("records")
+        ],
+    )
+
+
+def _level_values(row: dict[Any, Any], level: str) -> dict[str, Any]:
+    return {
+        ("key" if k == level else str(k)): (None if isinstance(v, float) and pd.isna(v) else v) for k, v in row.items()
+    }
 
 
 def _flag(row: dict[Any, Any]) -> FlagOut:

@@ -5,7 +5,7 @@
 
 import * as api from "./api.js";
 import { clear, h } from "./dom.js";
-import { monthLabel, numberFormat, percent, t } from "./i18n.js";
+import { getLang, monthLabel, numberFormat, percent, t } from "./i18n.js";
 import { errorLine, fieldLabel, legendList, loadingLine } from "./widgets.js";
 
 const COLOURS = { missing: "#d73027", late: "#fdae61", received: "#4575b4" };
@@ -20,6 +20,12 @@ const COLUMNS = [
 // The counts of an upload's answer, in this order (``rows`` is said apart; a count the answer lacks is 0).
 const UPLOAD_COUNTS = ["inserted", "updated", "unchanged", "duplicate", "refused", "flagged"];
 const RESOLUTIONS = { confirmed: "dq_confirm", corrected: "dq_corrected" };
+// Per herder chief (GET /v1/data-quality ``chiefs``): the words here, so this view's addition stays in one file.
+const CHIEFS_SHOWN = 30;
+const CHIEF_WORDS = {
+  zh: { caption: "各牧长报送情况（报送率最低在前）", chief: "牧长" },
+  en: { caption: "By herder chief (lowest reporting rate first)", chief: "Herder chief" },
+};
 
 /** ``t(key)`` when the page has a sentence for it, else ``fallback`` (a raw value from the service). */
 function known(key, fallback) {
@@ -127,6 +133,39 @@ export class QualityView {
       h("caption", { text: t("dq_by_township") }),
       h("thead", {}, h("tr", {}, head)),
       h("tbody", {}, rows.map((r) => h("tr", { "data-township": r.key }, COLUMNS.map((c) => cell(r, c))))),
+    );
+  }
+
+  /** The chiefs who report least (reporting rate, then on-time rate, lowest first): the first follow-up calls. */
+  #chiefTable() {
+    const chiefs = [...(this.data.chiefs ?? [])];
+    if (!chiefs.length) return h("span", { hidden: true });
+    const rate = (x) => (x === null || x === undefined ? 2 : x); // no rate yet: last
+    chiefs.sort((a, b) => rate(a.reporting_rate) - rate(b.reporting_rate) || rate(a.on_time_rate) - rate(b.on_time_rate) || String(a.key).localeCompare(String(b.key)));
+    const words = CHIEF_WORDS[getLang()] ?? CHIEF_WORDS.en;
+    const shown = chiefs.slice(0, CHIEFS_SHOWN);
+    const heads = [words.chief, ...COLUMNS.slice(1).map((c) => t(c.label))];
+    return h(
+      "details",
+      { class: "dq-chiefs", id: "dq-chiefs" },
+      h("summary", { text: `${words.caption} (${shown.length} / ${chiefs.length})` }),
+      h(
+        "table",
+        {},
+        h("thead", {}, h("tr", {}, heads.map((k) => h("th", { scope: "col", text: k })))),
+        h(
+          "tbody",
+          {},
+          shown.map((r) =>
+            h(
+              "tr",
+              { "data-chief": r.key },
+              h("th", { scope: "row", text: r.key }),
+              COLUMNS.slice(1).map((c) => h("td", { class: "num", text: c.rate ? percent(r[c.key]) : numberFormat(r[c.key]) })),
+            ),
+          ),
+        ),
+      ),
     );
   }
 
@@ -371,6 +410,7 @@ export class QualityView {
         stat(t("dq_on_time_rate"), percent(c.on_time_rate), t("dq_on_time_note", { days: d.on_time_days, late: c.late }), "dq-on-time-rate"),
       ),
       this.#townshipTable(),
+      this.#chiefTable(),
       h("section", {}, h("h3", { text: `${t("dq_missing_grids")} (${d.missing_grids.length})` }), this.#gridList(d.missing_grids, "dq-missing", "missing")),
       h("section", {}, h("h3", { text: `${t("dq_late_grids")} (${d.late_grids.length})` }), this.#gridList(d.late_grids, "dq-late", "late")),
       h(

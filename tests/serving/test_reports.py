@@ -241,3 +241,21 @@ def test_the_same_file_uploaded_twice_at_once_is_kept_once(http: TestClient, sto
     assert outcomes.count("inserted") == len(grids) and outcomes.count("duplicate") == len(grids)
     subs = store_state.store.submissions("2020-06-01")
     assert sorted(subs["grid_id"]) == grids
+
+
+def test_completeness_and_timeliness_per_chief_and_a_chiefs_history(
+    http: TestClient, store_state: AppState, chief: dict[str, str], auth: Any
+) -> None:
+    first, second = sorted(store_state.keys[-1].grids)
+    sent = report_for(store_state, first, "2020-07-01", "dev1-2020-07")
+    assert http.post("/v1/reports", json=sent, headers=chief).status_code == 200  # years after July 2020: late
+    quality = http.get("/v1/data-quality?month=2020-07", headers=auth(STAFF_ROLE)).json()
+    (mine,) = [c for c in quality["chiefs"] if c["key"] == "chief-1"]
+    assert (mine["expected"], mine["received"], mine["on_time"], mine["late"]) == (2, 1, 0, 1)
+    history = http.get("/v1/data-quality/chiefs/chief-1?months=2", headers=auth(STAFF_ROLE))
+    assert history.status_code == 200, history.text
+    body = history.json()
+    assert body["grids"] == [first, second] and [m["month"] for m in body["months"]][-1] == "2020-07-01"
+    assert body["months"][-1]["received"] == 1 and "dev1-2020-07" in {s["submission_id"] for s in body["submissions"]}
+    assert http.get("/v1/data-quality/chiefs/nobody", headers=auth(STAFF_ROLE)).status_code == 404
+    assert http.get("/v1/data-quality/chiefs/chief-1", headers=chief).status_code == 403

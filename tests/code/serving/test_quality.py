@@ -60,3 +60,25 @@ def test_other_months_do_not_count() -> None:
     reported = pd.DataFrame({"grid_id": ["G001"], "month": [pd.Timestamp("2024-12-01")]})
     q = month_quality(MONTH, GRIDS, reported, pd.DataFrame())
     assert q.by_level["county"].iloc[0]["received"] == 0 and len(q.missing) == 4
+
+
+def test_rates_per_chief_from_keys_then_senders_then_unassigned() -> None:
+    from serving.quality import UNASSIGNED, grid_chiefs
+
+    senders = pd.DataFrame({"grid_id": ["G002", "G003"], "submitted_by": ["C-G002-1", "C-G003-1"]})
+    chiefs = grid_chiefs(GRIDS, {"chief-a": ["G001", "G002"]}, senders)  # a key wins over who last sent
+    assert chiefs.set_index("grid_id")["chief"].to_dict() == {
+        "G001": "chief-a", "G002": "chief-a", "G003": "C-G003-1", "G004": UNASSIGNED,
+    }  # fmt: skip
+    reported = pd.DataFrame({"grid_id": ["G001", "G002", "G003"], "month": [MONTH] * 3})
+    subs = pd.DataFrame(
+        [
+            submission("G001", "2025-02-03T08:00:00Z"),
+            submission("G002", "2025-02-25T08:00:00Z"),  # late
+            submission("G003", "2025-02-01T08:00:00Z"),
+        ]
+    )
+    rates = month_quality(MONTH, GRIDS, reported, subs, chiefs=chiefs).by_level["chief"].set_index("chief")
+    assert rates.loc["chief-a", ["expected", "received", "on_time", "late"]].tolist() == [2, 2, 1, 1]
+    assert rates.loc["chief-a", "on_time_rate"] == pytest.approx(0.5)
+    assert rates.loc[UNASSIGNED, ["expected", "received"]].tolist() == [1, 0]
