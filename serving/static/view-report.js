@@ -104,7 +104,8 @@ export class ReportView {
       this.result?.querySelector(`.queued[data-submission="${CSS.escape(body.submission_id)}"]`)?.remove();
       return "answered";
     } catch (err) {
-      if (err instanceof api.ApiError && err.status === 0) return "offline";
+      // no answer, or the session ended before it came (signed out): the report stays for the next try
+      if ((err instanceof api.ApiError && err.status === 0) || api.isStale(err)) return "offline";
       if (err instanceof api.ApiError && (err.status >= 500 || err.status === 401)) {
         this.#logError(body, err);
         return "kept";
@@ -307,6 +308,7 @@ export class ReportView {
       this.#logAnswer(body, answer);
       this.#showAnswer(body, answer);
     } catch (err) {
+      if (api.isStale(err)) return; // signed out meanwhile: the report waits in the outbox
       if (err instanceof api.ApiError && (err.status === 0 || err.status >= 500 || err.status === 401)) {
         this.result.append(h("p", { class: "queued", role: "status", "data-submission": body.submission_id, text: t("report_queued") }));
         if (err.status !== 0) this.result.append(errorLine(err));

@@ -20,6 +20,7 @@ export function loadingLine(key = "loading") {
  * gives one sentence per problem in the page's language (``options``: see errors.problemSentence).
  */
 export function errorLine(err, options = {}) {
+  if (err?.name === "AbortError") return h("p", { hidden: true }); // the session ended: nothing to tell
   const messages = { 0: "err_network", 401: "err_401", 403: "err_403", 503: "err_503" };
   const key = messages[err?.status];
   const problems = key ? null : problemSentences(err?.detail, options);
