@@ -204,15 +204,7 @@ def hard_rules(
     latest = pd.Timestamp(latest_month)
     out: dict[str, tuple[tuple[HardRule, ...], bool]] = {}
     for spec in catalog.fields_of(TABLE):
-        found: list[HardRule] = []
-        for rule_id, bound in (("min", spec.min), ("max", spec.max)):
-            if bound is not None:
-                limit = pd.Timestamp(bound) if isinstance(bound, date) else float(bound)
-                found.append(HardRule(spec.name, rule_id, "ge" if rule_id == "min" else "le", limit))
-        if spec.categories:
-            found.append(HardRule(spec.name, "category", "isin", tuple(spec.categories)))
-        if spec.pattern is not None:
-            found.append(HardRule(spec.name, "pattern", "fullmatch", spec.pattern))
+        found = field_rules(spec)
         if spec.name == "grid_id":
             found.append(HardRule(spec.name, "unknown_grid", "known", (spec.pattern or ".*", frozenset(known_grids))))
         if spec.name == "month":
@@ -220,6 +212,22 @@ def hard_rules(
             found.append(HardRule(spec.name, "month_future", "not_after_month", latest))
         out[spec.name] = (tuple(found), spec.nullable)
     return out
+
+
+def field_rules(spec: FieldSpec) -> list[HardRule]:
+    """The rules a catalog entry states for any table: its range (``min``, ``max``), categories and pattern.
+    Intake (:func:`hard_rules`) and ``muzhang data validate`` (:mod:`muzhang.catalog.rules`) both read them
+    from here."""
+    found: list[HardRule] = []
+    for rule_id, bound in (("min", spec.min), ("max", spec.max)):
+        if bound is not None:
+            limit = pd.Timestamp(bound) if isinstance(bound, date) else float(bound)
+            found.append(HardRule(spec.name, rule_id, "ge" if rule_id == "min" else "le", limit))
+    if spec.categories:
+        found.append(HardRule(spec.name, "category", "isin", tuple(spec.categories)))
+    if spec.pattern is not None:
+        found.append(HardRule(spec.name, "pattern", "fullmatch", spec.pattern))
+    return found
 
 
 def _pandera_check(rule: HardRule) -> pa.Check:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from muzhang.catalog import FieldSpec, TableSpec
+from muzhang.catalog.checks import HardRule, field_rules
 
 BoolArray = np.ndarray
 TRUE_WORDS = frozenset({"true", "1", "1.0"})
@@ -44,21 +45,27 @@ def column_rules(column: pd.Series, spec: FieldSpec) -> Iterator[tuple[str, Bool
     elif spec.type == "boolean":
         yield "must be true or false", present & ~_is_boolean(column)
     elif spec.type == "category":
-        categories = spec.categories or ()
-        yield f"must be one of {', '.join(categories)}", present & ~column.isin(categories).to_numpy()
-    elif spec.pattern is not None:
-        yield f"must match {spec.pattern}", present & ~_matches(column, spec.pattern)
+        for rule in _stated(spec, "isin"):
+            yield f"must be one of {', '.join(rule.arg)}", present & ~column.isin(rule.arg).to_numpy()
+    else:
+        for rule in _stated(spec, "fullmatch"):
+            yield f"must match {rule.arg}", present & ~_matches(column, rule.arg)
+
+
+def _stated(spec: FieldSpec, kind: str) -> list[HardRule]:
+    """The field's catalog rules of one kind, as intake reads them (muzhang.catalog.checks.field_rules)."""
+    return [r for r in field_rules(spec) if r.kind == kind]
 
 
 def range_rules(values: np.ndarray | pd.Series, ok: BoolArray, spec: FieldSpec) -> Iterator[tuple[str, BoolArray]]:
     """Values below min or above max (floats, or timestamps for date fields); ``ok`` marks checkable rows."""
-    for bound, op, rule in ((spec.min, operator.lt, ">="), (spec.max, operator.gt, "<=")):
-        if bound is None:
+    for found in field_rules(spec):
+        if found.kind not in ("ge", "le"):
             continue
-        limit = pd.Timestamp(bound) if isinstance(bound, date) else float(bound)
+        op, rule, bound = (operator.lt, ">=", spec.min) if found.kind == "ge" else (operator.gt, "<=", spec.max)
         with np.errstate(invalid="ignore"):
-            outside = np.asarray(op(values, limit), dtype=bool)
-        yield f"must be {rule} {format_bound(bound)}", ok & outside
+            outside = np.asarray(op(values, found.arg), dtype=bool)
+        yield f"must be {rule} {format_bound(bound)}", ok & outside  # type: ignore[arg-type]
 
 
 def foreign_key_rules(

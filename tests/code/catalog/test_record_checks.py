@@ -166,3 +166,27 @@ def test_a_value_is_coerced_to_its_catalog_type() -> None:
     assert coerce_value("2025-01-01", catalog.field("month")) == (pd.Timestamp("2025-01-01"), False)
     assert coerce_value("", catalog.field("ndvi")) == (None, False)
     assert np.isnan(record_columns({"grid_id": "G1", "month": "2025-01-01", "yak": None})["yak"][0])
+
+
+def test_data_validate_and_intake_refuse_the_same_cells(
+    good: dict[str, Any], county: tuple[pd.DataFrame, frozenset[str]], latest: pd.Timestamp, history: pd.DataFrame
+) -> None:
+    """``muzhang data validate`` (vectorised masks, muzhang.catalog.rules) and intake (pandera) read the same
+    catalog rules (checks.field_rules): on one CSV-like frame they refuse the same cells."""
+    from muzhang.catalog.validate import validate_table
+
+    bad_cells = [
+        ("yak", "-1"), ("yak", "12.5"), ("yak", "many"), ("yak", ""), ("ndvi", "1.5"), ("temp_mean_c", "-60"),
+        ("snow_days", "32"), ("rest_status", "resting"), ("grid_id", "G1"), ("grid_id", "G999"), ("ndvi", "inf"),
+        ("dispute_kind", ""), ("rested_share", "0.5"), ("month", "2024-12-01"), ("month", "20xx-12-01"),
+    ]  # fmt: skip
+    grids = [f"G{i:03d}" for i in range(1, len(bad_cells) + 1)]  # one grid per row: no repeated key
+    rows = [{**good, "grid_id": g, name: value} if name != "grid_id" else {**good, name: value}
+            for g, (name, value) in zip(grids, bad_cells, strict=True)]  # fmt: skip
+    frame = pd.DataFrame(rows).astype(str).replace({"None": ""})
+    frame = frame.assign(month=[r["month"] for r in rows])
+    validated = validate_table(frame, "grid_monthly", load_catalog(), known_ids={"grid_id": county[1]})
+    by_validate = {(v.row, v.field) for v in validated if v.severity == "error"}
+    checked = check_reports(frame, known_grids=county[1], latest_month=latest, history=history)
+    by_intake = {(int(r.row), r.field) for r in checked.refused.itertuples(index=False)}
+    assert by_validate == by_intake and len(by_intake) == 13  # all but the share of 0.5 and the good month
