@@ -108,7 +108,9 @@ def parse_csv(content: bytes, cap: int) -> list[BaseModel]:
         TooMany: more rows than ``cap``.
     """
     try:
-        text = content.decode("utf-8-sig")
+        # pandas' C parser drops NUL characters (a cell "\x00" would read as empty and pass): make each one
+        # a character no field accepts, so the cell is refused and named like any other bad value.
+        text = content.decode("utf-8-sig").replace("\x00", "\ufffd")
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, on_bad_lines="error")
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InvalidInput(f"file: not a readable UTF-8 CSV with a header row ({type(exc).__name__})") from None
