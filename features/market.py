@@ -17,14 +17,17 @@ targets NaN.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
+from features.classical import seasonal_trend_forecast
 from features.common import (
     Past,
     anomaly_vs_past_years,
     calendar_features,
     complete_panel,
     last_season_total,
+    month_of_year,
     month_timestamp,
     past_features,
 )
@@ -48,6 +51,10 @@ SEASONAL = [
     f"seasonal_naive_{SHORT[c]}" if lag == 12 else f"{SHORT[c]}_seasonal{lag}" for c in SERIES for lag in SEASONAL_LAGS
 ]
 WEATHER = ["summer_precip_anomaly", "winter_snow_days"]
+# The classical seasonal-trend forecast of each series for the row's target month (features.classical), in
+# the series' unit: a feature, and the base the boosters learn a correction to (training.families.market).
+CLASSICAL = {c: f"classical_{SHORT[c]}" for c in SERIES}
+LOG_SCALE = {"head_sold": "log1p", "price_yuan_per_head": "log"}
 FEATURES = [
     "horizon",
     "species",
@@ -58,6 +65,7 @@ FEATURES = [
     "herd_head_change12",
     *SEASONAL,
     *WEATHER,
+    *CLASSICAL.values(),
 ]
 TARGETS = list(SERIES.values())
 
@@ -83,6 +91,7 @@ def build_market_features(
     first_n = int(series["month_n"].min())  # an origin is a month with data
     rows = rows[(rows["origin_n"] >= first_n) & (forecast | (rows["target_n"] <= last_n))]
     rows = _join_series(rows, series, by, 0, {c: t for c, t in SERIES.items()})
+    rows = rows.merge(_classical_forecasts(series, by), on=[*by, "origin_n", "horizon"], how="left")
     for lag in SEASONAL_LAGS:
         names = {c: (f"seasonal_naive_{SHORT[c]}" if lag == 12 else f"{SHORT[c]}_seasonal{lag}") for c in SERIES}
         rows = _join_series(rows, series, by, lag, names)
@@ -135,3 +144,29 @@ def _township_weather(tables: CountyTables, domain: Domain) -> pd.DataFrame:
         panel, ["township_id"], "snow_days", domain.season_months["cold"], to_date=True
     )
     return panel[["township_id", "month_n", *WEATHER]]
+
+
+def _classical_forecasts(series: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Per series, origin month and horizon: the classical seasonal-trend forecast of each value, made with
+    the data up to the origin (``series`` is a complete panel, sorted by series then month)."""
+    keys = series[by].drop_duplicates()
+    months = np.sort(series["month_n"].unique())
+    shape = (len(keys), len(months))
+    out = pd.DataFrame(
+        {
+            **{c: np.repeat(keys[c].to_numpy(), len(months) * len(HORIZONS)) for c in by},
+            "origin_n": np.tile(np.repeat(months, len(HORIZONS)), len(keys)),
+            "horizon": np.tile(np.array(HORIZONS), len(keys) * len(months)),
+        }
+    )
+    for column, name in CLASSICAL.items():
+        values = series[column].to_numpy(dtype=float).reshape(shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (
+                np.log1p(np.where(values >= 0, values, np.nan))
+                if LOG_SCALE[column] == "log1p"
+                else np.log(np.where(values > 0, values, np.nan))
+            )
+        forecast = seasonal_trend_forecast(z, month_of_year(months), HORIZONS).reshape(-1)
+        out[name] = np.maximum(np.expm1(forecast), 0.0) if LOG_SCALE[column] == "log1p" else np.exp(forecast)
+    return out

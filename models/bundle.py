@@ -15,6 +15,8 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from models.linear import LinearBooster, is_linear_model_file
+
 TaskKind = Literal["regression", "binary", "quantile"]
 Transform = Literal["none", "log1p", "log_ratio", "log1p_ratio"]
 
@@ -96,6 +98,9 @@ class TaskModel:
     base_index: int | None = None
     # Conformal shifts (transformed scale) that make each quantile cover its level on the validation slice.
     quantile_shifts: dict[float, float] = field(default_factory=dict)
+    # Which candidate this is and how the candidates scored on validation (training only; the bundle's
+    # metadata keeps it as "candidates").
+    selection: dict[str, Any] = field(default_factory=dict)
 
     def raw(self, x: np.ndarray) -> np.ndarray:
         """The booster's raw score (log-odds for binary tasks)."""
@@ -215,6 +220,12 @@ def require_complete_model_file(path: Path) -> None:
     process. A file ``Booster.save_model`` wrote completely has its trees, its parameters and ends with a
     ``pandas_categorical:`` line.
     """
+    if is_linear_model_file(path):  # a GLM or classical candidate: complete if its JSON parses
+        try:
+            LinearBooster.from_string(Path(path).read_text(encoding="utf-8"))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"linear model file {Path(path).name} is incomplete or damaged; not loading it") from exc
+        return
     text = Path(path).read_bytes()
     last_line = text.rstrip(b"\n").rsplit(b"\n", 1)[-1]
     complete = (
@@ -228,6 +239,8 @@ def require_complete_model_file(path: Path) -> None:
 
 
 def _booster(path: Path) -> lgb.Booster:
+    if is_linear_model_file(path):  # a GLM or classical candidate won: same interface, JSON file
+        return LinearBooster.from_string(Path(path).read_text(encoding="utf-8"))  # type: ignore[return-value]
     require_complete_model_file(path)
     return lgb.Booster(model_file=str(path))
 

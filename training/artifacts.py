@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import matplotlib
@@ -32,7 +31,7 @@ def feature_importance(result: TrainResult) -> pd.DataFrame:
 
 
 def write_shap_summary(result: TrainResult, path: Path, *, personal: bool, max_rows: int = 800) -> None:
-    """Global SHAP summary of the first task's booster on test rows (bar chart only for personal data)."""
+    """Global SHAP summary of the first task's model on test rows (bar chart only for personal data)."""
     import shap  # heavy import (2-3 s); only training needs it
 
     task = next(iter(result.bundle.tasks.values()))
@@ -40,11 +39,9 @@ def write_shap_summary(result: TrainResult, path: Path, *, personal: bool, max_r
     rng = np.random.default_rng(0)
     rows = rng.choice(len(x), min(max_rows, len(x)), replace=False)
     frame = pd.DataFrame(x[rows], columns=result.features)
-    with warnings.catch_warnings():  # shap warns that its binary output format changed; we handle both
-        warnings.simplefilter("ignore", UserWarning)
-        values = shap.TreeExplainer(task.booster).shap_values(frame)
-    if isinstance(values, list):  # older shap returns one array per class for binary models
-        values = values[-1]
+    # The model's own exact contributions: TreeSHAP for a booster (what shap.TreeExplainer computes), the
+    # linear terms for a GLM or classical candidate.
+    values = np.asarray(task.booster.predict(x[rows], pred_contrib=True), dtype=float)[:, :-1]
     plt.figure()
     shap.summary_plot(values, frame, plot_type="bar" if personal else "dot", show=False, max_display=15)
     plt.title(f"{result.bundle.family}: SHAP summary ({task.name})")

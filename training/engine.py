@@ -11,11 +11,21 @@ import pandas as pd
 
 from features import FeatureSet
 from models.bundle import FeatureEncoder, ModelBundle, TaskModel
+from models.metrics import probability_metrics, quantile_metrics
 from models.reference import bundle_reference
+from training.candidates import (
+    choose,
+    classical_point,
+    fit_logistic_glm,
+    fit_quantile_offsets,
+    nearly_constant,
+)
 from training.config import ExperimentConfig
 from training.families import Family, TaskPlan, plan_for
 from training.fit import booster_params, fit_booster, fit_platt
 from training.splits import Split
+
+MIN_LEAF_ROWS = 5
 
 
 @dataclass
@@ -58,11 +68,19 @@ def fit_tasks(
     features: list[str],
     tasks: list[TaskPlan],
     params: dict[str, Any] | None = None,
+    valid_scale: dict[str, np.ndarray] | None = None,
 ) -> tuple[FeatureEncoder, dict[str, TaskModel]]:
-    """Fit the boosters of every task on the train slice (early stopping and calibration on validation)."""
+    """Fit every task's candidates on the train slice and keep the one that does best on validation.
+
+    LightGBM always (early stopping, then Platt or conformal shifts on validation); beside it a regularised
+    logistic GLM for probabilities, and the classical forecast for a task that names one. A candidate that
+    predicts a constant is never kept (:class:`training.candidates.ConstantModelError` if none is left).
+    ``valid_scale`` (task -> MASE scale of each validation row) scores quantile tasks on validation.
+    """
     encoder = FeatureEncoder(features, {f: fs.categorical[f] for f in features if f in fs.categorical})
     x = encoder.encode(fs.frame)
     base = {**cfg.lightgbm, **(params or {})}
+    vocab_sizes = {features.index(f): len(v) for f, v in encoder.vocabularies.items()}
     models: dict[str, TaskModel] = {}
     for task in tasks:
         directions = fs.monotone if task.monotone is None else task.monotone
@@ -70,6 +88,7 @@ def fit_tasks(
         y = transform_target(fs.frame, task, x, features)
         tr = split.train[np.isfinite(y[split.train])]
         va = split.valid[np.isfinite(y[split.valid])]
+        scaled = scale_params_to_rows(base, len(tr))
 
         def fit(
             kind: Any,
@@ -79,8 +98,9 @@ def fit_tasks(
             va: np.ndarray = va,
             y: np.ndarray = y,
             monotone: list[int] = monotone,
+            scaled: dict[str, Any] = scaled,
         ) -> Any:
-            p = booster_params(base, kind, alpha=alpha, seed=cfg.seed, monotone=monotone)
+            p = booster_params(scaled, kind, alpha=alpha, seed=cfg.seed, monotone=monotone)
             return fit_booster(
                 x[tr],
                 y[tr],
@@ -93,27 +113,118 @@ def fit_tasks(
                 early_stopping_rounds=cfg.early_stopping_rounds,
             )
 
+        candidates: dict[str, TaskModel] = {}
         if task.kind == "binary":
             booster = fit("binary")
             calibration = fit_platt(np.asarray(booster.predict(x[va], raw_score=True)), y[va])
-            models[task.name] = TaskModel(task.name, "binary", booster, calibration=calibration, unit=task.unit)
+            candidates["lightgbm"] = TaskModel(task.name, "binary", booster, calibration=calibration, unit=task.unit)
+            glm = fit_logistic_glm(x[tr], y[tr], x[va], y[va], vocab_sizes, cfg.seed)
+            glm_calibration = fit_platt(glm.predict(x[va], raw_score=True), y[va])
+            candidates["glm"] = TaskModel(task.name, "binary", glm, calibration=glm_calibration, unit=task.unit)  # type: ignore[arg-type]
         else:
-            levels = cfg.quantiles if task.kind == "regression" else sorted({*cfg.quantiles, 0.5})
-            quantiles = {q: fit("quantile", q) for q in levels}
-            point = fit("regression") if task.kind == "regression" else quantiles[0.5]
-            shifts = {q: conformal_shift(y[va], b.predict(x[va]), q) for q, b in quantiles.items() if b is not point}
-            base_index = features.index(task.base) if task.base else None
-            models[task.name] = TaskModel(
-                task.name,
-                task.kind,
-                point,
-                quantiles,
-                unit=task.unit,
-                transform=task.transform,
-                base_index=base_index,
-                quantile_shifts=shifts,
-            )
+            candidates["lightgbm"] = fit_value_task(task, cfg, features, x, y, va, fit)
+            if task.classical is not None and task.kind == "quantile":
+                candidates["classical"] = fit_classical_task(task, cfg, fs.frame, features, x, split)
+        scores = {
+            name: validation_score(model, task, fs.frame, x, split.valid, cfg, (valid_scale or {}).get(task.name))
+            for name, model in candidates.items()
+        }
+        constant = [name for name, model in candidates.items() if nearly_constant(model.point(x[va]))]
+        chosen = choose(scores, constant, task.name)
+        models[task.name] = candidates[chosen]
+        models[task.name].selection = {"chosen": chosen, "valid_scores": scores, "constant": constant}
     return encoder, models
+
+
+def fit_value_task(
+    task: TaskPlan, cfg: ExperimentConfig, features: list[str], x: np.ndarray, y: np.ndarray, va: np.ndarray, fit: Any
+) -> TaskModel:
+    """LightGBM for a regression or quantile task: point and quantile boosters, conformal shifts on validation."""
+    levels = cfg.quantiles if task.kind == "regression" else sorted({*cfg.quantiles, 0.5})
+    quantiles = {q: fit("quantile", q) for q in levels}
+    point = fit("regression") if task.kind == "regression" else quantiles[0.5]
+    shifts = {q: conformal_shift(y[va], b.predict(x[va]), q) for q, b in quantiles.items() if b is not point}
+    base_index = features.index(task.base) if task.base else None
+    return TaskModel(
+        task.name,
+        task.kind,
+        point,
+        quantiles,
+        unit=task.unit,
+        transform=task.transform,
+        base_index=base_index,
+        quantile_shifts=shifts,
+    )
+
+
+def fit_classical_task(
+    task: TaskPlan, cfg: ExperimentConfig, frame: pd.DataFrame, features: list[str], x: np.ndarray, split: Split
+) -> TaskModel:
+    """The classical forecast named by the task (a feature), with quantile offsets per horizon fitted on the
+    train slice and shifted to cover their level on validation, on the log-ratio scale."""
+    assert task.classical is not None
+    transform, base = task.classical
+    as_ratio = TaskPlan(task.name, task.target, task.kind, task.unit, transform=transform, base=base)
+    y = transform_target(frame, as_ratio, x, features)
+    tr = split.train[np.isfinite(y[split.train])]
+    va = split.valid[np.isfinite(y[split.valid])]
+    by = features.index(task.horizon) if task.horizon in features else None
+    point = classical_point(len(features), x[tr])
+    quantiles: dict[float, Any] = {0.5: point}
+    for q in cfg.quantiles:
+        if q != 0.5:
+            quantiles[q] = fit_quantile_offsets(x[tr], y[tr], q, by, len(features))
+    shifts = {q: conformal_shift(y[va], m.predict(x[va]), q) for q, m in quantiles.items() if m is not point}
+    return TaskModel(
+        task.name,
+        task.kind,
+        point,  # type: ignore[arg-type]
+        quantiles,
+        unit=task.unit,
+        transform=transform,
+        base_index=features.index(base),
+        quantile_shifts=shifts,
+    )
+
+
+def validation_score(
+    model: TaskModel,
+    task: TaskPlan,
+    frame: pd.DataFrame,
+    x: np.ndarray,
+    valid: np.ndarray,
+    cfg: ExperimentConfig,
+    scale: np.ndarray | None,
+) -> float:
+    """Lower is better: the sum of the gate's metrics (sign-adjusted) on validation, or Brier / MASE when the
+    gate's metrics are not task-level ones."""
+    y = pd.to_numeric(frame[task.target].iloc[valid], errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(y)
+    xv = x[valid][ok]
+    if task.kind == "binary":
+        metrics = probability_metrics(y[ok], model.point(xv))
+        fallback = "brier"
+    elif task.kind == "quantile" and scale is not None:
+        metrics = quantile_metrics(y[ok], model.point(xv), model.quantiles(xv), np.asarray(scale)[ok])
+        fallback = "mase"
+    else:
+        metrics = {"mae": float(np.mean(np.abs(y[ok] - model.point(xv))))}
+        fallback = "mae"
+    rules = [r for r in cfg.gate.rules() if r.metric in metrics]
+    if not rules:
+        return float(metrics[fallback])
+    return float(sum(metrics[r.metric] * (1 if r.direction == "minimize" else -1) for r in rules))
+
+
+def scale_params_to_rows(params: dict[str, Any], n_rows: int) -> dict[str, Any]:
+    """LightGBM limits that fit the data: a leaf needs at most 1/20 of the rows (at least 5), and no more
+    leaves than the rows can fill, so a small table still grows trees instead of one constant split."""
+    out = dict(params)
+    if "min_data_in_leaf" in out:
+        out["min_data_in_leaf"] = int(min(out["min_data_in_leaf"], max(MIN_LEAF_ROWS, n_rows // 20)))
+        if "num_leaves" in out:
+            out["num_leaves"] = int(max(2, min(out["num_leaves"], n_rows // (2 * out["min_data_in_leaf"]))))
+    return out
 
 
 def transform_target(frame: pd.DataFrame, task: TaskPlan, x: np.ndarray, features: list[str]) -> np.ndarray:
@@ -150,14 +261,19 @@ def train_family(
     features = select_features(fs, cfg)
     split = plan.split(fs, cfg)
     tasks = plan.tasks(fs, cfg)
-    encoder, models = fit_tasks(fs, cfg, split, features, tasks, params)
+    valid_context = plan.context(fs, Split(split.train, split.valid, split.valid))  # e.g. MASE scales
+    encoder, models = fit_tasks(fs, cfg, split, features, tasks, params, valid_context.get("scale"))
     bundle = ModelBundle(
         family=cfg.family,
         encoder=encoder,
         tasks=models,
         thresholds=plan.thresholds(cfg),
         units={t.name: t.unit for t in tasks},
-        metadata={"params": {**cfg.lightgbm, **(params or {})}, "seed": cfg.seed},
+        metadata={
+            "params": {**cfg.lightgbm, **(params or {})},
+            "seed": cfg.seed,
+            "candidates": {name: m.selection for name, m in models.items()},
+        },
     )
     bundle.thresholds.update(plan.calibrate(fs, split, bundle))  # e.g. per-season conformal intervals (grazing)
     # The training rows' profile, kept in the bundle: serving measures drift against it (issue 11).

@@ -30,6 +30,10 @@ class TaskPlan:
     transform: Transform = "none"
     base: str | None = None  # the feature a "log_ratio" target is relative to
     monotone: dict[str, int] | None = None  # None: the feature set's family-wide directions
+    # A classical forecast of the target among the features, as (transform, feature): it becomes a candidate
+    # beside LightGBM (the forecast itself, quantile offsets per ``horizon``).
+    classical: tuple[Transform, str] | None = None
+    horizon: str = "horizon"
 
 
 class Family:

@@ -36,6 +36,11 @@ TRANSFORMS: dict[str, tuple[Transform, str | None]] = {
     "head_sold": ("log1p_ratio", "herd_head_at_origin"),
     "price": ("log_ratio", "price_at_origin"),
 }
+# The classical seasonal-trend forecast (features.classical), a candidate beside LightGBM for each task.
+CLASSICAL: dict[str, tuple[Transform, str]] = {
+    "head_sold": ("log1p_ratio", "classical_head_sold"),
+    "price": ("log_ratio", "classical_price"),
+}
 AT_ORIGIN = {"head_sold": "head_sold_at_origin", "price": "price_at_origin"}  # the series' value at t0
 LOG_SCALE = {"head_sold": "log1p", "price": "log"}  # counts may be 0; prices are positive
 HORIZON = "horizon"
@@ -49,7 +54,15 @@ class MarketFamily(Family):
 
     def tasks(self, fs: FeatureSet, cfg: ExperimentConfig) -> list[TaskPlan]:
         return [
-            TaskPlan(name, target, "quantile", unit, transform=TRANSFORMS[name][0], base=TRANSFORMS[name][1])
+            TaskPlan(
+                name,
+                target,
+                "quantile",
+                unit,
+                transform=TRANSFORMS[name][0],
+                base=TRANSFORMS[name][1],
+                classical=CLASSICAL[name] if CLASSICAL[name][1] in fs.features else None,
+            )
             for name, (target, _, unit) in TASKS.items()
         ]
 

@@ -1,0 +1,99 @@
+"""A classical seasonal-trend forecast computed from each series' own past, with no fitted parameters.
+
+At the end of every month ``t`` (a forecast origin), on the log scale:
+
+* **season**: each calendar month's mean deviation from the trailing 12-month mean, over every year up to
+  ``t`` (centred to sum to zero);
+* **level**: the mean of the last ``level_months`` seasonally adjusted values;
+* **trend**: the change between the mean adjusted value of the last ``trend_months`` and of the
+  ``trend_months`` before them, per month (shorter windows while the series is young; none below a year);
+
+and the forecast for ``t + h`` is level + trend x (months from the level's centre) + season of ``t + h``.
+Everything uses data up to ``t`` only, is deterministic and costs milliseconds, so the same numbers are
+features of training rows and of the rows the service forecasts from, with no model to refit.
+
+On the sample county's test year this alone scores a MASE of 0.497 on price (statsforecast's MSTL: 0.561)
+and 0.559 on head sold (MSTL: 0.546): a strong base for the boosters to correct with what it cannot see
+(herds, festivals, drought, snow).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import numpy.typing as npt
+
+LEVEL_MONTHS = 6
+TREND_MONTHS = 36
+MIN_TREND_MONTHS = 12
+SEASON = 12
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def trailing_mean(z: FloatArray, window: int) -> FloatArray:
+    """Mean of the last ``window`` values up to and including each month; NaN unless all are known."""
+    n, t = z.shape
+    out = np.full((n, t), np.nan)
+    if t < window:
+        return out
+    filled = np.nan_to_num(z)
+    known = np.isfinite(z).astype(float)
+    csum = np.concatenate([np.zeros((n, 1)), np.cumsum(filled, axis=1)], axis=1)
+    ccount = np.concatenate([np.zeros((n, 1)), np.cumsum(known, axis=1)], axis=1)
+    sums = csum[:, window:] - csum[:, :-window]
+    counts = ccount[:, window:] - ccount[:, :-window]
+    out[:, window - 1 :] = np.where(counts == window, sums / window, np.nan)
+    return out
+
+
+def seasonal_index(z: FloatArray, month_of_year: npt.NDArray[np.int64]) -> FloatArray:
+    """(series, months, 12): each calendar month's mean deviation from the trailing yearly mean, over the
+    months up to each month; 0 where a calendar month has no deviation yet; centred to sum to zero."""
+    dev = z - trailing_mean(z, SEASON)
+    n, t = z.shape
+    out = np.zeros((n, t, SEASON))
+    for m in range(SEASON):
+        here = (month_of_year == m + 1)[None, :] & np.isfinite(dev)
+        sums = np.cumsum(np.where(here, dev, 0.0), axis=1)
+        counts = np.cumsum(here, axis=1)
+        out[:, :, m] = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+    return out - out.mean(axis=2, keepdims=True)
+
+
+def seasonal_trend_forecast(
+    z: FloatArray,
+    month_of_year: npt.NDArray[np.int64],
+    horizons: tuple[int, ...],
+    *,
+    level_months: int = LEVEL_MONTHS,
+    trend_months: int = TREND_MONTHS,
+) -> FloatArray:
+    """Forecasts (series, origin month, horizon) on the log scale from ``z`` (series, months; NaN unknown).
+
+    ``month_of_year`` (1-12) names each column's calendar month. NaN where a series has no known value in
+    the level window at that origin.
+    """
+    n, t = z.shape
+    season = seasonal_index(z, month_of_year)
+    moy = month_of_year - 1
+    out = np.full((n, t, len(horizons)), np.nan)
+    for o in range(t):
+        s = season[:, o, :]
+        adjusted = z[:, : o + 1] - s[:, moy[: o + 1]]
+        lo = max(0, o + 1 - level_months)
+        with warnings.catch_warnings():  # a window with no known value gives NaN, which is the answer
+            warnings.simplefilter("ignore", RuntimeWarning)
+            level = np.nanmean(adjusted[:, lo:], axis=1)
+            span = min(trend_months, (o + 1) // 2)
+            trend = np.zeros(n)
+            if span >= MIN_TREND_MONTHS:
+                recent = np.nanmean(adjusted[:, o + 1 - span :], axis=1)
+                before = np.nanmean(adjusted[:, o + 1 - 2 * span : o + 1 - span], axis=1)
+                trend = np.nan_to_num((recent - before) / span)
+        centre = (o - lo) / 2  # months from the level window's centre to the origin
+        for k, h in enumerate(horizons):
+            target_moy = (moy[o] + h) % SEASON
+            out[:, o, k] = level + trend * (centre + h) + s[:, target_moy]
+    return out
