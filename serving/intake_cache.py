@@ -44,6 +44,10 @@ class IntakeCache:
             (str(r["grid_id"]), pd.Timestamp(r["month"])): r for r in open_rows.to_dict("records")
         }
         self._grids = pd.Index(sorted(county.grid_ids))
+        grids = county.tables.grids
+        self.townships: dict[str, str] = dict(
+            zip(grids["grid_id"].astype(str), grids["township_id"].astype(str), strict=True)
+        )
         self._grid_at = {g: i for i, g in enumerate(self._grids)}
         self._stacks: dict[pd.Timestamp, tuple[list[str], np.ndarray]] = {}  # the month's z, stacked
         self._contexts: dict[pd.Timestamp, SoftContext] = {}
@@ -90,10 +94,14 @@ class IntakeCache:
                 self._dirty[month].discard(grid_id)
             return whole.take([at])
 
-    def peers(self, months: Iterable[pd.Timestamp], besides: Iterable[str] = ()) -> dict[object, np.ndarray]:
-        """Month -> robust z of the grids reported that month so far (not ``besides``), for the shared move."""
+    def peers(
+        self, months: Iterable[pd.Timestamp], besides: Iterable[str] = ()
+    ) -> tuple[dict[object, np.ndarray], dict[object, np.ndarray]]:
+        """Month -> robust z of the grids reported that month so far (not ``besides``), for the shared move;
+        and month -> the township of each of those rows, for the township's."""
         skip = set(besides)
         out: dict[object, np.ndarray] = {}
+        where: dict[object, np.ndarray] = {}
         with self.lock:
             for month in {pd.Timestamp(m) for m in months}:
                 self._month_context(month)
@@ -103,11 +111,14 @@ class IntakeCache:
                     stack = np.array(list(by_grid.values())) if by_grid else np.empty((0, width))
                     self._stacks[month] = (list(by_grid), stack)
                 grids, stack = self._stacks[month]
+                towns = np.array([self.townships.get(g, "") for g in grids], dtype=object)
                 if skip & set(grids):
-                    stack = stack[[g not in skip for g in grids]]
+                    keep = np.array([g not in skip for g in grids], dtype=bool)
+                    stack, towns = stack[keep], towns[keep]
                 if len(stack):
-                    out[np.datetime64(month.to_datetime64(), "ns")] = stack
-        return out
+                    key = np.datetime64(month.to_datetime64(), "ns")
+                    out[key], where[key] = stack, towns
+        return out, where
 
     # --- writing ------------------------------------------------------------------------------------------
     def written(self, values: Mapping[str, Any], z: np.ndarray | None) -> None:

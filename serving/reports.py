@@ -15,6 +15,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from muzhang.catalog import load_catalog
@@ -156,16 +157,21 @@ def ingest_reports(
             refuse(row, "grid_id", grid, "not_your_grid", NOT_YOURS[lang])
 
     present = [c for c in columns if c in reports.columns]
-    peers = None
+    peers, peer_townships, townships = None, None, None
     if cache is not None:
         months = pd.to_datetime(reports["month"], errors="coerce", format="ISO8601").dropna()
-        peers = cache.peers(months.dt.to_period("M").dt.to_timestamp().unique(), besides=reports["grid_id"].astype(str))
+        peers, peer_townships = cache.peers(
+            months.dt.to_period("M").dt.to_timestamp().unique(), besides=reports["grid_id"].astype(str)
+        )
+        townships = cache.townships
     check = check_reports(
         reports[present],
         known_grids=known_grids,
         latest_month=latest_month,
         history=history,
         peers=peers,
+        townships=townships,
+        peer_townships=peer_townships,
         lang=lang,
     )
     for problem in check.refused.to_dict("records"):
@@ -239,9 +245,10 @@ def ingest_record(
         return result
     values = checked.values
     columns = record_columns(values)
+    columns["township_id"] = np.array([cache.townships.get(values["grid_id"], "")], dtype=object)
     context = cache.context(values["grid_id"], values["month"])
-    peers = cache.peers([values["month"]], besides=[values["grid_id"]])
-    found, z = soft_check(columns, [row], context, peers=peers, lang=lang)
+    peers, peer_townships = cache.peers([values["month"]], besides=[values["grid_id"]])
+    found, z = soft_check(columns, [row], context, peers=peers, peer_townships=peer_townships, lang=lang)
     result.flags = [dict(zip(FLAG_KEYS, f, strict=True)) for f in found]
     stored = [{"field": f[1], "rule": f[3], "value": f[2], "detail": f[4]} for f in found]
     _, grid_id, month, outcome, changed, _ = store.apply_report(

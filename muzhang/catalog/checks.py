@@ -287,6 +287,8 @@ def check_reports(
     latest_month: pd.Timestamp,
     history: pd.DataFrame | None = None,
     peers: Mapping[object, np.ndarray] | None = None,
+    townships: Mapping[str, str] | None = None,
+    peer_townships: Mapping[object, np.ndarray] | None = None,
     lang: Lang = "zh",
     rules: SoftRules = DEFAULT_SOFT_RULES,
     domain: Domain = DEFAULT_DOMAIN,
@@ -300,6 +302,7 @@ def check_reports(
         latest_month: the last month that may be reported (a later one is in the future).
         history: earlier ``grid_monthly`` rows (the store's), for the soft rules; ``None`` for none.
         peers: month -> robust z of grids already reported that month (see soft_rules.soft_check).
+        townships: grid -> township, for each township's shared move; peer_townships: the peers' townships.
         lang: language of the rule sentences.
         rules: soft-rule thresholds.
         domain: seasons (for the outlier rule's per-season history).
@@ -353,10 +356,11 @@ def check_reports(
     accepted_values = values[keep].set_axis(labels[keep])
     context = soft_context(accepted_values, history, rules=rules, domain=domain, catalog=catalog)
     found, z = soft_check(
-        frame_columns(accepted_values),
+        frame_columns(accepted_values, townships),
         list(accepted_values.index),
         context,
         peers=peers,
+        peer_townships=peer_townships,
         lang=lang,
         rules=rules,
         domain=domain,

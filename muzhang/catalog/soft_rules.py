@@ -62,6 +62,9 @@ class SoftRules:
     # median z is the month's shared move (a snowstorm, a county-wide sale); a value is then an outlier only
     # if it is far both from its grid's past and from that shared move.
     shared_shift_min_grids: int = 20
+    # Assumption: weather is regional (a snowstorm's footprint covers a few townships), so with 10 or more
+    # of a township's grids reported in a month their median z is the township's shared move too.
+    township_shift_min_grids: int = 10
     # Assumption: the cold season runs Oct-Apr, so October (first snow, feed not yet given) is not compared
     # with January; only past months of the same season within 1 calendar month of the report's count.
     season_window_months: int = 1
@@ -130,12 +133,15 @@ def outlier_items(catalog: Catalog | None = None) -> tuple[str, ...]:
     return (*(i for i in items if i not in STOCK_ITEMS), *(i for i in items if i in STOCK_ITEMS))
 
 
-def frame_columns(values: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Typed report rows as the soft rules read them: grid ids, months (datetime64[ns]) and float items."""
+def frame_columns(values: pd.DataFrame, townships: Mapping[str, str] | None = None) -> dict[str, np.ndarray]:
+    """Typed report rows as the soft rules read them: grid ids, months (datetime64[ns]), float items, and
+    each grid's township when ``townships`` (grid -> township) is given."""
     out: dict[str, np.ndarray] = {
         "grid_id": values["grid_id"].astype(object).to_numpy(),
         "month": pd.to_datetime(values["month"]).to_numpy(dtype="datetime64[ns]"),
     }
+    if townships is not None:
+        out["township_id"] = np.array([townships.get(str(g), "") for g in out["grid_id"]], dtype=object)
     for name in values.columns:
         if (
             name not in out
@@ -281,6 +287,7 @@ def soft_check(
     context: SoftContext,
     *,
     peers: Mapping[object, np.ndarray] | None = None,
+    peer_townships: Mapping[object, np.ndarray] | None = None,
     lang: Lang = "zh",
     rules: SoftRules = DEFAULT_SOFT_RULES,
     domain: Domain = DEFAULT_DOMAIN,
@@ -295,13 +302,17 @@ def soft_check(
         peers: month (datetime64[ns]) -> robust z of the other grids already reported that month (rows x
             items): with them and these rows, at least ``shared_shift_min_grids`` grids make the month's
             shared move (a snowstorm lifts deaths in every grid), which a value must be far from too.
+        peer_townships: month -> the township of each of ``peers``' rows; with ``columns["township_id"]``,
+            a township's shared move counts too (``township_shift_min_grids``).
         lang, rules, domain, catalog: as for the hard rules.
     """
     catalog = catalog or load_catalog()
     found: list[Flag] = []
     z = np.full((len(labels), len(context.items)), np.nan)
     if len(labels):
-        outliers, z = _outliers(columns, labels, context, peers or {}, lang, rules, domain, catalog)
+        outliers, z = _outliers(
+            columns, labels, context, peers or {}, peer_townships or {}, lang, rules, domain, catalog
+        )
         found += outliers
         found += _herd_balance(columns, labels, context, lang, rules)
         found += _people_households(columns, labels, lang, rules)
@@ -317,6 +328,7 @@ def soft_flags(
     history: pd.DataFrame | None,
     *,
     peers: Mapping[object, np.ndarray] | None = None,
+    townships: Mapping[str, str] | None = None,
     lang: Lang = "zh",
     rules: SoftRules = DEFAULT_SOFT_RULES,
     domain: Domain = DEFAULT_DOMAIN,
@@ -326,7 +338,7 @@ def soft_flags(
     catalog = catalog or load_catalog()
     context = soft_context(values, history, rules=rules, domain=domain, catalog=catalog)
     found, _ = soft_check(
-        frame_columns(values),
+        frame_columns(values, townships),
         list(values.index),
         context,
         peers=peers,
@@ -349,6 +361,7 @@ def _outliers(
     labels: Sequence[object],
     context: SoftContext,
     peers: Mapping[object, np.ndarray],
+    peer_townships: Mapping[object, np.ndarray],
     lang: Lang,
     rules: SoftRules,
     domain: Domain,
@@ -361,6 +374,9 @@ def _outliers(
         z = np.where(n >= rules.min_history, (x - centre) / scale, np.nan)
     shift = _shared_shift(z, columns["month"], peers, rules.shared_shift_min_grids)
     far = np.fmin(np.abs(z), np.abs(z - shift))  # far from its own past and from where the month's grids went
+    if "township_id" in columns:  # and from where its township's grids went
+        local = _township_shift(z, columns, peers, peer_townships, rules.township_shift_min_grids)
+        far = np.fmin(far, np.abs(z - local))
     with np.errstate(invalid="ignore"):
         rows_at, cols_at = np.nonzero(far > rules.outlier_z)
     by_month = {m: domain.season_of_month(m) for m in range(1, 13)}
@@ -403,6 +419,32 @@ def _shared_shift(z: np.ndarray, months: np.ndarray, peers: Mapping[object, np.n
         enough = counts >= min_grids
         if enough.any():
             shift[np.ix_(rows, enough)] = medians[enough]
+    return shift
+
+
+def _township_shift(
+    z: np.ndarray,
+    columns: Columns,
+    peers: Mapping[object, np.ndarray],
+    peer_townships: Mapping[object, np.ndarray],
+    min_grids: int,
+) -> np.ndarray:
+    """Per report month, township and item, the median z of the township's grids reported that month (these
+    rows and ``peers``), or 0 with fewer than ``min_grids`` of them."""
+    shift = np.zeros_like(z)
+    months, townships = columns["month"], columns["township_id"]
+    for month in np.unique(months):
+        key = np.datetime64(month, "ns")
+        others, where = peers.get(key), peer_townships.get(key)
+        for township in np.unique(townships[months == month]):
+            rows = (months == month) & (townships == township)
+            together = z[rows]
+            if others is not None and where is not None and len(others):
+                together = np.concatenate([together, others[where == township]])
+            medians, counts = column_medians(together)
+            enough = counts >= min_grids
+            if enough.any():
+                shift[np.ix_(rows, enough)] = medians[enough]
     return shift
 
 

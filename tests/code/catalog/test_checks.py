@@ -325,3 +325,22 @@ def test_a_count_moving_by_its_own_chance_is_not_an_outlier_but_a_typo_is(
         assert (flags["field"] == "deaths").any() == flagged, flags
     strict = soft_flags(report.assign(deaths=9), history, rules=SoftRules(count_spread_sqrt=0.0))
     assert (strict["field"] == "deaths").any()  # without the floor, 9 would be flagged
+
+
+def test_a_storm_over_one_township_is_that_townships_shared_move(
+    county: tuple[pd.DataFrame, set[str]], last_month: pd.Timestamp, history: pd.DataFrame
+) -> None:
+    """Twelve grids of one township each lose 12 head more than usual in a month: too few grids for the
+    county's shared move (20), enough for the township's (10)."""
+    from muzhang.catalog.soft_rules import soft_flags
+
+    tables = load_county(SAMPLE_COUNTY)
+    towns = dict(zip(tables.grids["grid_id"], tables.grids["township_id"], strict=True))
+    twelve = sorted(g for g, t in towns.items() if t == "T01")[:12]
+    monthly = county[0]
+    storm = monthly[(monthly["month"] == last_month) & monthly["grid_id"].isin(twelve)]
+    storm = storm.assign(deaths=storm["deaths"] + 12)
+    alone = soft_flags(storm, history)
+    together = soft_flags(storm, history, townships=towns)
+    flagged_alone, flagged_together = ((f["field"] == "deaths").sum() for f in (alone, together))
+    assert flagged_alone >= 10 and flagged_together <= flagged_alone - 4  # the grids far from it stay flagged

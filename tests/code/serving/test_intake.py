@@ -17,11 +17,11 @@ LATEST = pd.Timestamp("2020-03-01")
 
 
 def county_of(store: Any) -> SimpleNamespace:
-    """What the intake reads of a county state: its closed grid_monthly rows, last month and grid ids."""
+    """What the intake reads of a county state: closed grid_monthly rows, grids, last month and grid ids."""
     tables = store.read_tables(store.last_closed_month())
     monthly = tables["grid_monthly"]
     return SimpleNamespace(
-        tables=SimpleNamespace(grid_monthly=monthly),
+        tables=SimpleNamespace(grid_monthly=monthly, grids=tables["grids"]),
         last_month=pd.Timestamp(monthly["month"].max()),
         grid_ids=frozenset(tables["grids"]["grid_id"].astype(str)),
     )
