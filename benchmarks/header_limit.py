@@ -148,7 +148,7 @@ async def stall(port: int, big_mb: int) -> tuple[float, str, float]:
     return slowest, outcome, seconds
 
 
-def measure(protocol: str, args: argparse.Namespace) -> dict[str, Any]:
+def measure(protocol: str, args: argparse.Namespace) -> dict[int | str, Any]:
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve", protocol, "--port", str(port), "--limit", str(args.limit)],
@@ -164,7 +164,7 @@ def measure(protocol: str, args: argparse.Namespace) -> dict[str, Any]:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise RuntimeError(f"{protocol} server did not start") from None
                 time.sleep(0.1)
-        out: dict[str, Any] = {}
+        out: dict[int | str, Any] = {}
         for connections in (1, 8):
             cpu0 = cpu_seconds(server.pid)
             n = asyncio.run(load(port, connections, args.seconds))
