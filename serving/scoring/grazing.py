@@ -109,24 +109,31 @@ def apply_scenarios(rows: pd.DataFrame, scenarios: list[Scenario]) -> pd.DataFra
     return out
 
 
-def yield_at_level(bundle: ModelBundle, x: np.ndarray, seasons: np.ndarray, level: float) -> np.ndarray:
-    """The season yield's ``level`` quantile per row.
+def yield_levels(
+    bundle: ModelBundle, x: np.ndarray, seasons: np.ndarray, levels: Sequence[float]
+) -> tuple[np.ndarray, dict[float, np.ndarray]]:
+    """The season yield's point forecast and its quantile at each of ``levels``, per row.
 
-    With the model's conformal table (:mod:`models.conformal`, fitted per season on the validation year and
-    kept in the bundle's thresholds): intervals at their nominal coverage in every
-    season. Without it (a model trained before it): a normal shape through the 10 % / 90 % quantile models.
+    With the model's conformal table (:mod:`models.conformal`, fitted per season on the validation year with
+    the training years' weather shocks, kept in the bundle's thresholds): intervals at their nominal coverage
+    in every season. Without it (a model trained before it): a normal shape through the 10 % / 90 % quantile
+    models.
     """
     task = bundle.tasks[TASK]
     point = task.point(x)
     quantiles = task.quantiles(x)
-    low = np.minimum(quantiles.get(0.1, point), point)
-    high = np.maximum(quantiles.get(0.9, point), point)
+    low, high = quantiles.get(0.1, point), quantiles.get(0.9, point)
     table = bundle.thresholds.get(THRESHOLD_KEY, {}).get(TASK)
-    if table:
-        return np.maximum(conformal_quantile(table, point, low, high, seasons, level), 0.0)
-    z = NormalDist().inv_cdf(level) / NormalDist().inv_cdf(0.9)
-    side = np.where(z < 0, point - low, high - point)
-    return np.maximum(point + z * side, 0.0)
+    out = {}
+    for level in levels:
+        if table:
+            values = conformal_quantile(table, point, low, high, seasons, level)
+        else:
+            z = NormalDist().inv_cdf(level) / NormalDist().inv_cdf(0.9)
+            side = np.where(z < 0, point - np.minimum(low, point), np.maximum(high, point) - point)
+            values = point + z * side
+        out[level] = np.maximum(values, 0.0)
+    return point, out
 
 
 @dataclass(frozen=True)
@@ -178,10 +185,8 @@ def season_numbers(bundle: ModelBundle, rows: pd.DataFrame, x: np.ndarray, risk:
     """Yield, capacity, stocking and pressure (each with its 80 % range), the capacity at the ``risk``
     yield quantile, and the one decision (:func:`muzhang.domain.grazing_advice`) taken on it."""
     seasons = rows["season"].to_numpy()
-    task = bundle.tasks[TASK]
-    point = task.point(x)
-    low, high = yield_at_level(bundle, x, seasons, 0.1), yield_at_level(bundle, x, seasons, 0.9)
-    at_risk = yield_at_level(bundle, x, seasons, risk)
+    point, levels = yield_levels(bundle, x, seasons, (0.1, 0.9, risk))
+    low, high, at_risk = levels[0.1], levels[0.9], levels[risk]
     d_low, d_mid, d_high = _drought_factors(rows)
     with np.errstate(divide="ignore", invalid="ignore"):
         y_point = point * d_mid
