@@ -190,3 +190,12 @@ def test_data_validate_and_intake_refuse_the_same_cells(
     checked = check_reports(frame, known_grids=county[1], latest_month=latest, history=history)
     by_intake = {(int(r.row), r.field) for r in checked.refused.itertuples(index=False)}
     assert by_validate == by_intake and len(by_intake) == 13  # all but the share of 0.5 and the good month
+
+
+def test_the_service_starts_without_pandera() -> None:
+    """pandera costs about a second to import: only an upload's checks load it, not the service's start-up."""
+    import subprocess
+    import sys
+
+    code = "import sys, serving.app; sys.exit(1 if 'pandera' in sys.modules else 0)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
