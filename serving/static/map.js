@@ -307,7 +307,9 @@ export class CountyMap {
     this.svg.addEventListener("focusin", (e) => {
       const id = e.target?.dataset?.grid;
       this.focused = id ?? null;
-      this.focusRing.setAttribute("d", id ? this.grids.get(id).d : "");
+      // the ring shows for the keyboard only (a click has the selection's outline)
+      const keyboard = id && e.target.matches(":focus-visible");
+      this.focusRing.setAttribute("d", keyboard ? this.grids.get(id).d : "");
     });
     this.svg.addEventListener("focusout", () => this.focusRing.setAttribute("d", ""));
     this.svg.addEventListener("keydown", (e) => {
