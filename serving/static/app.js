@@ -277,6 +277,7 @@ function selectGrid(id, { focus = false } = {}) {
   if (state.view === "watch") {
     map.zoomTo(id, 2);
     panel.open(id, state.season, { disputeFirst: true });
+    $("panel-grid").scrollIntoView({ block: "start", behavior: "smooth" }); // the risk in view; the focus stays
     return;
   }
   if (state.view !== "map") showView("map");
