@@ -40,7 +40,7 @@ class IntakeCache:
         self._closed = closed
         self._closed_at = {str(g): idx for g, idx in closed.groupby("grid_id", sort=False).indices.items()}
         open_rows = store.reports_after(county.last_month)
-        self._open: dict[tuple[str, pd.Timestamp], dict[str, Any]] = {
+        self._open: dict[tuple[str, pd.Timestamp], dict[Any, Any]] = {
             (str(r["grid_id"]), pd.Timestamp(r["month"])): r for r in open_rows.to_dict("records")
         }
         self._grids = pd.Index(sorted(county.grid_ids))
@@ -116,12 +116,12 @@ class IntakeCache:
                     keep = np.array([g not in skip for g in grids], dtype=bool)
                     stack, towns = stack[keep], towns[keep]
                 if len(stack):
-                    key = np.datetime64(month.to_datetime64(), "ns")
+                    key = month.to_datetime64().astype("datetime64[ns]")
                     out[key], where[key] = stack, towns
         return out, where
 
     # --- writing ------------------------------------------------------------------------------------------
-    def written(self, values: Mapping[str, Any], z: np.ndarray | None) -> None:
+    def written(self, values: Mapping[Any, Any], z: np.ndarray | None) -> None:
         """A report's values were stored: they are now the grid's history for every other month, and its
         robust z counts towards its month's shared move."""
         grid_id, month = str(values["grid_id"]), pd.Timestamp(values["month"])
@@ -161,10 +161,12 @@ _CACHES_LOCK = threading.Lock()
 def cache_for(state: Any) -> IntakeCache:
     """The intake cache of a service state, for its current county (a new one after a month closes)."""
     with _CACHES_LOCK:
-        held = _CACHES.get(id(state))
-        if held is not None and held[0]() is state and held[1].county is state.county:
-            return held[1]
-        for key in [k for k, (ref, _) in _CACHES.items() if ref() is None]:
+        entry = _CACHES.get(id(state))
+        if entry is not None:
+            owner, held = entry[0](), entry[1]
+            if held.county is state.county and owner is state:
+                return held
+        for key in [k for k, (other, _) in _CACHES.items() if other() is None]:  # states gone
             del _CACHES[key]
         cache = IntakeCache(state.county, state.store)
         _CACHES[id(state)] = (weakref.ref(state), cache)

@@ -196,7 +196,7 @@ def record_columns(values: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """A checked record's values as the soft rules read them (arrays of one; see soft_rules.frame_columns)."""
     out: dict[str, np.ndarray] = {
         "grid_id": np.array([values["grid_id"]], dtype=object),
-        "month": np.array([np.datetime64(pd.Timestamp(values["month"]).to_datetime64(), "ns")]),
+        "month": np.array([pd.Timestamp(values["month"]).to_datetime64()], dtype="datetime64[ns]"),
     }
     for name, value in values.items():
         if name not in out and (value is None or isinstance(value, int | float)) and not isinstance(value, bool):

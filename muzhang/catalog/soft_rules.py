@@ -399,7 +399,7 @@ def _outliers(
             )
             for i in at
         ]
-        found += _flags([labels[i] for i in at], items[j], x[at, j], "outlier", texts)
+        found += _flags([labels[int(i)] for i in at], items[j], x[at, j], "outlier", texts)
     return found, z
 
 
@@ -511,7 +511,7 @@ def _herd_balance(
         " (moves between grids are not reported, so this may be one)"
         for i in at
     ]
-    return _flags([labels[i] for i in at], HERD_FIELD, herd[at], "herd_balance", texts)
+    return _flags([labels[int(i)] for i in at], HERD_FIELD, herd[at], "herd_balance", texts)
 
 
 def _people_households(columns: Columns, labels: Sequence[object], lang: Lang, rules: SoftRules) -> list[Flag]:
@@ -534,7 +534,7 @@ def _people_households(columns: Columns, labels: Sequence[object], lang: Lang, r
         )
         for i in at
     ]
-    return _flags([labels[i] for i in at], "people", people[at], "people_households", texts)
+    return _flags([labels[int(i)] for i in at], "people", people[at], "people_households", texts)
 
 
 def _mediations_disputes(columns: Columns, labels: Sequence[object], lang: Lang) -> list[Flag]:
@@ -547,4 +547,4 @@ def _mediations_disputes(columns: Columns, labels: Sequence[object], lang: Lang)
         else f"mediations {number_text(mediations[i])} more than disputes {number_text(disputes[i])}"
         for i in at
     ]
-    return _flags([labels[i] for i in at], "mediations", mediations[at], "mediations_disputes", texts)
+    return _flags([labels[int(i)] for i in at], "mediations", mediations[at], "mediations_disputes", texts)
