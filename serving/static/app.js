@@ -197,6 +197,12 @@ async function signIn(key) {
     );
   } else if (form) report.flush();
   await shown;
+  // One view and no tab row (health staff, a herder chief): the focus goes to the view's heading.
+  if (views.size === 1) {
+    const heading = [...document.querySelectorAll("#view h2")].find((el) => el.offsetParent !== null);
+    heading?.setAttribute("tabindex", "-1");
+    heading?.focus();
+  }
 }
 
 /**
