@@ -61,6 +61,9 @@ export const models = () => request("/v1/models");
 /** What this key may use: role, families, reports, data quality, data as of, band cut-offs (any key but a reporter's). */
 export const access = () => request("/v1/county/access", { query: { lang: null } });
 
+/** Models in the world (data scientists): live metrics beside test, drift, champion history, retraining. */
+export const monitoring = () => request("/v1/monitoring", { query: { lang: null } });
+
 /** Every grid's pressure, status, advice for ``season`` and dispute risk next month: numbers only, no reasons. */
 export const countySummary = (season) => request("/v1/county/summary", { query: { season, lang: null } });
 

@@ -10,6 +10,7 @@ import { GridSearch } from "./search.js";
 import { HealthView } from "./view-health.js";
 import { MapView } from "./view-map.js";
 import { MarketView } from "./view-market.js";
+import { MonitoringView } from "./view-monitoring.js";
 import { RotationView } from "./view-rotation.js";
 import { QualityView } from "./view-quality.js";
 import { ReportView } from "./view-report.js";
@@ -29,7 +30,7 @@ const state = {
   generation: 0,
 };
 // Tabs in their order on the page; a key sees only those ``viewsFor`` gives it.
-const VIEW_ORDER = ["map", "rotation", "market", "watch", "health", "report", "quality"];
+const VIEW_ORDER = ["map", "rotation", "market", "watch", "health", "report", "quality", "monitoring"];
 const MAP_VIEWS = ["map", "rotation", "watch", "quality"]; // views that draw the county map
 
 const map = new CountyMap($("map"), { onSelect: selectGrid, hoverLines });
@@ -51,6 +52,7 @@ const search = new GridSearch({
 });
 const market = new MarketView($("view-market"));
 const health = new HealthView($("view-health"));
+const monitoring = new MonitoringView($("view-monitoring"));
 const report = new ReportView($("view-report"), { gridName: (id) => (map.grids.has(id) ? gridInfo(id).name : id) });
 const quality = new QualityView({
   root: $("panel-quality"),
@@ -64,6 +66,7 @@ const quality = new QualityView({
     mapView.reset();
     rotation.reset();
     market.reset();
+    monitoring.reset();
     report.form = null;
   },
 });
@@ -111,6 +114,7 @@ export function viewsFor(access) {
   if (families.has("disease")) views.add("health");
   if (access.reports) views.add("report");
   if (access.data_quality) views.add("quality");
+  if (["data_scientist", "admin"].includes(access.role)) views.add("monitoring"); // api.monitoring: those two roles
   return views;
 }
 
@@ -226,6 +230,7 @@ function signOut() {
   mapView.reset();
   rotation.reset();
   market.reset();
+  monitoring.reset();
   watch.reset();
   search.reset();
   panel.reset();
@@ -265,6 +270,7 @@ async function showView(view) {
     else if (view === "rotation") await rotation.show(state.season, current);
     else if (view === "watch") await Promise.all([mapView.show("dispute", state.season, current), watch.list ? null : watch.show(state.mapData.townships)]);
     else if (view === "market") await market.render(state.mapData.townships, townshipName);
+    else if (view === "monitoring") await monitoring.show(current);
   } catch (err) {
     if (api.isStale(err) || !current()) return;
     setStatus("");
@@ -324,6 +330,7 @@ function switchLang(lang) {
   // Names and sentences come from the API in the chosen language: the views that show them fetch them again.
   // The map's numbers carry no language: they stay, and are only painted again with the new words.
   if (state.view === "health") health.relabel();
+  if (state.view === "monitoring") monitoring.relabel();
   else if (state.view === "report") report.relabel();
   if (!state.mapData) return;
   rotation.reset();
