@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 
 from muzhang.settings import Settings
-from muzhang.store.forecasts import read_forecasts
+from muzhang.store.forecasts import read_decisions, read_forecasts
 from serving.county import store_county_state
 from serving.monitoring.cycle import log_and_join
+from serving.monitoring.policy import MonitoringPolicy, RetrainPolicy
 from serving.months import CloseResult, close_month
 from serving.observability import AuditLog, Metrics
 from serving.registry import ModelRegistry
@@ -174,3 +175,95 @@ def test_monitoring_route_is_for_data_scientists_and_sets_the_gauges(loop: Loop)
     assert dispute["live"] and dispute["drift"] and dispute["champion_history"]
     assert 'muzhang_live_metric{family="dispute",metric="brier"}' in metrics
     assert 'muzhang_drifted_features{family="dispute"}' in metrics
+
+
+# --- muzhang retrain on the same store (a fake training run: the gate's own tests train for real) -------------
+QUIET = MonitoringPolicy(retrain=RetrainPolicy(metric=None, drifted_share=None, prediction_drift=False, new_months=12))
+
+
+@pytest.fixture
+def retrain_settings(loop: Loop, tracked_settings: Settings, new_store: Any) -> Any:
+    """The session's MLflow store (its champions), this module's county store."""
+    with new_store(tracked_settings.work_dir, tracked_settings.data_dir) as settings:
+        url = loop.ctx.store.engine.url.render_as_string(hide_password=False)
+        yield settings.model_copy(update={"store_url": url, "county_source": "store"})
+
+
+@dataclass
+class FakeRun:
+    version: str = "77"
+    promoted: bool = False
+    gate_note: str = "kept as challenger: spl 0.2 not better than champion 0.18"
+    run_id: str = "fake-run"
+
+
+def test_retrain_if_needed_skips_without_a_trigger_and_says_why(
+    loop: Loop, retrain_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cli.retrain import retrain_families
+
+    monkeypatch.setattr("serving.monitoring.report.family_policy", lambda family: QUIET)
+    logged = len(read_forecasts(loop.ctx.store, "dispute"))
+    (decision,) = retrain_families(retrain_settings, ["dispute"], if_needed=True, echo=lambda _: None)
+    assert (decision.action, decision.triggers, decision.note) == ("skipped", [], "no trigger fired")
+    assert read_decisions(loop.ctx.store, "dispute")["action"].tolist()[-1] == "skipped"
+    assert len(read_forecasts(loop.ctx.store, "dispute")) == logged  # caught up already: nothing doubled
+
+
+def test_retrain_records_the_gate_decision_in_the_store_and_mlflow(
+    loop: Loop, retrain_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow
+
+    from cli.retrain import DECISIONS_EXPERIMENT, retrain_families
+
+    monkeypatch.setattr("serving.monitoring.report.family_policy", lambda family: QUIET)
+    monkeypatch.setattr("training.pipeline.run_training", lambda family, settings, **kw: FakeRun())
+    (decision,) = retrain_families(retrain_settings, ["market"], if_needed=False, echo=lambda _: None)
+    assert (decision.action, decision.version, decision.promoted) == ("retrained", "77", False)
+    assert decision.triggers == ["asked: retrain without --if-needed"] and decision.note.startswith("gate: kept")
+    stored = read_decisions(loop.ctx.store, "market").iloc[-1]
+    assert (stored["action"], stored["version"], bool(stored["promoted"])) == ("retrained", "77", False)
+    experiment = mlflow.get_experiment_by_name(DECISIONS_EXPERIMENT)
+    (run,) = mlflow.search_runs([experiment.experiment_id], "tags.family = 'market'", output_format="list")
+    assert run.data.tags["action"] == "retrained" and run.data.tags["version"] == "77"
+
+
+def test_a_crashed_retrain_is_recorded_the_champion_stays_and_no_forecast_is_lost(
+    loop: Loop, retrain_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    kept = read_forecasts(loop.ctx.store, "dispute")
+
+    def crash(*args: Any, **kwargs: Any) -> Any:
+        raise MemoryError("the machine ran out of memory half-way")
+
+    monkeypatch.setattr("training.pipeline.run_training", crash)
+    env = {"MUZHANG_WORK_DIR": str(retrain_settings.work_dir), "MUZHANG_STORE_URL": retrain_settings.store_url}
+    result = CliRunner().invoke(app, ["retrain", "dispute"], env=env)
+    assert result.exit_code == 1, result.output
+    assert "dispute  failed" in result.output and "MemoryError" in result.output
+    assert "champion 1 stays" in result.output
+    registry = ModelRegistry(retrain_settings.tracking_uri())
+    registry.reload("dispute")
+    assert registry.get("dispute").version == "1"
+    after = read_forecasts(loop.ctx.store, "dispute")
+    assert set(kept["id"]) <= set(after["id"])  # nothing of the log lost
+    assert read_decisions(loop.ctx.store, "dispute")["action"].tolist()[-1] == "failed"
+
+
+def test_a_failed_monitoring_step_never_fails_the_close_and_is_caught_up(
+    loop: Loop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from serving import months
+
+    def broken(ctx: Any) -> Any:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(months, "log_and_join", broken)
+    assert months.monitor_closed_month(loop.ctx) == {"error": "OSError: disk full"}
+    monkeypatch.undo()
+    assert not any(log_and_join(loop.ctx)["logged"].values())  # the log was whole already: nothing to add
