@@ -2,7 +2,8 @@
 
 * a regularised logistic GLM for probabilities (L2, its strength picked on validation log loss);
 * for a forecast task with a classical base (market): the classical forecast itself (a zero correction)
-  with linear quantile offsets per horizon, conformally shifted like the boosters';
+  with normal quantile offsets per horizon from the robust spread of its recent errors (the window of
+  training months chosen on validation);
 * a guard: a candidate whose predictions are constant, or nearly so, is never chosen; if every candidate
   is, training stops with :class:`ConstantModelError` (nothing is logged or registered).
 
@@ -13,6 +14,7 @@ Every candidate is a :class:`models.linear.LinearBooster` or a LightGBM booster 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from statistics import NormalDist
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -22,6 +24,10 @@ from models.linear import LinearBooster
 GLM_STRENGTHS = (0.01, 0.1, 1.0)  # sklearn's C (inverse L2 strength) on standardised inputs
 CONSTANT_CV = 0.01  # predictions whose spread is below 1 % of their mean are "nearly constant"
 MIN_DISTINCT = 3
+MAD_TO_SD = 1.4826  # a normal's standard deviation from its median absolute deviation
+# Training months the classical candidate's interval spread is measured on (None: all), chosen on validation:
+# early rows have a classical forecast from a short history, wider errors than today's.
+CLASSICAL_WINDOWS: tuple[int | None, ...] = (24, 36, 48, None)
 
 
 class ConstantModelError(ValueError):
@@ -100,17 +106,20 @@ def classical_point(n_features: int, x_train: np.ndarray) -> LinearBooster:
 def fit_quantile_offsets(
     x_train: np.ndarray, y_train: np.ndarray, q: float, by_index: int | None, n_features: int
 ) -> LinearBooster:
-    """The ``q`` quantile of ``y`` (a log ratio to the classical forecast) overall, plus a per-code offset
-    by one feature (the horizon: intervals widen with it)."""
-    out = LinearBooster(n_features, intercept=float(np.quantile(y_train, q)), kind="classical")
+    """The ``q`` quantile of a normal around 0 (the classical forecast itself) whose spread is the robust
+    one (1.4826 x median absolute deviation) of ``y`` (log ratios to the forecast), per code of one feature
+    (the horizon: intervals widen with it). Robust, because a price slump in the training years would
+    otherwise widen every later interval."""
+    z = float(NormalDist().inv_cdf(q))
+
+    def spread(values: np.ndarray) -> float:
+        return float(MAD_TO_SD * np.median(np.abs(values - np.median(values)))) if len(values) else 0.0
+
+    out = LinearBooster(n_features, intercept=z * spread(y_train), kind="classical")
     if by_index is not None:
         codes = x_train[:, by_index]
-        for code in np.unique(codes[np.isfinite(codes)]):
-            here = codes == code
-            out.tables[by_index] = {
-                **out.tables.get(by_index, {}),
-                int(code): float(np.quantile(y_train[here], q)) - out.intercept,
-            }
+        table = {int(c): z * spread(y_train[codes == c]) - out.intercept for c in np.unique(codes[np.isfinite(codes)])}
+        out.tables[by_index] = table
     return out.remember_training_rows(x_train)
 
 

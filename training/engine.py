@@ -11,9 +11,10 @@ import pandas as pd
 
 from features import FeatureSet
 from models.bundle import FeatureEncoder, ModelBundle, TaskModel
-from models.metrics import probability_metrics, quantile_metrics
+from models.metrics import pinball_loss, probability_metrics, quantile_metrics
 from models.reference import bundle_reference
 from training.candidates import (
+    CLASSICAL_WINDOWS,
     choose,
     classical_point,
     fit_logistic_glm,
@@ -124,7 +125,7 @@ def fit_tasks(
         else:
             candidates["lightgbm"] = fit_value_task(task, cfg, features, x, y, va, fit)
             if task.classical is not None and task.kind == "quantile":
-                candidates["classical"] = fit_classical_task(task, cfg, fs.frame, features, x, split)
+                candidates["classical"] = fit_classical_task(task, cfg, fs.frame, features, x, split, fs.time_col)
         scores = {
             name: validation_score(model, task, fs.frame, x, split.valid, cfg, (valid_scale or {}).get(task.name))
             for name, model in candidates.items()
@@ -158,10 +159,17 @@ def fit_value_task(
 
 
 def fit_classical_task(
-    task: TaskPlan, cfg: ExperimentConfig, frame: pd.DataFrame, features: list[str], x: np.ndarray, split: Split
+    task: TaskPlan,
+    cfg: ExperimentConfig,
+    frame: pd.DataFrame,
+    features: list[str],
+    x: np.ndarray,
+    split: Split,
+    time_col: str | None,
 ) -> TaskModel:
-    """The classical forecast named by the task (a feature), with quantile offsets per horizon fitted on the
-    train slice and shifted to cover their level on validation, on the log-ratio scale."""
+    """The classical forecast named by the task (a feature) as it is, with quantile offsets per horizon from
+    the spread of its errors over the most recent training months (the window with the lowest validation
+    pinball loss), on the log-ratio scale."""
     assert task.classical is not None
     transform, base = task.classical
     as_ratio = TaskPlan(task.name, task.target, task.kind, task.unit, transform=transform, base=base)
@@ -169,12 +177,20 @@ def fit_classical_task(
     tr = split.train[np.isfinite(y[split.train])]
     va = split.valid[np.isfinite(y[split.valid])]
     by = features.index(task.horizon) if task.horizon in features else None
+    months = pd.to_datetime(frame[time_col]).dt.to_period("M").to_numpy() if time_col else None
+    best: tuple[float, dict[float, Any]] | None = None
+    for window in CLASSICAL_WINDOWS:
+        rows = tr
+        if window is not None and months is not None:
+            rows = tr[months[tr] > months[tr].max() - window]
+        if len(rows) < MIN_LEAF_ROWS * 10:
+            continue
+        offsets = {q: fit_quantile_offsets(x[rows], y[rows], q, by, len(features)) for q in cfg.quantiles if q != 0.5}
+        loss = float(np.mean([pinball_loss(y[va], m.predict(x[va]), q).mean() for q, m in offsets.items()] or [0.0]))
+        if best is None or loss < best[0]:
+            best = (loss, offsets)
     point = classical_point(len(features), x[tr])
-    quantiles: dict[float, Any] = {0.5: point}
-    for q in cfg.quantiles:
-        if q != 0.5:
-            quantiles[q] = fit_quantile_offsets(x[tr], y[tr], q, by, len(features))
-    shifts = {q: conformal_shift(y[va], m.predict(x[va]), q) for q, m in quantiles.items() if m is not point}
+    quantiles: dict[float, Any] = {0.5: point, **(best[1] if best else {})}
     return TaskModel(
         task.name,
         task.kind,
@@ -183,7 +199,6 @@ def fit_classical_task(
         unit=task.unit,
         transform=transform,
         base_index=features.index(base),
-        quantile_shifts=shifts,
     )
 
 
