@@ -113,6 +113,8 @@ export class CountyMap {
     this.labelLayer = s("g", { class: "township-labels" });
     this.overlay = s("g", { class: "overlay" });
     this.selection = s("path", { class: "selected-outline", d: "" });
+    // The keyboard's ring: dark blue over a white halo, so it stands out on light and dark fills alike.
+    this.focusHalo = s("path", { class: "focus-halo", d: "" });
     this.focusRing = s("path", { class: "focus-outline", d: "" });
     this.full = { x: 0, y: 0, w: WIDTH, h: height };
     this.view = { ...this.full };
@@ -135,6 +137,7 @@ export class CountyMap {
       this.overlay,
       this.labelLayer,
       this.selection,
+      this.focusHalo,
       this.focusRing,
     );
     this.tooltip = h("div", { class: "tooltip", role: "tooltip", hidden: true });
@@ -309,9 +312,11 @@ export class CountyMap {
       this.focused = id ?? null;
       // the ring shows for the keyboard only (a click has the selection's outline)
       const keyboard = id && e.target.matches(":focus-visible");
-      this.focusRing.setAttribute("d", keyboard ? this.grids.get(id).d : "");
+      for (const ring of [this.focusHalo, this.focusRing]) ring.setAttribute("d", keyboard ? this.grids.get(id).d : "");
     });
-    this.svg.addEventListener("focusout", () => this.focusRing.setAttribute("d", ""));
+    this.svg.addEventListener("focusout", () => {
+      for (const ring of [this.focusHalo, this.focusRing]) ring.setAttribute("d", "");
+    });
     this.svg.addEventListener("keydown", (e) => {
       const id = e.target?.dataset?.grid;
       if (!id) return;

@@ -184,7 +184,8 @@ def test_grids_take_focus_move_with_arrows_and_open_with_enter_or_space(sign_in:
     )
     label = page.locator(f'#county-map path.grid[data-grid="{moved}"]').get_attribute("aria-label")
     assert "载畜压力指数" in label
-    assert page.locator("#county-map .focus-outline").get_attribute("d")
+    ring = page.locator("#county-map .focus-outline").get_attribute("d")
+    assert ring and ring == page.locator("#county-map .focus-halo").get_attribute("d")
     page.focus(f'#county-map path.grid[data-grid="{start}"]')
     page.keyboard.press("ArrowDown")
     below = active_grid(page)
