@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 REFERENCE_FORMAT = 1
@@ -62,7 +63,7 @@ def _non_missing_shares(shares: Sequence[float]) -> np.ndarray:
     return present / total if total > 0 else present
 
 
-def stability_index(expected: Sequence[float], actual: Sequence[float], floor: float = 1e-4) -> float:
+def stability_index(expected: npt.ArrayLike, actual: npt.ArrayLike, floor: float = 1e-4) -> float:
     """Population stability index ``sum((a - e) * ln(a / e))`` of two share vectors over the same bins."""
     e = np.clip(np.asarray(expected, dtype=float), floor, None)
     a = np.clip(np.asarray(actual, dtype=float), floor, None)
@@ -89,7 +90,7 @@ def numeric_profile(values: np.ndarray, periods: np.ndarray | None, months: np.n
     groups: dict[str, np.ndarray] = {ALL: np.ones(len(values), dtype=bool)}
     if periods is not None:
         groups |= {str(p): periods == p for p in np.unique(periods)}
-    by_period = {}
+    by_period: dict[str, dict[str, Any]] = {}
     for name, mask in groups.items():
         part = values[mask]
         finite = part[np.isfinite(part)]
@@ -122,7 +123,9 @@ def categorical_profile(
     groups: dict[str, np.ndarray] = {ALL: np.ones(len(values), dtype=bool)}
     if periods is not None:
         groups |= {str(p): periods == p for p in np.unique(periods)}
-    by_period = {name: {"n": int(mask.sum()), "shares": category_shares(values[mask])} for name, mask in groups.items()}
+    by_period: dict[str, dict[str, Any]] = {
+        name: {"n": int(mask.sum()), "shares": category_shares(values[mask])} for name, mask in groups.items()
+    }
     psis: list[float] = []
     if periods is not None and months is not None:
         for month in np.unique(months):

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
@@ -53,7 +54,7 @@ def bars(profile: Mapping[str, Any], thresholds: DriftThresholds) -> dict[str, f
     }
 
 
-def psi(expected: np.ndarray | list[float], actual: np.ndarray | list[float]) -> float:
+def psi(expected: npt.ArrayLike, actual: npt.ArrayLike) -> float:
     """Population stability index of two share vectors over the same bins (an empty bin counts as 1e-4)."""
     return stability_index(expected, actual)
 
@@ -104,7 +105,7 @@ def categorical_drift(profile: Mapping[str, Any], values: pd.Series, period: str
     return {"kind": "categorical", "period": used, "n": len(values), "missing": missing, "psi": float(value)}
 
 
-def drift_status(row: Mapping[str, Any]) -> str:
+def drift_status(row: Mapping[Any, Any]) -> str:
     """``drifted`` when a row's PSI or KS passes its bar (NaN never does), ``watch`` past the watch bar."""
     psi_value, ks_value = row.get("psi", np.nan), row.get("ks", np.nan)
     by_psi = np.isfinite(psi_value) and psi_value > row["psi_bar"]

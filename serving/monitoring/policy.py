@@ -86,12 +86,12 @@ def metric_trigger(policy: RetrainPolicy, live: pd.DataFrame, test_metrics: dict
     test = test_metrics.get(metric)
     if len(rows) < policy.months_in_a_row or test is None:
         return None
-    latest = rows.tail(policy.months_in_a_row)
-    verdicts = [worse_than_test(metric, r.low, r.high, test, policy.tolerance) for r in latest.itertuples()]
+    latest: list[dict[str, Any]] = rows.tail(policy.months_in_a_row).to_dict("records")  # type: ignore[assignment]
+    verdicts = [worse_than_test(metric, float(r["low"]), float(r["high"]), test, policy.tolerance) for r in latest]
     if not all(verdicts):
         return None
     months = ", ".join(
-        f"{pd.Timestamp(r.target_period):%Y-%m} {r.value:.4g} [{r.low:.4g}, {r.high:.4g}]" for r in latest.itertuples()
+        f"{pd.Timestamp(r['target_period']):%Y-%m} {r['value']:.4g} [{r['low']:.4g}, {r['high']:.4g}]" for r in latest
     )
     return f"live {metric} worse than its test value {test:.4g} beyond the interval: {months}"
 

@@ -44,7 +44,7 @@ def plain(value: Any) -> Any:
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
+    return [{str(k): plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def outcome_counts(log: pd.DataFrame, last_month: pd.Timestamp) -> list[dict[str, Any]]:
@@ -105,7 +105,8 @@ def family_report(
     if champion and not tests.get(champion) and slot is not None and slot.model is not None:
         tests[champion] = dict(slot.model.bundle.metadata.get("test_metrics", {}))
     live["test"] = [tests.get(v, {}).get(m) for v, m in zip(live["model_version"], live["metric"], strict=True)]
-    live["worse"] = [worse_than_test(r.metric, r.low, r.high, r.test) for r in live.itertuples()] if len(live) else []
+    scored: list[dict[str, Any]] = live.to_dict("records")  # type: ignore[assignment]
+    live["worse"] = [worse_than_test(str(r["metric"]), r["low"], r["high"], r["test"]) for r in scored]
     drift = current_drift(ctx, spec, thresholds)
     try:
         policy = family_policy(spec.name)

@@ -44,7 +44,7 @@ def _read_record(tracking_uri: str, registered_model: str, version: str) -> Vers
     try:
         client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         run_id = client.get_model_version(registered_model, version).run_id
-        run = client.get_run(run_id)
+        run = client.get_run(str(run_id))
     except Exception as exc:  # a version or run that cannot be read: shown as such, never a failed page
         return VersionRecord(version, error=f"{type(exc).__name__}: {str(exc)[:200]}")
     metrics = {k.removeprefix("test_"): float(v) for k, v in run.data.metrics.items() if k.startswith("test_")}
