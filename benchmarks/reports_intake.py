@@ -697,7 +697,7 @@ def main() -> int:
         f"{sw.close_reported_s:.2f})"
     )
 
-    failures = [*seq.failures, *conc.failures, *up.failures, *sw.failures]
+    failures = [*seq.failures, *conc.failures, *up.failures, *seq_faulty.failures, *sw.failures]
     failures += [f for p in phases.values() for r in p.values() for f in r.failures]
     if failures or problems:
         print()
