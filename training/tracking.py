@@ -255,6 +255,17 @@ def log_and_register(
             }
         )
         mlflow.log_text(config_text, "experiment.yaml")
+        # Which candidate each task kept (lightgbm, glm, classical) and every candidate's validation score.
+        selections = result.bundle.metadata.get("candidates", {})
+        mlflow.log_params({f"candidate_{task}": sel["chosen"] for task, sel in selections.items()})
+        mlflow.log_metrics(
+            {
+                f"valid_score_{task}_{name}": float(score)
+                for task, sel in selections.items()
+                for name, score in sel["valid_scores"].items()
+                if np.isfinite(score)
+            }
+        )
         mlflow.log_metrics(_flat_metrics(result))
         if study:
             mlflow.log_params({f"best_{k}": v for k, v in study["best_params"].items()})
