@@ -386,6 +386,23 @@ def test_search_finds_a_grid_by_id_village_or_chief(sign_in: Any, api: Any) -> N
     assert "没有" in page.inner_text("#grid-results")
 
 
+def pinch(page: Any, x: float, y: float, start: float = 30, end: float = 90) -> None:
+    """Two fingers at (x +- ``start``, y) spread to (x +- ``end``, y), as touch events from the browser itself."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 2})
+
+    def fingers(d: float) -> list[dict[str, float]]:
+        return [{"x": x - d, "y": y, "id": 0}, {"x": x + d, "y": y, "id": 1}]
+
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": fingers(start)})
+    for step in range(1, 6):
+        cdp.send(
+            "Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": fingers(start + (end - start) * step / 5)}
+        )
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.detach()
+
+
 def test_phone_searches_zooms_pans_and_opens_a_grid(page: Any, sign_in: Any, api: Any) -> None:
     grids = [f["properties"] for f in api("planner", "GET", "/v1/county/map")["grids"]["features"]]
     page.set_viewport_size({"width": 390, "height": 844})
@@ -407,6 +424,9 @@ def test_phone_searches_zooms_pans_and_opens_a_grid(page: Any, sign_in: Any, api
     page.mouse.move(box["x"] + box["width"] / 3, box["y"] + box["height"] / 3)
     page.mouse.wheel(0, -400)
     page.wait_for_function("Number(document.getElementById('county-map').dataset.zoom) > 1.5")
+    page.click("[data-zoom=reset]")
+    pinch(page, box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    assert float(page.get_attribute("#county-map", "data-zoom")) > 1.5, "two fingers spread did not zoom in"
     page.click("[data-zoom=reset]")
     page.click("[data-zoom=in]")
     page.click("[data-zoom=in]")
