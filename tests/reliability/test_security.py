@@ -60,10 +60,13 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str], dict[str, Any]]] = {
     ("POST", "/v1/models/reload"): (RELOADERS, {}),
     ("GET", "/v1/monitoring"): (RELOADERS, {}),
     ("GET", "/v1/county/map"): (ANY_ROLE, {}),
+    ("GET", "/v1/county/access"): (ANY_ROLE, {}),
+    ("GET", "/v1/county/summary"): (PLANNING, {}),
     ("GET", "/v1/grazing/assessment/{grid_id}"): (PLANNING, {}),
     ("POST", "/v1/grazing/what-if"): (PLANNING, {"json": {"grid_id": "G001", "add_head": {"yak": 3}}}),
     ("POST", "/v1/grazing/batch"): (PLANNING, {"json": {"items": [{"grid_id": "G001"}]}}),
     ("GET", "/v1/grazing/rotation-plan"): (PLANNING, {}),
+    ("GET", "/v1/grazing/in-progress"): (PLANNING, {"params": {"grid_id": "G001"}}),
     ("GET", "/v1/market/forecast"): (PLANNING, {"params": {"township_id": "T01"}}),
     ("POST", "/v1/market/batch"): (PLANNING, {"json": {"items": [{"township_id": "T01"}]}}),
     ("GET", "/v1/market/history"): (PLANNING, {"params": {"township_id": "T01"}}),
@@ -78,6 +81,7 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str], dict[str, Any]]] = {
     ("GET", "/v1/reports/history/{grid_id}/{month}"): (STAFF, {}),
     ("POST", "/v1/months/{month}/close"): (STAFF, {}),
     ("GET", "/v1/data-quality"): (QUALITY, {}),
+    ("GET", "/v1/data-quality/chiefs/{chief}"): (QUALITY, {}),
     ("POST", "/v1/flags/{flag_id}"): (STAFF, {"json": {"status": "confirmed", "reason": "checked"}}),
 }
 # This app reads a county directory: the routes that keep reports answer 503 (no store) to an allowed role.
@@ -88,6 +92,7 @@ NEEDS_STORE = {
     ("GET", "/v1/reports/history/{grid_id}/{month}"),
     ("POST", "/v1/months/{month}/close"),
     ("GET", "/v1/data-quality"),
+    ("GET", "/v1/data-quality/chiefs/{chief}"),
     ("POST", "/v1/flags/{flag_id}"),
 }
 AUDITED = {("POST", "/v1/disease/score"), ("POST", "/v1/disease/score-csv")}
@@ -102,6 +107,7 @@ def fill(path: str) -> str:
         .replace("{name}", "app.js")
         .replace("{month}", "2020-01")
         .replace("{flag_id}", "1")
+        .replace("{chief}", "unassigned")
     )
 
 
