@@ -32,6 +32,11 @@ class DisputeFamily(Family):
             "logistic": pd.DataFrame({"p_any_dispute": logistic}),
         }
 
+    def extra_metrics(self, test: pd.DataFrame, preds: pd.DataFrame, cfg: ExperimentConfig) -> dict[str, float]:
+        """Calibration-in-the-large on the test rows: mean predicted probability over the observed rate, - 1
+        (0: the level is right; -0.2: risk understated by a fifth)."""
+        return {"citl": calibration_in_the_large(test[TARGET], preds[f"p_{TARGET}"])}
+
     def oracle(self, fs: FeatureSet, split: Split, oracle: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
         table = oracle.get("grid_monthly_oracle")
         if table is None:
@@ -39,3 +44,12 @@ class DisputeFamily(Family):
         test = fs.frame.iloc[split.test][["grid_id", "month"]]
         joined = test.merge(table[["grid_id", "month", "p_any_dispute"]], on=["grid_id", "month"], how="left")
         return pd.DataFrame({"p_any_dispute": joined["p_any_dispute"].to_numpy()})
+
+
+def calibration_in_the_large(outcome: pd.Series, probability: pd.Series) -> float:
+    """Mean probability / observed rate - 1 over the rows with a known outcome (NaN if none happened)."""
+    y = pd.to_numeric(outcome, errors="coerce").to_numpy(dtype=float)
+    p = np.asarray(probability, dtype=float)
+    known = np.isfinite(y)
+    rate = float(y[known].mean()) if known.any() else float("nan")
+    return float(p[known].mean() / rate - 1) if rate > 0 else float("nan")
