@@ -307,8 +307,8 @@ def _with_realised_weather(rows: pd.DataFrame, grid_monthly: pd.DataFrame, domai
     year = calendar_year(n)
     grow = np.isin(month_of_year(n), domain.drought_growing_months)
     by = [grid_monthly.loc[grow, "grid_id"].to_numpy(), year[grow]]
-    rain = grid_monthly.loc[grow, "precip_mm"].groupby(by).agg(["sum", "count"])
-    rain = rain["sum"].where(rain["count"] == len(set(domain.drought_growing_months)))
+    totals = grid_monthly.loc[grow, "precip_mm"].groupby(by).agg(["sum", "count"])
+    rain = totals["sum"].where(totals["count"] == len(set(domain.drought_growing_months)))
     ratio = rain / rain.groupby(level=0).transform("mean")
     temp = grid_monthly["temp_mean_c"]
     anomaly = temp.groupby(year).mean() - temp.mean()

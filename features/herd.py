@@ -217,7 +217,7 @@ def _fit_at(
     sigma2 = np.where(n > 3, np.clip(rss, 0, None) / np.maximum(n - 3, 1.0), 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_x = np.where(n[:, None] > 0, xx[:, 0, :] / np.maximum(n, 1.0)[:, None], 0.0)
-    return beta, sigma2, mean_x
+    return np.asarray(beta, dtype=float), np.asarray(sigma2, dtype=float), np.asarray(mean_x, dtype=float)
 
 
 def forecast_rest(

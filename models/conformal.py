@@ -20,7 +20,7 @@ compute the same intervals.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 import numpy as np
@@ -93,7 +93,7 @@ def fit_conformal_with_year_shocks(
     low: npt.ArrayLike,
     high: npt.ArrayLike,
     groups: npt.ArrayLike,
-    shocks: dict[str, npt.ArrayLike],
+    shocks: Mapping[str, npt.ArrayLike],
     *,
     floor: float = 1.0,
 ) -> dict[str, Any]:

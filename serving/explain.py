@@ -72,8 +72,8 @@ def top_reasons(
     """The ``k`` inputs that moved this prediction most, largest first, leaving out the inputs in
     ``question`` (those that restate what was asked, e.g. "the forecast is for the warm season")."""
     values = contrib_row[:-1]
-    order = np.argsort(-np.abs(values), kind="stable")
-    order = [j for j in order if encoder.features[j] not in question][:k]
+    ranked = np.argsort(-np.abs(values), kind="stable")
+    order = [int(j) for j in ranked if encoder.features[j] not in question][:k]
     reasons = []
     for j in order:
         if values[j] == 0:

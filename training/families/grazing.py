@@ -188,7 +188,7 @@ def season_year_shocks(train: pd.DataFrame) -> dict[str, np.ndarray]:
     grid's past mean yield of the season), e.g. -0.19 in a drought summer (data, not predictions)."""
     rows = train.drop_duplicates(["grid_id", "season", "season_year"])
     rows = rows[(rows["yield_mean_past"] > 0) & (rows[TARGET] > 0)]
-    ratio = np.log(rows[TARGET] / rows["yield_mean_past"])
+    ratio = pd.Series(np.log(rows[TARGET] / rows["yield_mean_past"]), index=rows.index)
     per_year = ratio.groupby([rows["season"], rows["season_year"]]).median()
     return {str(season): values.to_numpy() for season, values in per_year.groupby(level=0)}
 
