@@ -20,7 +20,7 @@ const COLUMNS = [
 // The counts of an upload's answer, in this order (``rows`` is said apart; a count the answer lacks is 0).
 const UPLOAD_COUNTS = ["inserted", "updated", "unchanged", "duplicate", "refused", "flagged"];
 const RESOLUTIONS = { confirmed: "dq_confirm", corrected: "dq_corrected" };
-// Per herder chief (GET /v1/data-quality ``chiefs``): the words here, so this view's addition stays in one file.
+// Per herder chief (the data-quality answer's ``chiefs``): the words here, so this view's addition stays in one file.
 const CHIEFS_SHOWN = 30;
 const CHIEF_WORDS = {
   zh: { caption: "各牧长报送情况（报送率最低在前）", chief: "牧长" },
