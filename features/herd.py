@@ -8,13 +8,14 @@ reported herd with the expected monthly log change of its calendar month:
     log SU(n) - log SU(n - 1) = a_m + b_m * snow_to_date(n) + c_m * drought_summer(n) + grid effect
 
 where ``m`` is the calendar month of ``n`` (births, deaths and sales together: their net change in SU),
-``snow_to_date`` the mean snow days of the winter so far (0 outside Oct-Apr: the heavy-snow effect on deaths,
-births and spring sales), ``drought_summer`` whether the last growing season was a drought (sales after a
-drought summer). The county's coefficients are least squares over every grid-month up to the decision
-month; the grid's own effect is its mean departure from the county's monthly change up to then, shrunk
-toward 0 (:data:`GRID_SHRINK_MONTHS`). A snow or drought figure not yet observed at the decision month (a
-winter that has not started) takes its historical mean. The range comes from the residual variance per
-calendar month, summed over the projected months.
+``snow_to_date`` the mean snow days of the winter so far in the grid's township (after the winter, the
+whole winter's: the heavy-snow effect on deaths, births and spring sales; a township's mean, as one grid's
+snow days are a Poisson count whose noise would weaken the fitted effect), ``drought_summer`` whether the
+last growing season was a drought (sales after a drought summer). The county's coefficients are least
+squares over every grid-month up to the decision month; the grid's own effect is its mean departure from
+the county's monthly change up to then, shrunk toward 0 (:data:`GRID_SHRINK_MONTHS`). A snow or drought
+figure not yet observed at the decision month (a winter that has not started) takes its historical mean.
+The range comes from the residual variance per calendar month, summed over the projected months.
 
 The season's rest programme (share of the grid rested) is the larger of the share rested now (a grazing ban
 carries on) and the grid's mean share in the same season of its recent past years (seasonal rests are
@@ -54,7 +55,7 @@ def monthly_herd_change(panel: pd.DataFrame, drought: pd.Series, domain: Domain 
         drought: drought flag per year (:func:`features.pasture.drought_years`).
         domain: the season calendar.
     """
-    p = panel[["grid_id", "month_n", "stocking_su", "snow_days"]].sort_values(["grid_id", "month_n"])
+    p = panel[["grid_id", "township_id", "month_n", "stocking_su", "snow_days"]].sort_values(["grid_id", "month_n"])
     n = p["month_n"].to_numpy(dtype=np.int64)
     moy = month_of_year(n)
     su = p["stocking_su"].to_numpy(dtype=float)
@@ -66,7 +67,9 @@ def monthly_herd_change(panel: pd.DataFrame, drought: pd.Series, domain: Domain 
     in_winter = np.isin(moy, winter_months(domain))
     winter_id = np.where(moy >= first, calendar_year(n), calendar_year(n) - 1)
     snow = p["snow_days"].where(in_winter)
-    snow_to_date = snow.groupby([p["grid_id"].to_numpy(), winter_id]).transform(lambda v: v.expanding().mean())
+    own = snow.groupby([p["grid_id"].to_numpy(), winter_id]).transform(lambda v: v.expanding().mean())
+    # The township's mean: one grid's snow days are a Poisson count, whose noise would attenuate the effect.
+    snow_to_date = own.groupby([p["township_id"].to_numpy(), n]).transform("mean")
     summer_year = np.where(moy > max(domain.drought_growing_months), calendar_year(n), calendar_year(n) - 1)
     return pd.DataFrame(
         {
@@ -74,7 +77,7 @@ def monthly_herd_change(panel: pd.DataFrame, drought: pd.Series, domain: Domain 
             "month_n": n,
             "log_su": log_su,
             "change": change,
-            "snow_to_date": np.where(in_winter, snow_to_date.to_numpy(dtype=float), 0.0),
+            "snow_to_date": snow_to_date.to_numpy(dtype=float),
             "drought_summer": pd.Series(summer_year).map(drought).fillna(0.0).to_numpy(dtype=float),
         }
     )
@@ -151,7 +154,6 @@ def project_stocking(
     moy_now = month_of_year(as_of)
     first_cold = domain.season_start_month("cold")
     winter_now = np.where(moy_now >= first_cold, calendar_year(as_of), calendar_year(as_of) - 1)
-    in_winter_now = np.isin(moy_now, winter_months(domain))
     last_summer_done = np.where(
         moy_now > max(domain.drought_growing_months), calendar_year(as_of), calendar_year(as_of) - 1
     )
@@ -170,9 +172,8 @@ def project_stocking(
             m = month_of_year(n)
             beta, sigma2, mean_x = _fit_at(stats, months, as_of, m)
             winter_n = np.where(m >= first_cold, calendar_year(n), calendar_year(n) - 1)
-            snow_known = in_winter_now & (winter_n == winter_now) & np.isfinite(snow_now)
-            in_winter_n = np.isin(m, winter_months(domain))
-            snow = np.where(in_winter_n, np.where(snow_known, snow_now, mean_x[:, 1]), 0.0)
+            snow_known = (winter_n == winter_now) & np.isfinite(snow_now)
+            snow = np.where(snow_known, snow_now, mean_x[:, 1])
             summer_n = np.where(m > max(domain.drought_growing_months), calendar_year(n), calendar_year(n) - 1)
             flag = pd.Series(summer_n).map(drought).to_numpy(dtype=float)
             dry = np.where((summer_n <= last_summer_done) & np.isfinite(flag), flag, mean_x[:, 2])
