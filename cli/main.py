@@ -12,6 +12,7 @@ import typer
 if TYPE_CHECKING:
     import pandas as pd
 
+from cli.replay import replay_command
 from cli.retrain import retrain
 from muzhang.families import family_names
 from muzhang.paths import SAMPLE_COUNTY
@@ -322,6 +323,7 @@ def train(
 
 
 app.command("retrain")(retrain)  # cli/retrain.py: after a month closes, when a trigger fires (issue 11)
+app.command("replay")(replay_command)  # cli/replay.py: months of a generated county under a retrain policy
 
 
 @app.command("serve")
