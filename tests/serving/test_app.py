@@ -605,3 +605,15 @@ def test_docs_csp_allows_only_the_pages_own_inline_script(client: TestClient) ->
 def test_unknown_docs_asset_is_404(client: TestClient) -> None:
     assert client.get("/docs/vendor/..%2F..%2Fapp.py").status_code == 404
     assert client.get("/docs/vendor/LICENSE").status_code == 404
+
+
+# --- compressed answers ---------------------------------------------------------------------------------
+def test_large_answers_are_gzipped_for_a_client_that_asks(client: TestClient, auth: Any) -> None:
+    plain = client.get("/v1/county/map", headers={**auth("planner"), "Accept-Encoding": "identity"})
+    zipped = client.get("/v1/county/map", headers={**auth("planner"), "Accept-Encoding": "gzip"})
+
+    assert "content-encoding" not in plain.headers
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.json() == plain.json()  # the client decodes it: the same answer, fewer bytes on the wire
+    assert int(zipped.headers["content-length"]) < len(plain.content) / 3
+    assert zipped.headers["X-Content-Type-Options"] == "nosniff"  # the security headers survive compression
