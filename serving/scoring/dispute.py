@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
 from serving.errors import NotFound
 from serving.explain import Lang
-from serving.schemas import DisputeRisk, WatchItem, Watchlist
+from serving.schemas import DisputeRisk, ExplanationOut, WatchItem, Watchlist
 from serving.scoring.common import BAND_WORDS, explain_many, grid_name, pct, require_columns, risk_bands
 from serving.scoring.context import ScoringContext
 
@@ -19,6 +21,36 @@ def headline(p: float, band: str, lang: Lang) -> str:
     if lang == "zh":
         return f"下月发生纠纷的风险{BAND_WORDS['zh'][band]}（{pct(p)}）"
     return f"Dispute risk next month is {BAND_WORDS['en'][band]} ({pct(p)})"
+
+
+def percentage_points(
+    contributions: list[float], raw: float, base: float, calibration: tuple[float, float] | None
+) -> list[float]:
+    """Log-odds contributions as percentage points of probability: the move from the average risk to this
+    one (calibrated), shared in proportion to the contributions, so all of them add up to that move."""
+    a, b = calibration or (1.0, 0.0)
+    p, p0 = 1 / (1 + math.exp(-(a * raw + b))), 1 / (1 + math.exp(-(a * base + b)))
+    per_unit = a * p * (1 - p) if abs(raw - base) < 1e-12 else (p - p0) / (raw - base)
+    return [100 * c * per_unit for c in contributions]
+
+
+def with_percentage_points(
+    explanation: ExplanationOut, calibration: tuple[float, float] | None, lang: Lang
+) -> ExplanationOut:
+    """Each reason's words end with its push in percentage points of probability (not log-odds)."""
+    points = percentage_points(
+        [r.contribution for r in explanation.reasons],
+        explanation.raw_prediction,
+        explanation.base_value,
+        calibration,
+    )
+    unit = "个百分点" if lang == "zh" else " pp"
+    open_, close = ("（", "）") if lang == "zh" else (" (", ")")
+    reasons = [
+        r.model_copy(update={"text": f"{r.text}{open_}{v:+.1f}{unit}{close}"})
+        for r, v in zip(explanation.reasons, points, strict=True)
+    ]
+    return explanation.model_copy(update={"reasons": reasons})
 
 
 def score(ctx: ScoringContext, grid_ids: list[str], lang: Lang) -> list[DisputeRisk]:
@@ -37,6 +69,8 @@ def score(ctx: ScoringContext, grid_ids: list[str], lang: Lang) -> list[DisputeR
     explanations = explain_many(
         bundle, TASK, x, [headline(v, b, lang) for v, b in zip(p, bands, strict=True)], lang, ctx.metrics
     )
+    calibration = bundle.tasks[TASK].calibration
+    explanations = [with_percentage_points(e, calibration, lang) for e in explanations]
     grids = ctx.county.grids
     months = prep.frame["month"].to_numpy()[pos]
     out = [
