@@ -63,8 +63,8 @@ def fit_logistic_glm(
     shell = LinearBooster(n_features, link="logit", kind="glm")
     for j in range(n_features):
         if j not in vocab_sizes:
-            col = x_train[:, j]
-            known = col[np.isfinite(col)]
+            values = x_train[:, j]
+            known = values[np.isfinite(values)]
             centre = float(known.mean()) if len(known) else 0.0
             scale = float(known.std()) if len(known) > 1 else 0.0
             shell.centres[j], shell.scales[j] = centre, scale if scale > 0 else 1.0
@@ -79,7 +79,8 @@ def fit_logistic_glm(
         if best is None or loss < best[0]:
             best = (loss, model)
     assert best is not None
-    coef, col = best[1].coef_[0], 0
+    coef = np.asarray(best[1].coef_[0], dtype=float)
+    col = 0
     out = LinearBooster(
         n_features,
         intercept=float(best[1].intercept_[0]),

@@ -98,12 +98,13 @@ def forecast_rows(
     n = len(rows)
     point = np.full(n, np.nan)
     out = {q: np.full(n, np.nan) for q in quantiles}
-    months = history.columns
+    months = pd.DatetimeIndex(history.columns)
+    position = {m: i for i, m in enumerate(months)}
     max_h = int(rows[horizon_col].max())
     keyed = rows.reset_index(drop=True)
     for key, group in keyed.groupby(list(series), sort=False):
         key = key if isinstance(key, tuple) else (key,)
-        y_all = to_log(history.loc[key].to_numpy(dtype=float), transform)
+        y_all = to_log(history.loc[key].to_numpy(dtype=float), transform)  # type: ignore[index]
         y_all = pd.Series(y_all).ffill().bfill().to_numpy()  # statsforecast takes no gaps
         n_fit = int((months < fit_end).sum())
         if n_fit < 2 * SEASON_LENGTH:
@@ -112,7 +113,7 @@ def forecast_rows(
             warnings.simplefilter("ignore")
             model = make_model().fit(y_all[:n_fit])  # type: ignore[attr-defined]
             for origin, at_origin in group.groupby(origin_col, sort=False):
-                upto = int(months.get_loc(pd.Timestamp(origin))) + 1
+                upto = position[pd.Timestamp(str(origin))] + 1
                 res = model.forward(y=y_all[:upto], h=max_h, level=levels)
                 steps = at_origin[horizon_col].to_numpy(dtype=int) - 1
                 idx = at_origin.index.to_numpy()
@@ -147,7 +148,7 @@ def seasonal_naive_log_quantiles(
     ok = np.isfinite(resid)
     table = pd.DataFrame({"s": train_series.to_numpy()[ok], "r": resid[ok]})
     pooled = {q: float(np.quantile(table["r"], q)) for q in quantiles}
-    per_series = table.groupby("s")["r"].quantile(list(quantiles)).unstack()
+    per_series = table.groupby("s")["r"].quantile(list(quantiles)).unstack()  # type: ignore[arg-type]
     base = to_log(naive_test, transform)
     keys = test_series.to_numpy()
     out = {}

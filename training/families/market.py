@@ -116,7 +116,7 @@ class MarketFamily(Family):
         if (fit_end.year - first.year) * 12 + fit_end.month - first.month < 2 * SEASON_LENGTH:
             return {}
         factories = peer_factories()
-        out = {}
+        out: dict[str, pd.DataFrame] = {}
         for peer in cfg.peers:
             cols: dict[str, np.ndarray] = {}
             for name, (target, _, _) in TASKS.items():
