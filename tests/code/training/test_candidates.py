@@ -94,3 +94,24 @@ def test_a_cut_short_linear_model_file_is_refused_before_loading(tmp_path) -> No
     (tmp_path / "m.txt").write_text(text[: len(text) // 2])
     with pytest.raises(ValueError, match=r"m\.txt is incomplete"):
         require_complete_model_file(tmp_path / "m.txt")
+
+
+def test_classical_candidate_serves_the_forecast_feature_itself_inside_its_interval() -> None:
+    """Market's classical candidate in a TaskModel: the median is the classical forecast (a feature), the
+    quantiles bracket it and widen with the horizon, the explanation adds up (to zero: nothing moved it)."""
+    from models.bundle import TaskModel
+    from training.candidates import classical_point
+
+    h = np.repeat([1.0, 6.0], 400)
+    errors = RNG.normal(0, 1, 800) * np.where(h == 1, 0.02, 0.1)
+    x_train = np.column_stack([h, np.full(800, 1000.0)])
+    quantiles = {q: fit_quantile_offsets(x_train, errors, q, 0, 2) for q in (0.025, 0.975)}
+    point = classical_point(2, x_train)
+    task = TaskModel("price", "quantile", point, {0.5: point, **quantiles}, transform="log_ratio", base_index=1)  # type: ignore[arg-type]
+    x = np.array([[1.0, 4000.0], [6.0, 4200.0]])
+    np.testing.assert_allclose(task.point(x), [4000.0, 4200.0])
+    q = task.quantiles(x)
+    assert np.all(q[0.025] < q[0.5]) and np.all(q[0.5] < q[0.975])
+    assert (q[0.975][1] - q[0.025][1]) / 4200 > 3 * (q[0.975][0] - q[0.025][0]) / 4000
+    contrib = point.predict(x, pred_contrib=True)
+    np.testing.assert_allclose(contrib.sum(axis=1), task.raw(x))
