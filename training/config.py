@@ -109,6 +109,12 @@ class ExperimentConfig(BaseModel):
     quantiles: list[float] = Field(default_factory=list)
     # Classical per-series forecasters fitted beside the model as peers (market: mstl, autoets, autotheta).
     peers: list[Literal["mstl", "autoets", "autotheta"]] = Field(default_factory=list)
+    # The kinds of model that compete on validation for each task (those that do not apply to a task's kind
+    # are skipped: glm for probabilities, classical for forecasts with a classical base). A data scientist
+    # may narrow them, e.g. to LightGBM alone.
+    candidates: list[Literal["lightgbm", "glm", "classical"]] = Field(
+        default_factory=lambda: ["lightgbm", "glm", "classical"], min_length=1
+    )
     tuning: TuningConfig = Field(default_factory=TuningConfig)  # type: ignore[arg-type]
     gate: GateConfig
     thresholds: ThresholdsConfig = Field(default_factory=ThresholdsConfig)

@@ -21,7 +21,7 @@ from training.candidates import (
     fit_quantile_offsets,
     nearly_constant,
 )
-from training.config import ExperimentConfig
+from training.config import ConfigError, ExperimentConfig
 from training.families import Family, TaskPlan, plan_for
 from training.fit import booster_params, fit_booster, fit_platt
 from training.splits import Split
@@ -115,17 +115,28 @@ def fit_tasks(
             )
 
         candidates: dict[str, TaskModel] = {}
+        allowed = set(cfg.candidates)
         if task.kind == "binary":
-            booster = fit("binary")
-            calibration = fit_platt(np.asarray(booster.predict(x[va], raw_score=True)), y[va])
-            candidates["lightgbm"] = TaskModel(task.name, "binary", booster, calibration=calibration, unit=task.unit)
-            glm = fit_logistic_glm(x[tr], y[tr], x[va], y[va], vocab_sizes, cfg.seed)
-            glm_calibration = fit_platt(glm.predict(x[va], raw_score=True), y[va])
-            candidates["glm"] = TaskModel(task.name, "binary", glm, calibration=glm_calibration, unit=task.unit)  # type: ignore[arg-type]
+            if "lightgbm" in allowed:
+                booster = fit("binary")
+                calibration = fit_platt(np.asarray(booster.predict(x[va], raw_score=True)), y[va])
+                candidates["lightgbm"] = TaskModel(
+                    task.name, "binary", booster, calibration=calibration, unit=task.unit
+                )
+            if "glm" in allowed:
+                glm = fit_logistic_glm(x[tr], y[tr], x[va], y[va], vocab_sizes, cfg.seed)
+                glm_calibration = fit_platt(glm.predict(x[va], raw_score=True), y[va])
+                candidates["glm"] = TaskModel(task.name, "binary", glm, calibration=glm_calibration, unit=task.unit)  # type: ignore[arg-type]
         else:
-            candidates["lightgbm"] = fit_value_task(task, cfg, features, x, y, va, fit)
-            if task.classical is not None and task.kind == "quantile":
+            if "lightgbm" in allowed:
+                candidates["lightgbm"] = fit_value_task(task, cfg, features, x, y, va, fit)
+            if "classical" in allowed and task.classical is not None and task.kind == "quantile":
                 candidates["classical"] = fit_classical_task(task, cfg, fs.frame, features, x, split, fs.time_col)
+        if not candidates:
+            raise ConfigError(
+                f"task {task.name} ({task.kind}): none of the candidates {cfg.candidates} applies; "
+                "add lightgbm to `candidates` in the experiment YAML"
+            )
         scores = {
             name: validation_score(model, task, fs.frame, x, split.valid, cfg, (valid_scale or {}).get(task.name))
             for name, model in candidates.items()

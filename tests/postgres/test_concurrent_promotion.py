@@ -57,7 +57,7 @@ print("RESULT " + json.dumps({"run_id": s.run_id, "version": s.version, "promote
 # Each loop also stops once its parent (the test process) is gone: a killed test run leaves no loop behind.
 BUSY_CODE = "import os; os.nice(10); parent = os.getppid()\nwhile os.getppid() == parent:\n    pass"
 # One tree without a single split: the training prevalence for every row, beaten by any real model.
-WEAK: dict[str, Any] = {"num_boost_round": 1, "lightgbm.min_data_in_leaf": 100_000}
+WEAK: dict[str, Any] = {"num_boost_round": 1, "lightgbm.min_data_in_leaf": 100_000, "candidates": ["lightgbm"]}
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,13 @@ FAMILY_CALLS: dict[str, tuple[str, str, dict[str, Any] | None, str]] = {
 # The fast overrides of tests/conftest.py, written into a YAML for the CLI (it has no override options).
 FAST_YAML = {"num_boost_round": 40, "early_stopping_rounds": 10}
 # A dispute model that cannot learn (one tree, no split): any normal run must beat it.
-WEAK = {"num_boost_round": 1, "lightgbm.min_data_in_leaf": 100_000, "lightgbm.num_threads": 1}
+# LightGBM alone (the GLM candidate would make a strong champion), one tree on leaves as large as allowed.
+WEAK = {
+    "num_boost_round": 1,
+    "lightgbm.min_data_in_leaf": 100_000,
+    "lightgbm.num_threads": 1,
+    "candidates": ["lightgbm"],
+}
 START_LIMIT_S = 50.0  # a degraded start must come back within this
 TRAIN_LIMIT_S = 150.0  # a whole `muzhang train dispute` subprocess on the tiny county
 

@@ -28,7 +28,7 @@ def test_every_field_error_of_a_row_is_listed_with_its_value() -> None:
         "row": 2,
         "field": "systolic_bp",
         "value": "abc",
-        "rule": "must be a whole number",
+        "rule": "must be a whole number written in digits 0-9 (52 or 52.0)",
     }
 
 

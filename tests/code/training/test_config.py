@@ -64,3 +64,16 @@ def test_unreadable_yaml_is_a_config_error(tmp_path: Path) -> None:
     path.write_text("family: [unclosed", encoding="utf-8")
     with pytest.raises(ConfigError, match="cannot read experiment config"):
         load_config(path)
+
+
+def test_candidates_default_to_every_kind_and_can_be_narrowed() -> None:
+    path = default_config_path("dispute")
+
+    assert load_config(path).candidates == ["lightgbm", "glm", "classical"]
+    assert load_config(path, candidates=["lightgbm"]).candidates == ["lightgbm"]
+
+
+@pytest.mark.parametrize("candidates", [["xgboost"], []], ids=["unknown", "none"])
+def test_an_unknown_or_empty_candidate_list_is_refused(candidates: list[str]) -> None:
+    with pytest.raises(ConfigError, match="candidates"):
+        load_config(default_config_path("dispute"), candidates=candidates)
