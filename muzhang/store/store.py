@@ -429,6 +429,10 @@ class Store:
             digest.update(json.dumps([name, [[str(c), str(t)] for c, t in frame.dtypes.items()]]).encode())
             digest.update(len(frame).to_bytes(8, "little"))
             if len(frame):
+                # + 0.0 makes -0.0 plain 0.0: PostgreSQL keeps a negative zero, SQLite returns 0.0, and
+                # the hash tells them apart though they are the same value.
+                floats = frame.select_dtypes("float").columns
+                frame = frame.assign(**{c: frame[c] + 0.0 for c in floats})
                 digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
         return digest.hexdigest()
 
