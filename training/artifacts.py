@@ -81,7 +81,10 @@ def write_diagnostic_plot(result: TrainResult, path: Path) -> None:
 
 
 def model_card(result: TrainResult, *, run_id: str, fingerprint: str, rows: dict[str, int], gate_note: str) -> str:
-    """A short markdown card: intended use, data, metrics beside baseline and Bayes limit, limits."""
+    """A short markdown card: intended use, data, metrics beside baseline and the oracle limit, limits.
+
+    The oracle limit is the simulator's truth on the test rows; for grazing it knows the season's weather,
+    so it is a hindsight limit no forecast made ahead can reach (the fair limit is logged beside it)."""
     family = result.bundle.family
     metric_names = [k for k in result.metrics if not k.startswith("prevalence")]
     lines = [
@@ -93,7 +96,7 @@ def model_card(result: TrainResult, *, run_id: str, fingerprint: str, rows: dict
         "",
         f"**Features ({len(result.features)}):** {', '.join(result.features)}",
         "",
-        "| metric (test) | model | " + " | ".join(result.baselines) + " | Bayes limit |",
+        "| metric (test) | model | " + " | ".join(result.baselines) + " | oracle limit |",
         "|---|---|" + "---|" * len(result.baselines) + "---|",
     ]
     for k in metric_names:

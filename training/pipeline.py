@@ -159,9 +159,9 @@ def run_training(
 
 
 def format_summary(s: RunSummary, metrics: list[str] | None = None) -> str:
-    """A few lines: run id, version, metrics beside baselines and Bayes limit, the gate's decision."""
+    """A few lines: run id, version, metrics beside baselines and the oracle limit, the gate's decision."""
     names = metrics or [k for k in s.metrics if "_" not in k or k.startswith(("status_", "coverage_"))]
-    header = f"{'metric':<18}{'model':>10}" + "".join(f"{b[:14]:>16}" for b in s.baselines) + f"{'bayes':>10}"
+    header = f"{'metric':<18}{'model':>10}" + "".join(f"{b[:14]:>16}" for b in s.baselines) + f"{'oracle':>10}"
     lines = [
         f"{s.family}: run {s.run_id} -> version {s.version} "
         f"({'PROMOTED to champion' if s.promoted else 'kept as challenger'}; {s.seconds:.1f} s)",
