@@ -7,16 +7,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.bundle import quantile_label
+from models.bundle import TaskModel, quantile_label
+from models.linear import LinearBooster
 from serving.errors import NotFound
-from serving.explain import Lang
+from serving.explain import Explanation, Lang, Reason, feature_label, format_value
 from serving.schemas import ForecastPoint, HistoryPoint, MarketForecast, MarketHistory
-from serving.scoring.common import explain_many, require_columns
+from serving.scoring.common import explain_many, require_columns, to_schema
 from serving.scoring.context import ScoringContext
 
 FAMILY = "market"
 SPECIES_ZH = {"yak": "牦牛", "sheep": "藏羊", "goat": "山羊", "horse": "马"}
 UNITS = {"head_sold": ("head", "头"), "price": ("yuan per head", "元/头")}
+# Each task's log scale (features.market: log1p for a count that may be 0, log for a price).
+LOG_SCALE = {"head_sold": np.log1p, "price": np.log}
 
 
 def check_township(ctx: ScoringContext, township_id: str) -> None:
@@ -36,6 +39,51 @@ def _headline(task: str, species: str, month: pd.Timestamp, median: float, lo: f
     return (
         f"Expected {species} {what} in {month:%B %Y}: {median:,.0f} {UNITS[task][0]} (95% interval {lo:,.0f}-{hi:,.0f})"
     )
+
+
+def is_classical(task: TaskModel) -> bool:
+    """The task serves the classical seasonal-trend forecast itself (a zero correction: every contribution
+    of its model is 0, so the model's own terms say nothing about why)."""
+    return isinstance(task.booster, LinearBooster) and task.booster.kind == "classical"
+
+
+def explain_classical(task: str, row: pd.Series, median: float, headline: str, lang: Lang) -> Explanation:
+    """Why the classical forecast says what it says, exactly, on the task's log scale: from the same month a
+    year earlier (the base; the value at origin when that is unknown) to the forecast, the series' own level,
+    trend and season move it by the one reason's contribution (base + contribution = log of the median)."""
+    z = LOG_SCALE[task]
+    forecast_col = f"classical_{task}"
+    ref_col = f"seasonal_naive_{task}"
+    if not np.isfinite(row.get(ref_col, np.nan)):
+        ref_col = f"{task}_at_origin"
+    ref = float(row.get(ref_col, np.nan))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        raw = float(z(median))
+        base = float(z(ref)) if np.isfinite(ref) else float("nan")
+    if not (np.isfinite(raw) and np.isfinite(base)):
+        known = raw if np.isfinite(raw) else 0.0
+        return Explanation(known, known, [], headline + ("。" if lang == "zh" else "."))
+    push = raw - base
+    ref_value = format_value(ref_col, ref, lang)
+    a_year_ago = ref_col.startswith("seasonal_naive_")
+    if lang == "zh":
+        text = "本系列自身的水平、趋势与季节"
+        ref_name = "上年同月" if a_year_ago else "上月"
+        sentence = f"{headline}，{'高于' if push >= 0 else '低于'}{ref_name}（{ref_value}），来自{text}。"
+    else:
+        text = "the series' own level, trend and season"
+        ref_name = "the same month a year earlier" if a_year_ago else "last month"
+        sentence = f"{headline}, {'above' if push >= 0 else 'below'} {ref_name} ({ref_value}): {text}."
+    reason = Reason(
+        feature=forecast_col,
+        label=feature_label(forecast_col, lang),
+        value=float(row.get(forecast_col, median)),
+        display_value=format_value(forecast_col, float(row.get(forecast_col, median)), lang),
+        contribution=push,
+        direction="up" if push >= 0 else "down",
+        text=text,
+    )
+    return Explanation(base, raw, [reason], sentence)
 
 
 def forecast(ctx: ScoringContext, township_id: str, species: str, lang: Lang) -> MarketForecast:
@@ -58,7 +106,13 @@ def forecast(ctx: ScoringContext, township_id: str, species: str, lang: Lang) ->
         hi = quantiles.get(0.975, quantiles.get(0.9, median))
         months = pd.to_datetime(rows["target_month"])
         headlines = [_headline(task_name, species, months[i], median[i], lo[i], hi[i], lang) for i in range(len(rows))]
-        explanations = explain_many(bundle, task_name, x, headlines, lang, ctx.metrics)
+        if is_classical(task):
+            explanations = [
+                to_schema(explain_classical(task_name, rows.iloc[i], float(median[i]), headlines[i], lang))
+                for i in range(len(rows))
+            ]
+        else:
+            explanations = explain_many(bundle, task_name, x, headlines, lang, ctx.metrics, other_item=True)
         out[task_name] = [
             ForecastPoint(
                 target_month=months[i].date(),

@@ -111,3 +111,18 @@ def test_default_cost_cap_refuses_a_thousand_item_batch(serving_state: AppState)
     default = Settings.model_fields["market_batch_cost_cap"].default
 
     assert forecast_values(bundle, 1_000) > default >= forecast_values(bundle, 50)
+
+
+def test_every_market_answer_gives_reasons_that_add_up(client: TestClient, auth: Any, township_ids: list[str]) -> None:
+    """Whichever candidate serves (LightGBM, or the classical forecast whose own terms are all zero), each
+    point names at least one reason and base + contributions = raw prediction."""
+    answer = client.get(
+        "/v1/market/forecast", params={"township_id": township_ids[0], "species": "yak"}, headers=auth("planner")
+    ).json()
+
+    for task in ("head_sold", "price"):
+        for point in answer[task]:
+            expl = point["explanation"]
+            assert expl["reasons"], f"{task} h{point['horizon']}: no reason ({expl['sentence']})"
+            total = expl["base_value"] + sum(r["contribution"] for r in expl["reasons"])
+            assert total == pytest.approx(expl["raw_prediction"], abs=1e-9)
