@@ -51,12 +51,3 @@ def _as_model_input(frame: pd.DataFrame, numeric: list[str], categorical: list[s
     out[numeric] = out[numeric].apply(pd.to_numeric, errors="coerce").astype(float)
     out[categorical] = out[categorical].astype(str).astype(object)
     return out
-
-
-def seasonal_naive_quantiles(
-    naive_train: np.ndarray, y_train: np.ndarray, naive_test: np.ndarray, quantiles: list[float]
-) -> dict[float, np.ndarray]:
-    """Seasonal-naive point forecast widened by the empirical quantiles of its training residuals."""
-    ok = np.isfinite(naive_train) & np.isfinite(y_train)
-    residuals = y_train[ok] - naive_train[ok]
-    return {q: naive_test + float(np.quantile(residuals, q)) for q in quantiles}
