@@ -308,3 +308,46 @@ def store_sign_in(page: Any, guard: Guard, store_server: str, store_keys: dict[s
         return page
 
     return enter
+
+
+def _usual_values(state: AppState, grid_id: str, fields: list[dict[str, Any]]) -> dict[str, Any]:
+    """The grid's last recorded month, as a chief would report it (plausible values: few or no flags)."""
+    history = state.county.tables.grid_monthly
+    last = history[history["grid_id"] == grid_id].sort_values("month").iloc[-1]
+    out: dict[str, Any] = {}
+    for f in fields:
+        value = last[f["name"]]
+        if f["type"] == "integer":
+            out[f["name"]] = int(value)
+        elif f["type"] == "float":
+            out[f["name"]] = round(float(value), 3)
+        elif f["type"] == "boolean":
+            out[f["name"]] = bool(value)
+        else:
+            out[f["name"]] = str(value)
+    return out
+
+
+@pytest.fixture(scope="session")
+def usual_values() -> Callable[[AppState, str, list[dict[str, Any]]], dict[str, Any]]:
+    """``usual_values(state, grid_id, form_fields)``: a report of plausible values for the grid."""
+    return _usual_values
+
+
+# The screen point at the mean of a grid's vertices (inside: the cells are convex), and what is drawn there.
+POINT_OF_GRID = """(id) => {
+  const svg = document.getElementById('county-map');
+  const path = svg.querySelector(`path.grid[data-grid="${id}"]`);
+  const nums = path.getAttribute('d').match(/-?\\d+(\\.\\d+)?/g).map(Number);
+  let x = 0, y = 0;
+  for (let i = 0; i < nums.length; i += 2) { x += nums[i]; y += nums[i + 1]; }
+  const p = new DOMPoint(x / (nums.length / 2), y / (nums.length / 2)).matrixTransform(svg.getScreenCTM());
+  const hit = document.elementFromPoint(p.x, p.y);
+  return {x: p.x, y: p.y, hit: hit && hit.dataset ? hit.dataset.grid : null};
+}"""
+
+
+@pytest.fixture(scope="session")
+def grid_point() -> Callable[[Any, str], dict[str, Any]]:
+    """``grid_point(page, grid_id)``: where the grid's middle is on screen and which grid is drawn there."""
+    return lambda page, grid_id: page.evaluate(POINT_OF_GRID, grid_id)

@@ -11,6 +11,7 @@ the tests do not depend on each other's order nor on ``test_reports.py``'s.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,24 +56,6 @@ def month_before(iso: str, back: int) -> str:
 def zh_month(iso: str) -> str:
     year, month, _ = iso.split("-")
     return f"{year}年{int(month)}月"
-
-
-def usual_values(state: AppState, grid_id: str, fields: list[dict[str, Any]]) -> dict[str, Any]:
-    """The grid's last recorded month, as a chief would report it (plausible values: few or no flags)."""
-    history = state.county.tables.grid_monthly
-    last = history[history["grid_id"] == grid_id].sort_values("month").iloc[-1]
-    out: dict[str, Any] = {}
-    for f in fields:
-        value = last[f["name"]]
-        if f["type"] == "integer":
-            out[f["name"]] = int(value)
-        elif f["type"] == "float":
-            out[f["name"]] = round(float(value), 3)
-        elif f["type"] == "boolean":
-            out[f["name"]] = bool(value)
-        else:
-            out[f["name"]] = str(value)
-    return out
 
 
 def open_quality(page: Any, month: str) -> None:
@@ -122,7 +105,7 @@ def test_header_says_the_month_of_county_data_for_a_planner_and_a_reporter(
 
 
 def test_header_moves_when_a_month_is_closed(
-    page: Any, store_sign_in: Any, store_api: Any, store_state: AppState
+    usual_values: Callable[..., dict[str, Any]], page: Any, store_sign_in: Any, store_api: Any, store_state: AppState
 ) -> None:
     form = form_of(store_api)
     first_open = month_before(form["as_of"], -1)
@@ -144,7 +127,7 @@ def test_header_moves_when_a_month_is_closed(
 
 
 def test_uploading_a_township_file_shows_the_counts_and_the_refused_row(
-    page: Any, store_sign_in: Any, store_api: Any, store_state: AppState
+    usual_values: Callable[..., dict[str, Any]], page: Any, store_sign_in: Any, store_api: Any, store_state: AppState
 ) -> None:
     form = form_of(store_api)
     month = month_before(form["as_of"], -1)  # still open: nothing carried into it yet
@@ -194,7 +177,7 @@ def test_uploading_a_township_file_shows_the_counts_and_the_refused_row(
 
 
 def test_confirming_a_flag_with_a_reason_from_the_keyboard(
-    page: Any, store_sign_in: Any, store_api: Any, store_state: AppState
+    usual_values: Callable[..., dict[str, Any]], page: Any, store_sign_in: Any, store_api: Any, store_state: AppState
 ) -> None:
     form = form_of(store_api)
     month = month_before(form["as_of"], -1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -10,17 +11,6 @@ import pytest
 pytestmark = pytest.mark.slow
 
 GRID_FILLS = "els => els.map(e => [e.dataset.grid, e.getAttribute('fill')])"
-# The screen point at the mean of a grid's vertices (inside: the cells are convex), and what is drawn there.
-POINT_OF_GRID = """(id) => {
-  const svg = document.getElementById('county-map');
-  const path = svg.querySelector(`path.grid[data-grid="${id}"]`);
-  const nums = path.getAttribute('d').match(/-?\\d+(\\.\\d+)?/g).map(Number);
-  let x = 0, y = 0;
-  for (let i = 0; i < nums.length; i += 2) { x += nums[i]; y += nums[i + 1]; }
-  const p = new DOMPoint(x / (nums.length / 2), y / (nums.length / 2)).matrixTransform(svg.getScreenCTM());
-  const hit = document.elementFromPoint(p.x, p.y);
-  return {x: p.x, y: p.y, hit: hit && hit.dataset ? hit.dataset.grid : null};
-}"""
 
 
 def county_grids(api: Any) -> list[dict[str, Any]]:
@@ -31,9 +21,9 @@ def biggest_grid(api: Any) -> str:
     return str(max(county_grids(api), key=lambda p: p["area_km2"])["grid_id"])
 
 
-def click_grid(page: Any, grid_id: str) -> None:
+def click_grid(page: Any, grid_point: Callable[[Any, str], dict[str, Any]], grid_id: str) -> None:
     """Hover and click a grid with the mouse, as a person would (not a synthetic event)."""
-    point = page.evaluate(POINT_OF_GRID, grid_id)
+    point = grid_point(page, grid_id)
     assert point["hit"] == grid_id, f"the middle of {grid_id} shows {point['hit']} (scroll or overlap?)"
     page.mouse.move(point["x"], point["y"])
     page.mouse.click(point["x"], point["y"])
@@ -107,14 +97,14 @@ def test_switching_layers_recolours_grids_by_what_the_api_says(sign_in: Any, api
     assert fills(page) != pressure
 
 
-def test_clicking_a_grid_shows_the_explanation_the_api_gives(sign_in: Any, api: Any) -> None:
+def test_clicking_a_grid_shows_the_explanation_the_api_gives(sign_in: Any, api: Any, grid_point: Any) -> None:
     grid_id = biggest_grid(api)
     expected = api("planner", "GET", f"/v1/grazing/assessment/{grid_id}", params={"season": "warm", "lang": "zh"})
     dispute = api("planner", "GET", f"/v1/dispute/risk/{grid_id}", params={"lang": "zh"})
     page = sign_in("planner")
     wait_painted(page, "pressure-warm")
 
-    click_grid(page, grid_id)
+    click_grid(page, grid_point, grid_id)
 
     tooltip = page.locator("#map .tooltip")
     assert expected["grid_name"] in tooltip.inner_text()
@@ -129,12 +119,12 @@ def test_clicking_a_grid_shows_the_explanation_the_api_gives(sign_in: Any, api: 
     assert page.locator("#county-map .selected-outline").get_attribute("d")
 
 
-def test_what_if_form_answers_with_the_api_what_if(sign_in: Any, api: Any) -> None:
+def test_what_if_form_answers_with_the_api_what_if(sign_in: Any, api: Any, grid_point: Any) -> None:
     grid_id = biggest_grid(api)
     body = {"grid_id": grid_id, "season": "warm", "add_head": {"yak": 300}, "rest": False, "drought": True}
     expected = api("planner", "POST", "/v1/grazing/what-if", json=body, params={"lang": "zh"})
     page = sign_in("planner")
-    click_grid(page, grid_id)
+    click_grid(page, grid_point, grid_id)
     page.locator("[data-testid=grazing-explanation]").wait_for()
 
     page.fill(".whatif input[name=yak]", "300")
@@ -146,11 +136,11 @@ def test_what_if_form_answers_with_the_api_what_if(sign_in: Any, api: Any) -> No
     assert page.locator(".whatif-result .advice-text").inner_text() == expected["advice"]["text"]
 
 
-def test_english_switch_translates_the_page_and_refetches_sentences(sign_in: Any, api: Any) -> None:
+def test_english_switch_translates_the_page_and_refetches_sentences(sign_in: Any, api: Any, grid_point: Any) -> None:
     grid_id = biggest_grid(api)
     expected = api("planner", "GET", f"/v1/grazing/assessment/{grid_id}", params={"season": "warm", "lang": "en"})
     page = sign_in("planner")
-    click_grid(page, grid_id)
+    click_grid(page, grid_point, grid_id)
     page.locator("[data-testid=grazing-explanation]").wait_for()
 
     page.click("[data-lang=en]")

@@ -23,17 +23,6 @@ AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 MAP_BACKGROUND = "#eef2f5"
 NO_DATA = "#d9d9d9"
 MIN_FOCUS_CONTRAST = 3.0
-# The middle of a grid on screen (the mean of its vertices: the cells are convex) and what is drawn there.
-POINT_OF_GRID = """(id) => {
-  const svg = document.getElementById('county-map');
-  const path = svg.querySelector(`path.grid[data-grid="${id}"]`);
-  const nums = path.getAttribute('d').match(/-?\\d+(\\.\\d+)?/g).map(Number);
-  let x = 0, y = 0;
-  for (let i = 0; i < nums.length; i += 2) { x += nums[i]; y += nums[i + 1]; }
-  const p = new DOMPoint(x / (nums.length / 2), y / (nums.length / 2)).matrixTransform(svg.getScreenCTM());
-  const hit = document.elementFromPoint(p.x, p.y);
-  return {x: p.x, y: p.y, hit: hit && hit.dataset ? hit.dataset.grid : null};
-}"""
 
 
 def wait_painted(page: Any, painted: str) -> None:
@@ -403,7 +392,7 @@ def pinch(page: Any, x: float, y: float, start: float = 30, end: float = 90) -> 
     cdp.detach()
 
 
-def test_phone_searches_zooms_pans_and_opens_a_grid(page: Any, sign_in: Any, api: Any) -> None:
+def test_phone_searches_zooms_pans_and_opens_a_grid(page: Any, sign_in: Any, api: Any, grid_point: Any) -> None:
     grids = [f["properties"] for f in api("planner", "GET", "/v1/county/map")["grids"]["features"]]
     page.set_viewport_size({"width": 390, "height": 844})
     sign_in("planner")
@@ -448,7 +437,7 @@ def test_phone_searches_zooms_pans_and_opens_a_grid(page: Any, sign_in: Any, api
         " return e?.dataset?.grid ?? null; }"
     )
     assert hit
-    point = page.evaluate(POINT_OF_GRID, hit)
+    point = grid_point(page, hit)
     page.mouse.click(point["x"], point["y"])
     page.wait_for_function("id => document.querySelector('#panel-grid .panel-head')?.textContent.includes(id)", arg=hit)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -8,6 +8,7 @@ its rule beside the input in the page's language; a planner sees the month's dat
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,24 +41,6 @@ def month_before(iso: str, back: int) -> str:
     return (pd.Timestamp(iso).to_period("M") - back).to_timestamp().strftime("%Y-%m-%d")
 
 
-def usual_values(state: AppState, grid_id: str, fields: list[dict[str, Any]]) -> dict[str, Any]:
-    """The grid's last recorded month, as a chief would report it (plausible values: few or no flags)."""
-    history = state.county.tables.grid_monthly
-    last = history[history["grid_id"] == grid_id].sort_values("month").iloc[-1]
-    out: dict[str, Any] = {}
-    for f in fields:
-        value = last[f["name"]]
-        if f["type"] == "integer":
-            out[f["name"]] = int(value)
-        elif f["type"] == "float":
-            out[f["name"]] = round(float(value), 3)
-        elif f["type"] == "boolean":
-            out[f["name"]] = bool(value)
-        else:
-            out[f["name"]] = str(value)
-    return out
-
-
 def fill_report(page: Any, fields: list[dict[str, Any]], values: dict[str, Any], grid: str, month: str) -> None:
     page.select_option("#rf-grid_id", grid)
     page.select_option("#rf-month", month)
@@ -80,7 +63,12 @@ def submissions_with(state: AppState, submission_id: str) -> int:
 
 
 def test_reporter_on_a_phone_sees_only_the_report_view_and_sends_a_report(
-    page: Any, store_sign_in: Any, store_api: Any, store_state: AppState, reporter_grids: list[str]
+    usual_values: Callable[..., dict[str, Any]],
+    page: Any,
+    store_sign_in: Any,
+    store_api: Any,
+    store_state: AppState,
+    reporter_grids: list[str],
 ) -> None:
     form = form_of(store_api)
     page.set_viewport_size(PHONE)
@@ -132,7 +120,12 @@ def test_reporter_on_a_phone_sees_only_the_report_view_and_sends_a_report(
 
 
 def test_a_report_sent_offline_waits_on_the_device_and_is_sent_once_online(
-    page: Any, store_sign_in: Any, store_api: Any, store_state: AppState, reporter_grids: list[str]
+    usual_values: Callable[..., dict[str, Any]],
+    page: Any,
+    store_sign_in: Any,
+    store_api: Any,
+    store_state: AppState,
+    reporter_grids: list[str],
 ) -> None:
     form = form_of(store_api)
     answers: list[dict[str, Any]] = []
@@ -176,7 +169,12 @@ def test_a_report_sent_offline_waits_on_the_device_and_is_sent_once_online(
 
 
 def test_sign_out_keeps_the_outbox_and_the_next_sign_in_sends_it(
-    page: Any, store_sign_in: Any, store_api: Any, store_state: AppState, reporter_grids: list[str]
+    usual_values: Callable[..., dict[str, Any]],
+    page: Any,
+    store_sign_in: Any,
+    store_api: Any,
+    store_state: AppState,
+    reporter_grids: list[str],
 ) -> None:
     form = form_of(store_api)
     store_sign_in("reporter")
@@ -201,7 +199,13 @@ def test_sign_out_keeps_the_outbox_and_the_next_sign_in_sends_it(
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_a_refused_value_shows_its_rule_beside_the_input_in_the_chosen_language(
-    page: Any, store_sign_in: Any, store_api: Any, store_state: AppState, reporter_grids: list[str], lang: str
+    usual_values: Callable[..., dict[str, Any]],
+    page: Any,
+    store_sign_in: Any,
+    store_api: Any,
+    store_state: AppState,
+    reporter_grids: list[str],
+    lang: str,
 ) -> None:
     form = form_of(store_api)
     store_sign_in("reporter")
@@ -227,7 +231,12 @@ def test_a_refused_value_shows_its_rule_beside_the_input_in_the_chosen_language(
 
 
 def test_report_view_has_no_serious_accessibility_violations(
-    page: Any, store_sign_in: Any, store_api: Any, store_state: AppState, reporter_grids: list[str]
+    usual_values: Callable[..., dict[str, Any]],
+    page: Any,
+    store_sign_in: Any,
+    store_api: Any,
+    store_state: AppState,
+    reporter_grids: list[str],
 ) -> None:
     form = form_of(store_api)
     page.set_viewport_size(PHONE)
@@ -249,7 +258,12 @@ def test_report_view_has_no_serious_accessibility_violations(
 
 
 def test_data_quality_view_for_a_planner_and_closing_the_month(
-    page: Any, store_sign_in: Any, store_api: Any, store_state: AppState, reporter_grids: list[str]
+    usual_values: Callable[..., dict[str, Any]],
+    page: Any,
+    store_sign_in: Any,
+    store_api: Any,
+    store_state: AppState,
+    reporter_grids: list[str],
 ) -> None:
     # Months close in order, and only once a report of them has arrived: one for the month after the history.
     form = form_of(store_api)
