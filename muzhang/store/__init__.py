@@ -10,8 +10,11 @@ Ground floor: imports nothing but ``muzhang`` core modules (tests/code/test_impo
 
 from __future__ import annotations
 
+from muzhang.store.base import StoreError, load_order
+from muzhang.store.cells import month_start
 from muzhang.store.engine import dispose_engine, migrate
-from muzhang.store.store import ImportSummary, Store, StoreError, TableCounts, load_order, month_start, open_store
+from muzhang.store.store import Store, open_store
+from muzhang.store.table_import import ImportSummary, TableCounts
 
 __all__ = [
     "ImportSummary",

@@ -11,8 +11,7 @@ import pytest
 from features import build_features
 from features.tables import CountyTables
 from muzhang.catalog import load_catalog
-from muzhang.store import Store, StoreError
-from muzhang.store.store import load_order
+from muzhang.store import Store, StoreError, load_order
 
 CATALOG = load_catalog()
 
