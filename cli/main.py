@@ -285,6 +285,14 @@ def train(
     config: Annotated[Path | None, typer.Option(help="Experiment YAML (default experiments/FAMILY.yaml).")] = None,
     tune: Annotated[int | None, typer.Option(min=0, max=10_000, help="Optuna trials before training.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for splits and LightGBM.")] = None,
+    test_from: Annotated[
+        str | None,
+        typer.Option(help="Hold out the rows from this month on (YYYY-MM) as test, instead of the last months."),
+    ] = None,
+    test_file: Annotated[
+        Path | None,
+        typer.Option(help="Hold out exactly the rows this CSV names (the family's key columns) as test."),
+    ] = None,
 ) -> None:
     """Train a family, log it to MLflow, register it and let the promotion gate decide."""
     from muzhang.settings import get_settings
@@ -306,6 +314,8 @@ def train(
                 config_path=config,
                 tune=tune,
                 seed=seed,
+                test_from=test_from,
+                test_file=test_file,
                 log=lambda msg: typer.echo(msg, err=True),
             )
         except DataValidationError as exc:

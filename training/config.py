@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
+import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -22,6 +24,39 @@ class SplitConfig(BaseModel):
     test_months: int = Field(12, ge=1, le=60)
     valid_share: float = Field(0.2, gt=0, lt=0.5)
     test_share: float = Field(0.2, gt=0, lt=0.5)
+    # A test set the data scientist holds out instead of the last ``test_months`` (``muzhang train
+    # --test-from / --test-file``; ``muzhang retrain`` after a detected shift): test = the rows from this
+    # month on, validation = the ``valid_months`` before (families split by time) ...
+    test_from: str | None = None
+    # ... or exactly the rows a CSV of the family's key columns names (one row per line).
+    test_file: Path | None = None
+
+    @field_validator("test_from", mode="before")
+    @classmethod
+    def _a_month(cls, value: Any) -> str | None:
+        if value is None:
+            return None
+        text = str(value).strip()
+        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])(-\d{2})?", text):
+            raise ValueError(f"test_from must be a month YYYY-MM (or a date YYYY-MM-DD), got {value!r}")
+        try:
+            month = pd.Timestamp(text if len(text) > 7 else f"{text}-01")
+        except ValueError as exc:
+            raise ValueError(f"test_from {value!r} is no calendar date: {exc}") from None
+        return f"{month:%Y-%m}"
+
+    @field_validator("test_file")
+    @classmethod
+    def _a_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not Path(value).is_file():
+            raise ValueError(f"test_file {str(value)!r} is not a file")
+        return value
+
+    @model_validator(mode="after")
+    def _one_test_choice(self) -> SplitConfig:
+        if self.test_from is not None and self.test_file is not None:
+            raise ValueError("give test_from or test_file, not both")
+        return self
 
 
 class SearchDim(BaseModel):

@@ -106,15 +106,24 @@ def run_training(
     tune: int | None = None,
     seed: int | None = None,
     overrides: dict[str, Any] | None = None,
+    test_from: str | None = None,
+    test_file: Path | None = None,
     log: Callable[[str], None] = print,
 ) -> RunSummary:
-    """Train, evaluate, log and gate one family; raises before training if the data is invalid."""
+    """Train, evaluate, log and gate one family; raises before training if the data is invalid.
+
+    ``test_from`` (a month) or ``test_file`` (a CSV of the family's key columns) hold out a chosen test set
+    instead of the last ``split.test_months``; the champion is scored on the same rows by the gate.
+    """
     from training.tracking import log_and_register  # mlflow import is slow; only runs need it
     from training.tune import tune_family
 
     spec = get_family(family)
     config_path = Path(config_path or spec.experiment_path)
-    cfg: ExperimentConfig = load_config(config_path, seed=seed, **{"tuning.trials": tune}, **(overrides or {}))
+    chosen = {"split.test_from": test_from, "split.test_file": None if test_file is None else str(test_file)}
+    cfg: ExperimentConfig = load_config(
+        config_path, seed=seed, **{"tuning.trials": tune}, **(overrides or {}), **chosen
+    )
     if cfg.family != family:
         raise ValueError(f"{config_path} is for family {cfg.family!r}, not {family!r}")
     source = read_county(settings, data_dir, log=lambda msg: log(f"[{family}] {msg}"))
@@ -141,7 +150,7 @@ def run_training(
         rows=rows,
         personal=spec.personal,
         study=study,
-        data_tags=source.tags,
+        data_tags={**source.tags, **test_choice_tags(cfg)},
     )
     return RunSummary(
         family,
@@ -156,6 +165,16 @@ def run_training(
         study,
         rows,
     )
+
+
+def test_choice_tags(cfg: ExperimentConfig) -> dict[str, str]:
+    """How the run's test rows were chosen, as MLflow tags (the file by name and content hash)."""
+    if cfg.split.test_from is not None:
+        return {"test_choice": "from", "test_from": cfg.split.test_from}
+    if cfg.split.test_file is not None:
+        digest = hashlib.sha256(Path(cfg.split.test_file).read_bytes()).hexdigest()
+        return {"test_choice": "file", "test_file": Path(cfg.split.test_file).name, "test_file_sha256": digest}
+    return {"test_choice": "last_months"}
 
 
 def format_summary(s: RunSummary, metrics: list[str] | None = None) -> str:

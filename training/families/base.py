@@ -16,7 +16,7 @@ from features import FeatureSet
 from models.bundle import ModelBundle, TaskKind, Transform, quantile_label
 from models.metrics import probability_metrics, quantile_metrics, regression_metrics
 from training.config import ExperimentConfig
-from training.splits import Split, split_by_time
+from training.splits import Split, rows_in_file, split_around_test_rows, split_by_time, split_from_month
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,15 @@ class Family:
         raise NotImplementedError
 
     def split(self, fs: FeatureSet, cfg: ExperimentConfig) -> Split:
+        """The last ``test_months`` to test, or the test rows the data scientist chose (``test_from``,
+        ``test_file``); validation the ``valid_months`` before, training the rest before that."""
         assert fs.time_col is not None, f"{self.name}: a time split needs a time column"
-        return split_by_time(fs.frame[fs.time_col], cfg.split.valid_months, cfg.split.test_months)
+        times, chosen = fs.frame[fs.time_col], cfg.split
+        if chosen.test_file is not None:
+            return split_around_test_rows(times, rows_in_file(fs.frame, fs.keys, chosen.test_file), chosen.valid_months)
+        if chosen.test_from is not None:
+            return split_from_month(times, chosen.test_from, chosen.valid_months)
+        return split_by_time(times, chosen.valid_months, chosen.test_months)
 
     def context(self, fs: FeatureSet, split: Split) -> dict[str, Any]:
         """Anything evaluation needs beyond the rows themselves (e.g. MASE scales)."""

@@ -8,7 +8,7 @@ from features import FeatureSet, monotone_for_condition
 from training.baselines import logistic_probabilities
 from training.config import ExperimentConfig
 from training.families.base import Family, TaskPlan
-from training.splits import Split, split_by_person
+from training.splits import Split, rows_in_file, split_by_person, split_people_around_test_rows
 
 
 class DiseaseFamily(Family):
@@ -21,6 +21,11 @@ class DiseaseFamily(Family):
     def split(self, fs: FeatureSet, cfg: ExperimentConfig) -> Split:
         # Stratify on how many conditions a person has, so rare outcomes land in every slice.
         strata = fs.frame[fs.targets].fillna(0).astype(int).sum(axis=1).clip(upper=2)
+        if cfg.split.test_from is not None:
+            raise ValueError("disease is split by person, not by time: hold people out with a test file instead")
+        if cfg.split.test_file is not None:
+            is_test = rows_in_file(fs.frame, fs.keys, cfg.split.test_file)
+            return split_people_around_test_rows(strata, is_test, cfg.split.valid_share, cfg.seed)
         return split_by_person(strata, cfg.split.valid_share, cfg.split.test_share, cfg.seed)
 
     def baselines(
