@@ -30,10 +30,8 @@ from muzhang.catalog.soft_rules import (
     TABLE,
     Lang,
     SoftRules,
-    frame_columns,
     short_value,
-    soft_check,
-    soft_context,
+    soft_check_frame,
 )
 from muzhang.catalog.soft_rules import (
     numeric_items as numeric_items,  # re-exported: the item list belongs to the soft rules
@@ -354,19 +352,17 @@ def check_reports(
         else ~np.isin(np.arange(len(frame)), np.array(sorted(bad_rows), dtype=int))
     )
     accepted_values = values[keep].set_axis(labels[keep])
-    context = soft_context(accepted_values, history, rules=rules, domain=domain, catalog=catalog)
-    found, z = soft_check(
-        frame_columns(accepted_values, townships),
-        list(accepted_values.index),
-        context,
+    flags, z = soft_check_frame(
+        accepted_values,
+        history,
         peers=peers,
+        townships=townships,
         peer_townships=peer_townships,
         lang=lang,
         rules=rules,
         domain=domain,
         catalog=catalog,
     )
-    flags = pd.DataFrame(found, columns=COLUMNS, dtype=object)
     return ReportCheck(refused=refused, flags=flags, accepted=labels[keep], values=accepted_values, outlier_z=z)
 
 

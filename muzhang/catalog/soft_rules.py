@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -323,31 +323,49 @@ def soft_check(
     return found, z
 
 
-def soft_flags(
+def soft_check_frame(
     values: pd.DataFrame,
     history: pd.DataFrame | None,
     *,
     peers: Mapping[object, np.ndarray] | None = None,
     townships: Mapping[str, str] | None = None,
+    peer_townships: Mapping[object, np.ndarray] | None = None,
     lang: Lang = "zh",
     rules: SoftRules = DEFAULT_SOFT_RULES,
     domain: Domain = DEFAULT_DOMAIN,
     catalog: Catalog | None = None,
-) -> pd.DataFrame:
-    """Flags on typed report rows (every catalog column present): outliers and items that disagree."""
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`soft_check` on typed report rows (every catalog column present) with their history: the flags
+    as a frame (:data:`COLUMNS`), and each row's robust z per outlier item.
+
+    Args:
+        values: the rows, labelled by their index.
+        history: earlier ``grid_monthly`` rows; ``None`` for none.
+        townships: grid -> township (see :func:`frame_columns`).
+        peers, peer_townships, lang, rules, domain, catalog: as for :func:`soft_check`.
+    """
     catalog = catalog or load_catalog()
     context = soft_context(values, history, rules=rules, domain=domain, catalog=catalog)
-    found, _ = soft_check(
+    found, z = soft_check(
         frame_columns(values, townships),
         list(values.index),
         context,
         peers=peers,
+        peer_townships=peer_townships,
         lang=lang,
         rules=rules,
         domain=domain,
         catalog=catalog,
     )
-    return pd.DataFrame(found, columns=COLUMNS, dtype=object)
+    return pd.DataFrame(found, columns=COLUMNS, dtype=object), z
+
+
+def soft_flags(values: pd.DataFrame, history: pd.DataFrame | None, **options: Any) -> pd.DataFrame:
+    """Flags on typed report rows (every catalog column present): outliers and items that disagree.
+
+    ``options``: the keyword arguments of :func:`soft_check_frame`.
+    """
+    return soft_check_frame(values, history, **options)[0]
 
 
 def _flags(
