@@ -14,24 +14,20 @@ chromium through Playwright. Both pages talk to the same service; the old page's
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # for benchmarks.live_app
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 BEFORE = "432741e"  # the last commit with the page that colours the map from explained batch answers
@@ -66,29 +62,6 @@ def old_static(rev: str, into: Path) -> Path:
         if blob.returncode == 0:  # a folder (vendor/) is not a page file
             (into / name).write_bytes(blob.stdout)
     return into
-
-
-@contextmanager
-def serve(settings: Any) -> Iterator[str]:
-    import uvicorn
-
-    from serving.app import build_state, create_app
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(state=build_state(settings)), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise SystemExit("the app did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 def wait_quiet(page: Any, inflight: set[Any], quiet_ms: int = QUIET_MS) -> None:
@@ -187,11 +160,11 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     import serving.routes.ui as ui
+    from benchmarks.live_app import serve_county, with_keys
     from muzhang.paths import SAMPLE_COUNTY
-    from muzhang.settings import ApiKey, get_settings
+    from muzhang.settings import get_settings
 
     key = secrets.token_urlsafe(24)
-    api_keys = [ApiKey(name="bench-planner", role="planner", sha256=hashlib.sha256(key.encode()).hexdigest())]
     rows = []
     with tempfile.TemporaryDirectory(prefix="muzhang-page-") as tmp:
         work = args.work
@@ -199,13 +172,13 @@ def main() -> int:
             work = Path(tmp) / "work"
             train_fast(work)
         overrides: dict[str, Any] = {"work_dir": work, "data_dir": SAMPLE_COUNTY} if work else {}
-        settings = get_settings(**overrides).model_copy(
-            update={"api_keys": api_keys, "poll_seconds": 0, "audit_log": Path(tmp) / "audit.jsonl"}
+        settings = with_keys(
+            get_settings(**overrides), {"planner": key}, name="bench", audit_log=Path(tmp) / "audit.jsonl"
         )
         (Path(tmp) / "static-before").mkdir()
         before_dir = old_static(args.before, Path(tmp) / "static-before")
         current_dir = ui.STATIC_DIR
-        with serve(settings) as url, sync_playwright() as p:
+        with serve_county(settings) as url, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             for name, static in ((f"before ({args.before})", before_dir), ("now", current_dir)):
                 ui.STATIC_DIR = static

@@ -12,39 +12,18 @@ Not a test (pytest does not collect it); nothing leaves the machine.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import secrets
-import socket
-import threading
+import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-import uvicorn
 from playwright.sync_api import Route, sync_playwright
 
-from muzhang.settings import ApiKey, get_settings
-from serving.app import build_state, create_app
+from muzhang.settings import get_settings
 
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-
-
-def start_server(keys: dict[str, str], audit: Path) -> tuple[str, uvicorn.Server, threading.Thread]:
-    api_keys = [
-        ApiKey(name=f"screenshot-{role}", role=role, sha256=hashlib.sha256(key.encode()).hexdigest())  # type: ignore[arg-type]
-        for role, key in keys.items()
-    ]
-    settings = get_settings().model_copy(update={"api_keys": api_keys, "poll_seconds": 0, "audit_log": audit})
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(state=build_state(settings)), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise SystemExit("the app did not start")
-        time.sleep(0.05)
-    return f"http://127.0.0.1:{sock.getsockname()[1]}", server, thread
 
 
 def main() -> None:
@@ -57,7 +36,10 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     keys = {"planner": secrets.token_urlsafe(24), "health": secrets.token_urlsafe(24)}
     audit = args.out / ".screenshot-audit.jsonl"
-    url, server, thread = start_server(keys, audit)
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.live_app import serve_county, with_keys
+
+    settings = with_keys(get_settings(), keys, name="screenshot", audit_log=audit)
     outside: list[str] = []
 
     def block(route: Route) -> None:
@@ -65,7 +47,7 @@ def main() -> None:
         route.abort()
 
     try:
-        with sync_playwright() as p:
+        with serve_county(settings) as url, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": args.width, "height": args.height}, locale="zh-CN")
             page.context.route(
@@ -96,8 +78,6 @@ def main() -> None:
             page.click("#logout")
             browser.close()
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         audit.unlink(missing_ok=True)
     print(f"map drawn {drawn:.2f} s and coloured {painted:.2f} s after the key; screenshots in {args.out}/")
     if outside:
