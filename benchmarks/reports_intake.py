@@ -35,30 +35,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import hashlib
 import json
 import os
-import re
 import secrets
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import numpy as np
 import pandas as pd
 
+if TYPE_CHECKING:
+    from benchmarks.intake_runs import Run
+
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-HOST = "127.0.0.1"
+sys.path.insert(0, str(ROOT))  # for benchmarks.intake_*
 MONTH_TARGET_S = 2.0
 UPLOAD_TARGET_S = 2.0
 SWITCH_TARGET_S = 5.0
@@ -66,7 +62,6 @@ CONCURRENT_CLIENTS = 8
 LOAD_CLIENTS = 16
 TRAIN_OVERRIDES = {"num_boost_round": 40, "early_stopping_rounds": 10, "lightgbm.num_threads": 1}
 CORRECTION_YEAR = 2024
-DQ_MONTH = "2024-12"
 FAULT_FACTOR = 5  # (e): 5x the emitter's typo and outlier rates, so recall rests on ~60 faults, not ~12
 
 
@@ -80,391 +75,6 @@ def pct(values: list[float] | np.ndarray, q: float) -> float:
 
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
-
-
-@dataclass
-class Failure:
-    what: str
-    status: int | str
-    body: str
-
-
-@dataclass
-class Run:
-    """One measured run: wall seconds, per-request seconds, failures."""
-
-    wall: float = 0.0
-    service_cpu: float = float("nan")  # CPU seconds the service process spent meanwhile (any load on the machine)
-    latencies: list[float] = field(default_factory=list)
-    failures: list[Failure] = field(default_factory=list)
-    outcomes: dict[str, int] = field(default_factory=dict)
-    flag_rules: dict[str, int] = field(default_factory=dict)
-    flagged: list[tuple[str, str]] = field(default_factory=list)  # (submission_id, field) of every flag raised
-    refused: list[tuple[str, str]] = field(default_factory=list)  # (submission_id, field) of every refusal
-    kept: set[str] = field(default_factory=set)  # submission ids inserted or updated (flagged, if at all, once)
-
-
-# --- the service ------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def child_env(work: Path, data_dir: Path, keys: list[dict[str, Any]]) -> dict[str, str]:
-    """This environment without its store variables or any MUZHANG_ setting, pointed at ``work``'s store."""
-    from muzhang.settings import STORE_ENV_VARS
-
-    env = {k: v for k, v in os.environ.items() if k not in STORE_ENV_VARS and not k.startswith("MUZHANG_")}
-    env.update(
-        {
-            "MUZHANG_WORK_DIR": str(work),
-            "MUZHANG_DATA_DIR": str(data_dir),
-            "MUZHANG_COUNTY_SOURCE": "store",
-            "MUZHANG_POLL_SECONDS": "0",
-            "MUZHANG_API_KEYS": json.dumps(keys),
-            "PYTHONUNBUFFERED": "1",
-            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-        }
-    )
-    return env
-
-
-def start_service(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    cmd = [str(BIN / "muzhang"), "serve", "--host", HOST, "--port", str(port)]
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://{HOST}:{port}"
-    deadline = time.monotonic() + 180
-    with httpx.Client(base_url=base, timeout=2.0, trust_env=False) as client:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the service exited with {proc.returncode}:\n{log_tail(log_path)}")
-            with contextlib.suppress(httpx.TransportError):
-                if client.get("/healthz").status_code == 200:
-                    return proc, base
-            time.sleep(0.25)
-    stop_service(proc)
-    raise RuntimeError(f"the service did not answer /healthz in 180 s:\n{log_tail(log_path)}")
-
-
-def stop_service(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL, to the process group this script started (only while the child is unreaped)."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        if proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=10)
-
-
-def log_tail(log_path: Path, lines: int = 30) -> str:
-    if not log_path.exists():
-        return "(no log)"
-    return "\n".join(log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-
-
-def log_problems(log_path: Path, limit: int = 40) -> tuple[dict[str, int], list[str]]:
-    """The service log's non-200 answers counted by route and status, and its other lines that name an error
-    or a traceback (first ``limit``)."""
-    if not log_path.exists():
-        return {}, []
-    answers: dict[str, int] = {}
-    other: list[str] = []
-    access = re.compile(r'"(\w+) ([^ ?"]+)[^"]*" (\d{3}) (.*)$')
-    for line in log_path.read_text(encoding="utf-8", errors="replace").splitlines():
-        hit = access.search(line)
-        if hit:
-            if hit.group(3) != "200":
-                route = re.sub(r"/G\d{3,4}\b", "/{grid}", hit.group(2))
-                key = f"{hit.group(1)} {route} -> {hit.group(3)} {hit.group(4)}"
-                answers[key] = answers.get(key, 0) + 1
-            continue
-        low = line.lower()
-        if "error" in low or "traceback" in low or "exception" in low or line.startswith(" "):
-            other.append(line)
-    return answers, other[:limit]
-
-
-# --- request bodies ----------------------------------------------------------------------------------------
-
-
-def plain(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.strftime("%Y-%m-%d")
-    if hasattr(value, "item"):
-        return value.item()
-    return value
-
-
-def report_bodies(rows: pd.DataFrame, month: str, tag: str) -> list[dict[str, Any]]:
-    """One JSON report per row, for ``month`` (YYYY-MM), each with a new submission id."""
-    bodies = []
-    for record in rows.to_dict("records"):
-        body = {str(k): plain(v) for k, v in record.items()}
-        body.update(month=f"{month}-01", submission_id=f"{tag}-{uuid.uuid4()}")
-        bodies.append(body)
-    return bodies
-
-
-def correction(record: dict[Any, Any], tag: str) -> dict[str, Any]:
-    """A grid-month's report sent again with one value changed (one more dog)."""
-    body = {str(k): plain(v) for k, v in record.items()}
-    body.update(dogs=int(body["dogs"]) + 1, submission_id=f"{tag}-{uuid.uuid4()}")
-    return body
-
-
-# --- HTTP runs ---------------------------------------------------------------------------------------------
-
-
-def check(resp: httpx.Response, what: str, run: Run, ids: dict[Any, str] | None = None) -> None:
-    """Count the answer; ``ids``: row of a report -> its submission id (JSON: {1: id}; a file: line -> id)."""
-    if resp.status_code != 200:
-        run.failures.append(Failure(what, resp.status_code, resp.text[:400]))
-        return
-    if "/v1/reports" in what:
-        body = resp.json()
-        ids = ids or {}
-        for name, n in body.get("counts", {}).items():
-            run.outcomes[name] = run.outcomes.get(name, 0) + int(n)
-        for flag in body.get("flags", []):
-            rule = f"{flag['rule_id']}:{flag['field']}"
-            run.flag_rules[rule] = run.flag_rules.get(rule, 0) + 1
-            run.flagged.append((ids.get(flag["row"], "?"), flag["field"]))
-        run.refused += [(ids.get(p["row"], "?"), p["field"]) for p in body.get("refused", [])]
-        run.kept |= {r["submission_id"] for r in body.get("rows", []) if r["outcome"] in ("inserted", "updated")}
-
-
-# Where a fault in one item shows when a rule reads several (see muzhang/catalog/soft_rules.py).
-FAULT_SHOWS_IN = {"yak+sheep+goat+horse": {"yak", "sheep", "goat", "horse", "births", "deaths"}}
-FAULT_SHOWS_IN["people"] = {"people", "households"}
-
-
-@dataclass
-class FlagQuality:
-    faults: int  # injected value faults (typos and outliers) in reports that were kept or refused
-    caught_by_flag: int
-    caught_by_refusal: int
-    flags: int
-    flags_on_faults: int  # flags on a faulty report's faulty item (or a rule that reads it)
-    clean_reports: int
-    flags_on_clean: int
-
-    def line(self, name: str) -> str:
-        precision = self.flags_on_faults / self.flags if self.flags else float("nan")
-        recall = (self.caught_by_flag + self.caught_by_refusal) / self.faults if self.faults else float("nan")
-        return (
-            f"| {name} | {self.faults} ({self.caught_by_refusal} refused) | {self.flags:,} "
-            f"| {precision:.0%} | {recall:.0%} ({self.caught_by_flag} by a flag) "
-            f"| {self.flags_on_clean / max(self.clean_reports, 1):.2f} ({self.clean_reports} clean reports) |"
-        )
-
-
-def flag_quality(run: Run, manifest: dict[str, Any] | None) -> FlagQuality:
-    """Flags against the faults the emitter injected (``manifest``: emit-manifest; None: every report clean)."""
-    faults = (manifest or {}).get("faults", {})
-    injected = {(f["submission_id"], f["field"]) for kind in ("typo", "outlier") for f in faults.get(kind, [])}
-    faulty_ids = {sid for sid, _ in injected}
-
-    def hits(sid: str, name: str) -> set[tuple[str, str]]:
-        return {(sid, f) for f in FAULT_SHOWS_IN.get(name, {name})} & injected
-
-    refused = {(sid, f) for sid, f in run.refused} & injected
-    flagged = {key for sid, name in run.flagged for key in hits(sid, name)}
-    seen = run.kept | {sid for sid, _ in run.refused}
-    return FlagQuality(
-        faults=len({(sid, f) for sid, f in injected if sid in seen}),
-        caught_by_flag=len(flagged - refused),
-        caught_by_refusal=len(refused),
-        flags=len(run.flagged),
-        flags_on_faults=sum(1 for sid, name in run.flagged if hits(sid, name)),
-        clean_reports=len(run.kept - faulty_ids),
-        flags_on_clean=sum(1 for sid, _ in run.flagged if sid not in faulty_ids),
-    )
-
-
-def service_cpu_seconds(pid: int | None) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc; NaN elsewhere). Unlike wall time, this does
-    not grow when other jobs share the machine's cores."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, TypeError):
-        return float("nan")
-
-
-def timed(pid: int | None, measure: Any) -> Run:
-    """Run ``measure()`` (a Run), recording the service's CPU seconds it caused."""
-    before = service_cpu_seconds(pid)
-    run: Run = measure()
-    run.service_cpu = service_cpu_seconds(pid) - before
-    return run
-
-
-def sequential_posts(base: str, key: str, bodies: list[dict[str, Any]]) -> Run:
-    run = Run()
-    headers = {"Authorization": f"Bearer {key}"}
-    with httpx.Client(base_url=base, timeout=60, trust_env=False, headers=headers) as client:
-        start = time.perf_counter()
-        for body in bodies:
-            t = time.perf_counter()
-            resp = client.post("/v1/reports", json=body)
-            run.latencies.append(time.perf_counter() - t)
-            check(resp, f"POST /v1/reports {body['grid_id']} {body['month']}", run, {1: body["submission_id"]})
-        run.wall = time.perf_counter() - start
-    return run
-
-
-async def concurrent_posts(base: str, key: str, bodies: list[dict[str, Any]], clients: int) -> Run:
-    run = Run()
-    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
-    headers = {"Authorization": f"Bearer {key}"}
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-
-    async def worker(client: httpx.AsyncClient) -> None:
-        while True:
-            try:
-                body = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            t = time.perf_counter()
-            try:
-                resp = await client.post("/v1/reports", json=body)
-            except httpx.TransportError as exc:
-                run.failures.append(Failure(f"POST /v1/reports {body['grid_id']}", type(exc).__name__, str(exc)))
-                continue
-            run.latencies.append(time.perf_counter() - t)
-            check(resp, f"POST /v1/reports {body['grid_id']} {body['month']}", run, {1: body["submission_id"]})
-
-    async with httpx.AsyncClient(base_url=base, timeout=60, trust_env=False, headers=headers, limits=limits) as c:
-        await c.get("/healthz")
-        start = time.perf_counter()
-        await asyncio.gather(*(worker(c) for _ in range(clients)))
-        run.wall = time.perf_counter() - start
-    return run
-
-
-def upload(base: str, key: str, content: bytes, name: str, ids: dict[Any, str] | None = None) -> Run:
-    run = Run()
-    with httpx.Client(base_url=base, timeout=120, trust_env=False, headers={"Authorization": f"Bearer {key}"}) as c:
-        c.get("/healthz")
-        t = time.perf_counter()
-        resp = c.post("/v1/reports/upload", files={"file": (name, content, "application/octet-stream")})
-        run.wall = time.perf_counter() - t
-        run.latencies.append(run.wall)
-        check(resp, f"POST /v1/reports/upload {name}", run, ids)
-    return run
-
-
-@dataclass
-class Switch:
-    close_status: int | str = ""
-    close_body: str = ""
-    close_s: float = float("nan")  # request to response
-    close_reported_s: float = float("nan")  # the answer's own `seconds`
-    first_new: dict[str, float] = field(default_factory=dict)  # route -> s from sending the close
-    answers: int = 0
-    failures: list[Failure] = field(default_factory=list)
-    latencies_before: list[float] = field(default_factory=list)
-    latencies_during: list[float] = field(default_factory=list)
-
-
-async def close_under_load(
-    base: str, key: str, grids: list[str], month: str, new_dispute: str, new_asof: str, clients: int
-) -> Switch:
-    """``clients`` clients alternate dispute risk / grazing assessment over every grid; the month is closed
-    after 1 s; the load stops 1 s after the close answered and both routes answered for the new month."""
-    out = Switch()
-    headers = {"Authorization": f"Bearer {key}"}
-    limits = httpx.Limits(max_connections=clients + 1, max_keepalive_connections=clients + 1)
-    stop = asyncio.Event()
-    t_close: list[float] = []
-
-    async def worker(client: httpx.AsyncClient, i: int) -> None:
-        n = i
-        while not stop.is_set():
-            grid = grids[n % len(grids)]
-            route = "dispute" if n % 2 == 0 else "grazing"
-            path = f"/v1/dispute/risk/{grid}" if route == "dispute" else f"/v1/grazing/assessment/{grid}?season=warm"
-            n += clients
-            t = time.perf_counter()
-            try:
-                resp = await client.get(path)
-            except httpx.TransportError as exc:
-                out.failures.append(Failure(f"GET {path}", type(exc).__name__, str(exc)))
-                continue
-            done = time.perf_counter()
-            out.answers += 1
-            (out.latencies_during if t_close else out.latencies_before).append(done - t)
-            if resp.status_code != 200:
-                out.failures.append(Failure(f"GET {path}", resp.status_code, resp.text[:400]))
-                continue
-            body = resp.json()
-            new = body.get("month") == new_dispute if route == "dispute" else body.get("as_of_month") == new_asof
-            if new and t_close and t >= t_close[0]:
-                out.first_new.setdefault(route, done - t_close[0])
-
-    async def closer(client: httpx.AsyncClient) -> None:
-        await asyncio.sleep(1.0)
-        t_close.append(time.perf_counter())
-        try:
-            resp = await client.post(f"/v1/months/{month}/close", headers=headers, timeout=120)
-            out.close_s = time.perf_counter() - t_close[0]
-            out.close_status, out.close_body = resp.status_code, resp.text[:600]
-            if resp.status_code == 200:
-                out.close_reported_s = float(resp.json()["seconds"])
-        except httpx.TransportError as exc:
-            out.close_status, out.close_body = type(exc).__name__, str(exc)
-        deadline = time.perf_counter() + 60
-        while len(out.first_new) < 2 and time.perf_counter() < deadline:
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(1.0)
-        stop.set()
-
-    async with httpx.AsyncClient(base_url=base, timeout=60, trust_env=False, headers=headers, limits=limits) as c:
-        await asyncio.gather(closer(c), *(worker(c, i) for i in range(clients)))
-    return out
-
-
-def route_latencies(base: str, planner: str, reporter: str, n: int, posts: list[dict[str, Any]]) -> dict[str, Run]:
-    """Sequential p50/p99 of the four routes of (d); ``posts`` are the report bodies to send (n of them)."""
-    runs: dict[str, Run] = {}
-    grids = [f"G{i:03d}" for i in range(1, 458)]
-    gets = {
-        "GET /v1/dispute/risk/{grid}": lambda i: f"/v1/dispute/risk/{grids[i % len(grids)]}",
-        "GET /v1/grazing/assessment/{grid}": lambda i: f"/v1/grazing/assessment/{grids[i % len(grids)]}?season=warm",
-        f"GET /v1/data-quality?month={DQ_MONTH}": lambda i: f"/v1/data-quality?month={DQ_MONTH}",
-    }
-    with httpx.Client(base_url=base, timeout=60, trust_env=False) as client:
-        for name, path in gets.items():
-            run = Run()
-            headers = {"Authorization": f"Bearer {planner}"}
-            client.get(path(0), headers=headers)  # warm
-            for i in range(n):
-                t = time.perf_counter()
-                resp = client.get(path(i), headers=headers)
-                run.latencies.append(time.perf_counter() - t)
-                check(resp, f"GET {path(i)}", run)
-            runs[name] = run
-        run = Run()
-        for body in posts:
-            t = time.perf_counter()
-            resp = client.post("/v1/reports", json=body, headers={"Authorization": f"Bearer {reporter}"})
-            run.latencies.append(time.perf_counter() - t)
-            check(resp, f"POST /v1/reports {body['grid_id']} {body['month']} (correction)", run)
-        runs["POST /v1/reports (one correction)"] = run
-    return runs
-
-
-# --- main -------------------------------------------------------------------------------------------------
 
 
 def main() -> int:
@@ -493,6 +103,18 @@ def main() -> int:
 
     from dataclasses import fields
 
+    from benchmarks.intake_runs import (
+        close_under_load,
+        concurrent_posts,
+        correction,
+        plain,
+        report_bodies,
+        route_latencies,
+        sequential_posts,
+        timed,
+        upload,
+    )
+    from benchmarks.intake_service import child_env, log_problems, start_service, stop_service
     from features import load_county
     from muzhang.paths import SAMPLE_COUNTY
     from muzhang.settings import get_settings
@@ -730,6 +352,8 @@ def report_intake(
     seq_faulty: Run,
 ) -> int:
     """Print the intake figures: (a), (b), (e) with targets, the flags raised, and the flags' quality."""
+    from benchmarks.intake_flags import flag_quality
+
     load1 = os.getloadavg()
     cores = os.cpu_count() or 0
     print("# Reports intake and month close through the real service (uvicorn, 1 worker, SQLite store)")
