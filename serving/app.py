@@ -24,7 +24,7 @@ from serving.errors import Conflict, InvalidInput, NotFound, ScoringError, TooMa
 from serving.guards import DuplicateKeyMiddleware, SecurityHeadersMiddleware
 from serving.observability import AuditLog, Metrics
 from serving.registry import ModelRegistry
-from serving.routes import county, docs, monitoring, reports, system, ui
+from serving.routes import county, data_quality, docs, monitoring, reports, system, ui
 from serving.schemas import ERROR_RESPONSES, KEY_RESPONSES
 
 log = logging.getLogger("muzhang.serving")
@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
             app.include_router(resolve(spec.router))
     app.include_router(county.router, responses=KEY_RESPONSES)
     app.include_router(reports.router)
+    app.include_router(data_quality.router)
     app.include_router(monitoring.router)  # data scientists: models in the world (issue 11)
     app.include_router(ui.router)
     app.include_router(docs.router)

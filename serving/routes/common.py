@@ -1,13 +1,19 @@
-"""What every family router shares that is about HTTP: the answer's language from query or header."""
+"""What the routers share that is about HTTP: the answer's language from query or header, an upload's bytes, a
+month in a path, and the county store (503 without one)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Header, Query, UploadFile
 
-from serving.errors import TooMany
+from serving.errors import TooMany, Unavailable
 from serving.explain import Lang
+
+if TYPE_CHECKING:
+    from serving.deps import AppState
+
+MONTH_PATTERN = r"^20\d{2}-(0[1-9]|1[0-2])$"  # the catalog's months start in 2000
 
 
 def choose_lang(lang: Lang | None, accept_language: str | None) -> Lang:
@@ -38,3 +44,10 @@ async def read_upload(file: UploadFile, limit: int) -> bytes:
     if len(content) > limit:
         raise TooMany(f"file: larger than {limit:,} bytes")
     return content
+
+
+def county_store(state: AppState) -> Any:
+    """The county store the service keeps reports in; 503 when it reads a county directory instead."""
+    if state.store is None:
+        raise Unavailable("this service reads a county directory, not a store: reports cannot be kept")
+    return state.store
