@@ -129,6 +129,7 @@ def retrain_families(
     """Catch the forecast log up, read the triggers, retrain where needed, record every decision."""
     from muzhang.store.forecasts import record_decision
     from serving.monitoring.cycle import log_and_join
+    from serving.monitoring.policy import family_policy, recent_split
     from serving.monitoring.report import monitoring_report
     from training.pipeline import run_training
 
@@ -139,7 +140,16 @@ def retrain_families(
     report = {f["family"]: f for f in monitoring_report(ctx)["families"]}
 
     def train(family: str) -> Any:
-        return run_training(family, settings, overrides=overrides, log=lambda msg: echo(f"  {msg}"))
+        # After a detected shift the gate judges on the recent months, where a model that saw the shift can win.
+        recent = recent_split(
+            family_policy(family).retrain, report.get(family, {}).get("triggers", []), ctx.county.last_month
+        )
+        if recent:
+            start, k = recent["split.test_from"], recent["split.valid_months"]
+            echo(f"  [{family}] shift detected: test from {start}, validation the {k} months before")
+        return run_training(
+            family, settings, overrides={**(overrides or {}), **recent}, log=lambda msg: echo(f"  {msg}")
+        )
 
     decisions = []
     for family in families:

@@ -10,6 +10,9 @@ monitoring:
     drifted_share: 0.5     # or at least this share of the features drifted this month (null: never)
     prediction_drift: true # or the predictions themselves drifted
     new_months: 12         # or this many months closed since the data the version was trained on (null: never)
+    recent_months: 3       # after a detected shift (live metric or drift): the gate judges the retrained model
+                           # and the champion on the last 3 closed months, validation on the 3 before (null:
+                           # the experiment's usual split)
 ```
 
 Pure: the verdicts take the live metrics, the drift table and the count of months, and say which triggers fired
@@ -41,6 +44,7 @@ class RetrainPolicy(BaseModel):
     drifted_share: float | None = Field(0.5, gt=0, le=1)
     prediction_drift: bool = True
     new_months: int | None = Field(12, ge=1, le=240)
+    recent_months: int | None = Field(None, ge=1, le=36)
 
 
 class MonitoringPolicy(BaseModel):
@@ -74,6 +78,25 @@ def read_policy(path: Path) -> MonitoringPolicy:
 
 def family_policy(family: str) -> MonitoringPolicy:
     return read_policy(get_family(family).experiment_path)
+
+
+SHIFT_TRIGGERS = ("live ", "drift: ")  # how the words of a detected shift start (metric and drift triggers)
+
+
+def is_shift(trigger: str) -> bool:
+    """Whether a fired trigger says the county moved (a live metric or drift), not only that time passed."""
+    return trigger.startswith(SHIFT_TRIGGERS)
+
+
+def recent_split(policy: RetrainPolicy, triggers: list[str], last_month: Any) -> dict[str, Any]:
+    """After a detected shift, the experiment overrides that make the gate judge on recent months: test = the
+    last ``recent_months`` closed months up to ``last_month``, validation = as many before. Empty: no shift
+    detected, no window set, or no month closed (the experiment's usual split)."""
+    months = policy.recent_months
+    if months is None or last_month is None or not any(is_shift(t) for t in triggers):
+        return {}
+    first = pd.Timestamp(last_month).to_period("M") - (months - 1)
+    return {"split.test_from": f"{first}", "split.valid_months": months}
 
 
 def metric_trigger(policy: RetrainPolicy, live: pd.DataFrame, test_metrics: dict[str, float]) -> str | None:

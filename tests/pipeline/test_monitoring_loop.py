@@ -229,6 +229,30 @@ def test_retrain_records_the_gate_decision_in_the_store_and_mlflow(
     assert run.data.tags["action"] == "retrained" and run.data.tags["version"] == "77"
 
 
+def test_a_retrain_after_a_shift_is_judged_on_the_recent_months(
+    loop: Loop, retrain_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cli.retrain import retrain_families
+
+    shifted = {"families": [{"family": "market", "triggers": ["live spl worse than its test value 0.16 ..."]}]}
+    monkeypatch.setattr("serving.monitoring.report.monitoring_report", lambda ctx, memo=None: shifted)
+    monkeypatch.setattr(
+        "serving.monitoring.policy.family_policy",
+        lambda family: MonitoringPolicy(retrain=RetrainPolicy(metric="spl", recent_months=3)),
+    )
+    asked: dict[str, Any] = {}
+
+    def run(family: str, settings: Any, **kw: Any) -> FakeRun:
+        asked.update(kw["overrides"])
+        return FakeRun()
+
+    monkeypatch.setattr("training.pipeline.run_training", run)
+    (decision,) = retrain_families(retrain_settings, ["market"], if_needed=True, echo=lambda _: None)
+    assert decision.action == "retrained"
+    # the store's last closed month is 2020-01: test 2019-11..2020-01, validation the 3 months before
+    assert asked == {"split.test_from": "2019-11", "split.valid_months": 3}
+
+
 def test_a_crashed_retrain_is_recorded_the_champion_stays_and_no_forecast_is_lost(
     loop: Loop, retrain_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

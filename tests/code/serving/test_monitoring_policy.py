@@ -16,6 +16,7 @@ from serving.monitoring.policy import (
     months_between,
     months_trigger,
     read_policy,
+    recent_split,
     retrain_triggers,
 )
 
@@ -86,6 +87,23 @@ def test_no_evidence_no_trigger_and_every_trigger_is_listed() -> None:
     worse = live([("2025-01-01", 0.09, 0.08, 0.10), ("2025-02-01", 0.095, 0.085, 0.11)])
     fired = retrain_triggers(policy, worse, TEST, drift(["drifted"], "drifted"), 12)
     assert len(fired) == 4  # live metric, features, predictions, months
+
+
+def test_after_a_detected_shift_the_gate_judges_on_the_recent_months_and_only_then() -> None:
+    policy = MonitoringPolicy(retrain=RetrainPolicy(metric="brier", recent_months=3, new_months=12))
+    worse = live([("2025-08-01", 0.09, 0.08, 0.10), ("2025-09-01", 0.095, 0.085, 0.11)])
+    fired = retrain_triggers(policy, worse, TEST, drift(["drifted"], "drifted"), 12)
+    last = pd.Timestamp("2025-09-01")
+    assert recent_split(policy.retrain, fired, last) == {"split.test_from": "2025-07", "split.valid_months": 3}
+    for shift in fired[:-1]:  # the live metric alone, or drift alone, is a shift
+        assert recent_split(policy.retrain, [shift], last)["split.test_from"] == "2025-07"
+    months_only = [t for t in fired if t[0].isdigit()]
+    assert len(months_only) == 1 and recent_split(policy.retrain, months_only, last) == {}  # time alone: usual split
+    assert recent_split(RetrainPolicy(recent_months=None), fired, last) == {}
+    assert recent_split(policy.retrain, fired, None) == {}
+    assert (
+        recent_split(RetrainPolicy(recent_months=12), fired, pd.Timestamp("2026-01-01"))["split.test_from"] == "2025-02"
+    )
 
 
 def test_every_shipped_experiment_has_a_readable_policy() -> None:
