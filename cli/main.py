@@ -59,14 +59,31 @@ def data_generate(
         typer.echo(f"  {name:<22} {n:>7,} rows")
 
 
+CATALOG_HELP = "A catalog extension (YAML, `fields:` in the catalog's format); a directory's catalog.yaml is read too."
+
+
 @data_app.command("validate")
 def data_validate(
     path: Annotated[Path, typer.Argument(help="A table file or a county data directory.")] = SAMPLE_COUNTY,
+    family: Annotated[
+        str | None, typer.Option(help="Require only the tables this family needs (e.g. disease: patients, outcomes).")
+    ] = None,
+    catalog: Annotated[Path | None, typer.Option(help=CATALOG_HELP)] = None,
 ) -> None:
-    """Check tables against the data catalog; list every violation (row, field, value, rule)."""
+    """Check tables against the data catalog; list every violation (row, field, value, rule).
+
+    Errors (exit 1) break a hard rule; warnings keep the row (e.g. a value outside the plausible range)."""
+    from muzhang.catalog import CatalogExtensionError, catalog_for
     from muzhang.catalog.validate import format_report, validate_path
 
-    report = validate_path(path)
+    folder = path if path.is_dir() else None
+    try:
+        extended = catalog_for(folder, catalog)
+    except CatalogExtensionError as exc:
+        typer.echo(f"cannot validate {path}: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    tables = extended.tables_for(chosen_families(family, allow_all=False)[0]) if family else None
+    report = validate_path(path, extended, tables=tables, needed_by=family)
     typer.echo(format_report(report))
     raise typer.Exit(code=0 if report.ok else 1)
 
@@ -242,8 +259,11 @@ def features_build(
     """Build feature frames from a county directory and print their shape."""
     from features import build_features, load_county
 
+    from muzhang.catalog import load_catalog
+
     families = chosen_families(family)
-    tables = load_county(data)
+    needed = {t for name in families for t in load_catalog().tables_for(name)}
+    tables = load_county(data, tables=needed)
     for name in families:
         start = time.perf_counter()
         fs = build_features(name, tables)
@@ -293,6 +313,7 @@ def train(
         Path | None,
         typer.Option(help="Hold out exactly the rows this CSV names (the family's key columns) as test."),
     ] = None,
+    catalog: Annotated[Path | None, typer.Option(help=CATALOG_HELP)] = None,
 ) -> None:
     """Train a family, log it to MLflow, register it and let the promotion gate decide."""
     from muzhang.settings import get_settings
@@ -316,6 +337,7 @@ def train(
                 seed=seed,
                 test_from=test_from,
                 test_file=test_file,
+                catalog_path=catalog,
                 log=lambda msg: typer.echo(msg, err=True),
             )
         except DataValidationError as exc:

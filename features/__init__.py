@@ -13,16 +13,24 @@ its decision could have seen (see :mod:`features.common`).
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from features.disease import features_for_condition, monotone_for_condition
-from features.featureset import FeatureSet
+from features.featureset import FeatureSet, add_measurements
 from features.grazing import assess_grazing
 from features.tables import CountyTables, load_county
+from muzhang.catalog import Catalog
 from muzhang.domain import DEFAULT_DOMAIN, Domain
 from muzhang.families import get_family, resolve
 
 
 def build_features(
-    family: str, tables: CountyTables, *, domain: Domain = DEFAULT_DOMAIN, forecast: bool = False
+    family: str,
+    tables: CountyTables,
+    *,
+    domain: Domain = DEFAULT_DOMAIN,
+    forecast: bool = False,
+    catalog: Catalog | None = None,
 ) -> FeatureSet:
     """Build one family's feature set.
 
@@ -32,12 +40,16 @@ def build_features(
         domain: figures to use (sheep units, seasons, NY/T 635).
         forecast: rows to predict instead of rows to learn from (targets NaN): the next season (grazing),
             the latest origin (market), the next month (dispute), people as given (disease).
+        catalog: an extended catalog (:func:`muzhang.catalog.catalog_for`): the numeric fields it adds
+            for the family are passed through as features (:func:`features.featureset.add_measurements`).
 
     Raises:
         muzhang.families.UnknownFamily: naming the registered families.
     """
     builder = resolve(get_family(family).builder)
     fs: FeatureSet = builder(tables, domain=domain, forecast=forecast)
+    if catalog is not None:
+        fs = add_measurements(fs, {f.name: getattr(tables, f.name) for f in fields(tables)}, catalog)
     return fs
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
+
+from muzhang.catalog import Catalog, FieldSpec
 
 
 @dataclass(frozen=True)
@@ -84,3 +87,51 @@ def vocabulary(values: pd.Series, known: Iterable[str] = ()) -> list[str]:
 def ordered_columns(*groups: Iterable[str]) -> list[str]:
     """Column names from several lists, first occurrence kept (a key may also be a feature)."""
     return list(dict.fromkeys(c for group in groups for c in group))
+
+
+MEASUREMENT_TYPES = ("integer", "float")
+
+
+def declared_measurements(catalog: Catalog, family: str) -> list[FieldSpec]:
+    """The numeric fields a catalog extension added for ``family`` (a data scientist's own measurements,
+    e.g. ``glucose_mmol_l``): passed through to the model as they are, with no code change."""
+    return [f for f in catalog.added_fields() if family in f.families and f.type in MEASUREMENT_TYPES]
+
+
+def add_measurements(fs: FeatureSet, tables: Mapping[str, pd.DataFrame], catalog: Catalog) -> FeatureSet:
+    """``fs`` with every declared measurement of its family joined on as a feature (NaN where a row has none).
+
+    A measurement is joined from the first of its tables whose primary key the family's rows carry (the
+    health check's ``patient_id``, a grid-month's ``grid_id`` and ``month``...).
+
+    Raises:
+        ValueError: naming the field, its tables and the family when no table can be joined to the rows.
+    """
+    frame, added = fs.frame, []
+    for spec in declared_measurements(catalog, fs.family):
+        if spec.name in frame.columns:
+            continue
+        for table in spec.tables:
+            key = list(catalog.table(table).primary_key)
+            source = tables.get(table)
+            if source is None or spec.name not in source.columns or not set(key) <= set(frame.columns):
+                continue
+            values = source[[*key, spec.name]].copy()
+            values[spec.name] = pd.to_numeric(values[spec.name], errors="coerce").astype("float64")
+            frame = frame.merge(values, on=key, how="left", validate="many_to_one")
+            added.append(spec.name)
+            break
+        else:
+            raise ValueError(
+                f"{fs.family}: measurement {spec.name} (tables {', '.join(spec.tables)}) cannot be joined to the "
+                f"family's rows: no such table in the data with the column, or the rows lack its key"
+            )
+    if not added:
+        return fs
+    return replace(fs, frame=frame, features=[*fs.features, *added])
+
+
+def all_missing(frame: pd.DataFrame, features: Iterable[str], rows: np.ndarray) -> list[str]:
+    """The features with no value at all in ``rows`` (e.g. the training rows): nothing to learn from."""
+    part = frame.iloc[rows]
+    return [f for f in features if len(part) and not part[f].notna().any()]

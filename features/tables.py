@@ -6,13 +6,14 @@ features with the same code, so nothing below ``load_county`` touches the disk.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from muzhang.catalog import load_catalog
+from muzhang.catalog import Catalog, load_catalog
 
 
 @dataclass(frozen=True)
@@ -57,20 +58,77 @@ class CountyTables:
         )
 
 
-def load_county(data_dir: Path | str) -> CountyTables:
-    """Read the tables of a county data directory (file names as the data catalog declares them).
+def load_county(
+    data_dir: Path | str, *, tables: Collection[str] | None = None, catalog: Catalog | None = None
+) -> CountyTables:
+    """Read the tables of a county data directory (file names as the data catalog declares them, or
+    ``<table>.csv`` / ``<table>.parquet``).
+
+    Args:
+        data_dir: the directory.
+        tables: the tables that must be there (default: every table). Others are read when present and
+            are empty frames with the catalog's columns otherwise, so a family trains from just the tables it
+            needs (:meth:`muzhang.catalog.Catalog.tables_for`).
+        catalog: the catalog (default: the shipped one); an extended catalog adds its columns' types.
 
     Raises:
-        FileNotFoundError: naming the first table file that is missing.
+        FileNotFoundError: naming the first required table whose file is missing.
     """
     root = Path(data_dir)
+    catalog = catalog or load_catalog()
+    required = set(catalog.table_names if tables is None else tables)
     frames: dict[str, pd.DataFrame] = {}
-    for name, file_name in load_catalog().table_files().items():
-        path = root / file_name
-        if not path.is_file():
-            raise FileNotFoundError(f"county table {name!r} not found: {file_name} in {root}")
-        frames[name] = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+    for name in catalog.table_names:
+        spec = catalog.table(name)
+        path = spec.find_file(root)
+        if path is None:
+            if name in required:
+                raise FileNotFoundError(f"county table {name!r} not found: {spec.file} in {root}")
+            frames[name] = empty_table(name, catalog)
+        elif path.suffix == ".csv":
+            frames[name] = typed_columns(pd.read_csv(path), name, catalog)
+        else:
+            frames[name] = pd.read_parquet(path)
     return CountyTables.from_mapping(frames)
+
+
+def empty_table(table: str, catalog: Catalog) -> pd.DataFrame:
+    """A table with the catalog's columns and no rows (a table a family does not need and was not given)."""
+    dtypes = {"integer": "int64", "float": "float64", "boolean": "bool", "date": "datetime64[ns]"}
+    return pd.DataFrame(
+        {f.name: pd.Series(dtype=dtypes.get(f.type, "object")) for f in catalog.fields_of(table)}
+    )
+
+
+def typed_columns(frame: pd.DataFrame, table: str, catalog: Catalog) -> pd.DataFrame:
+    """A csv table with its catalog's dates as timestamps and booleans as true/false (1.0/0.0 with NaN
+    where a nullable one is empty); other columns as the csv reader typed them. Values were validated."""
+    out = frame.copy()
+    for spec in catalog.fields_of(table):
+        if spec.name not in out.columns:
+            continue
+        column = out[spec.name]
+        if spec.type == "date" and not pd.api.types.is_datetime64_any_dtype(column):
+            out[spec.name] = pd.to_datetime(column.astype("string").str.strip(), format="ISO8601")
+        elif spec.type == "boolean" and not pd.api.types.is_bool_dtype(column):
+            words = column.astype("string").str.strip().str.lower()
+            flags = words.map({"true": 1.0, "1": 1.0, "1.0": 1.0, "false": 0.0, "0": 0.0, "0.0": 0.0})
+            values = pd.to_numeric(flags, errors="coerce").astype("float64")
+            out[spec.name] = values.astype(bool) if not np.isnan(values).any() else values
+    return out
+
+
+def latest_date(tables: CountyTables, names: Iterable[str], catalog: Catalog | None = None) -> pd.Timestamp | None:
+    """The latest date in the date columns of the named tables (a run's data cut-off), ``None`` if none."""
+    catalog = catalog or load_catalog()
+    found = [
+        pd.to_datetime(getattr(tables, name)[f.name], errors="coerce").max()
+        for name in names
+        for f in catalog.fields_of(name)
+        if f.type == "date" and f.name in getattr(tables, name).columns
+    ]
+    found = [d for d in found if pd.notna(d)]
+    return max(found) if found else None
 
 
 def require_columns(frame: pd.DataFrame, columns: Iterable[str], table: str) -> None:

@@ -56,6 +56,8 @@ class FamilySpec:
         roles: who may use its routes.
         personal: predictions about a person: access is audited, summaries never show a person's values.
         intended_use: one sentence for the model card.
+        tables: the catalog tables its builder reads (``None``: every table). Training and ``muzhang data
+            validate --family`` require these only, so a family trains from just the tables it needs.
     """
 
     name: str
@@ -70,6 +72,7 @@ class FamilySpec:
     roles: frozenset[str] = PLANNING_ROLES
     personal: bool = False
     intended_use: str = ""
+    tables: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if not re.fullmatch(NAME_PATTERN, self.name):
@@ -102,6 +105,7 @@ BUILT_IN: tuple[FamilySpec, ...] = (
         scorer="serving.scoring.grazing:score_table",
         forecast_keys=("grid_id", "season"),
         offline_columns=("grid_id",),
+        tables=("grids", "grid_monthly"),
         intended_use="Planners: forage yield, NY/T 635 capacity and grazing pressure per grid area and season.",
     ),
     FamilySpec(
@@ -112,6 +116,7 @@ BUILT_IN: tuple[FamilySpec, ...] = (
         scorer="serving.scoring.market:score_table",
         forecast_keys=("township_id", "species"),
         offline_columns=("township_id",),
+        tables=("townships", "grids", "grid_monthly", "market_monthly"),
         intended_use="Planners and cooperatives: head sold and price per township, species and month, "
         "1-6 months ahead.",
     ),
@@ -123,6 +128,7 @@ BUILT_IN: tuple[FamilySpec, ...] = (
         scorer="serving.scoring.dispute:score_table",
         forecast_keys=("grid_id",),
         offline_columns=("grid_id",),
+        tables=("townships", "grids", "grid_neighbours", "grid_monthly"),
         intended_use="Township officials: probability of any dispute in a grid area next month, to plan prevention.",
     ),
     FamilySpec(
@@ -134,6 +140,7 @@ BUILT_IN: tuple[FamilySpec, ...] = (
         forecast_keys=None,
         roles=HEALTH_ROLES,
         personal=True,
+        tables=("patients", "patient_outcomes"),  # townships, when present, only name more of them
         intended_use="Health staff only: risk of each condition for a person from a baseline health check.",
     ),
 )

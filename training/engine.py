@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from features import FeatureSet
+from features.featureset import all_missing
 from models.bundle import FeatureEncoder, ModelBundle, TaskModel
 from models.metrics import pinball_loss, probability_metrics, quantile_metrics
 from models.reference import bundle_reference
@@ -286,6 +287,9 @@ def train_family(
     plan = plan_for(cfg.family)
     features = select_features(fs, cfg)
     split = plan.split(fs, cfg)
+    # A feature with no value in the training rows teaches nothing: dropped, and said so (issue 13).
+    dropped = all_missing(fs.frame, features, split.train)
+    features = [f for f in features if f not in dropped]
     tasks = plan.tasks(fs, cfg)
     valid_context = plan.context(fs, Split(split.train, split.valid, split.valid))  # e.g. MASE scales
     encoder, models = fit_tasks(fs, cfg, split, features, tasks, params, valid_context.get("scale"))
@@ -299,6 +303,7 @@ def train_family(
             "params": {**cfg.lightgbm, **(params or {})},
             "seed": cfg.seed,
             "candidates": {name: m.selection for name, m in models.items()},
+            "dropped_features": {f: "all missing in the training rows" for f in dropped},
         },
     )
     bundle.thresholds.update(plan.calibrate(fs, split, bundle))  # e.g. per-season conformal intervals (grazing)

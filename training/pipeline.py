@@ -11,8 +11,8 @@ from typing import Any
 import pandas as pd
 
 from features import build_features, load_county
-from features.tables import CountyTables
-from muzhang.catalog import load_catalog
+from features.tables import CountyTables, latest_date
+from muzhang.catalog import Catalog, catalog_for, load_catalog
 from muzhang.families import get_family
 from muzhang.settings import Settings
 from training.config import ExperimentConfig, load_config
@@ -64,11 +64,24 @@ class CountySource:
     fingerprint: str
     tags: dict[str, str]
     oracle_dir: Path  # the simulator's truth, when the county is simulated (for the Bayes limit only)
+    catalog: Catalog | None = None  # the catalog the data was read with, when a directory extends it
 
 
-def read_county(settings: Settings, data_dir: Path | None, log: Callable[[str], None] = print) -> CountySource:
+def read_county(
+    settings: Settings,
+    data_dir: Path | None,
+    log: Callable[[str], None] = print,
+    *,
+    family: str | None = None,
+    catalog_path: Path | None = None,
+) -> CountySource:
     """The store at its last closed month (when settings read the store and no directory is given), else the
-    directory, validated first. A store's data was validated when it was imported."""
+    directory, validated first. A store's data was validated when it was imported.
+
+    For a directory, ``family`` limits the tables required to those the family needs, and the catalog is
+    extended by the directory's ``catalog.yaml`` and ``catalog_path`` (:func:`muzhang.catalog.catalog_for`);
+    the validation's warnings (values kept) are logged and counted in the tags.
+    """
     if data_dir is None and settings.reads_store():
         from muzhang.store import open_store
 
@@ -81,20 +94,40 @@ def read_county(settings: Settings, data_dir: Path | None, log: Callable[[str], 
         tags = {"data_source": "store", "data_cutoff": f"{cutoff:%Y-%m}"}
         return CountySource(tables, store.fingerprint(cutoff), tags, Path(settings.data_dir))
     folder = Path(data_dir or settings.data_dir)
-    log(f"validating {folder}")
-    check_data(folder)
-    tables = load_county(folder)
-    last = pd.Timestamp(tables.grid_monthly["month"].max())
-    tags = {"data_source": "directory", "data_cutoff": f"{last:%Y-%m}"}
-    return CountySource(tables, data_fingerprint(folder), tags, folder)
+    catalog = catalog_for(folder, catalog_path)
+    needed = catalog.tables_for(family) if family is not None else catalog.table_names
+    log(f"validating {folder}" + (f" (family {family} needs {', '.join(needed)})" if family else ""))
+    warnings = check_data(folder, catalog, needed, family, log)
+    tables = load_county(folder, tables=needed, catalog=catalog)
+    # The county's month when its monthly reports are there (what monitoring counts new months from), else
+    # the latest date of the family's own tables (a health check brought alone).
+    last = latest_date(tables, ("grid_monthly",) if len(tables.grid_monthly) else needed, catalog)
+    tags = {"data_source": "directory", "data_warnings": str(warnings)}
+    if last is not None:
+        tags["data_cutoff"] = f"{last:%Y-%m}"
+    return CountySource(tables, data_fingerprint(folder), tags, folder, catalog)
 
 
-def check_data(data_dir: Path) -> None:
+def check_data(
+    data_dir: Path,
+    catalog: Catalog | None = None,
+    tables: tuple[str, ...] | None = None,
+    family: str | None = None,
+    log: Callable[[str], None] = print,
+) -> int:
+    """Validate the directory (raise :class:`DataValidationError` with the report if it fails); log its
+    warnings (values kept, e.g. outside a plausible range) and return how many there are."""
     from muzhang.catalog.validate import format_report, validate_path
 
-    report = validate_path(Path(data_dir))
+    report = validate_path(Path(data_dir), catalog, tables=tables, needed_by=family)
     if not report.ok:
         raise DataValidationError(format_report(report))
+    found = report.warnings()
+    if found:
+        log(f"{len(found)} data warning(s), rows kept:")
+        for line in format_report(report).splitlines()[1:-1]:
+            log(f"  {line}")
+    return len(found)
 
 
 def run_training(
@@ -108,6 +141,7 @@ def run_training(
     overrides: dict[str, Any] | None = None,
     test_from: str | None = None,
     test_file: Path | None = None,
+    catalog_path: Path | None = None,
     log: Callable[[str], None] = print,
 ) -> RunSummary:
     """Train, evaluate, log and gate one family; raises before training if the data is invalid.
@@ -126,8 +160,10 @@ def run_training(
     )
     if cfg.family != family:
         raise ValueError(f"{config_path} is for family {cfg.family!r}, not {family!r}")
-    source = read_county(settings, data_dir, log=lambda msg: log(f"[{family}] {msg}"))
-    fs = build_features(family, source.tables)
+    source = read_county(
+        settings, data_dir, log=lambda msg: log(f"[{family}] {msg}"), family=family, catalog_path=catalog_path
+    )
+    fs = build_features(family, source.tables, catalog=source.catalog)
     log(f"[{family}] features: {len(fs.frame):,} rows x {len(fs.features)} features")
     study = None
     params: dict[str, Any] = {}
@@ -139,6 +175,9 @@ def run_training(
         log(f"[{family}] best {study['objective']} = {study['best_value']:.5g} after {study['n_trials']} trials")
     log(f"[{family}] training")
     result = train_family(fs, cfg, oracle=load_oracle(source.oracle_dir), params=params)
+    dropped = result.bundle.metadata.get("dropped_features", {})
+    for name, why in dropped.items():
+        log(f"[{family}] dropped feature {name}: {why}")
     rows = {"frame": len(fs.frame), **result.split.sizes()}
     log(f"[{family}] logging to MLflow and applying the promotion gate")
     run_id, version, decision = log_and_register(
@@ -150,7 +189,7 @@ def run_training(
         rows=rows,
         personal=spec.personal,
         study=study,
-        data_tags={**source.tags, **test_choice_tags(cfg)},
+        data_tags={**source.tags, **test_choice_tags(cfg), **dropped_feature_tags(dropped)},
     )
     return RunSummary(
         family,
@@ -165,6 +204,11 @@ def run_training(
         study,
         rows,
     )
+
+
+def dropped_feature_tags(dropped: dict[str, str]) -> dict[str, str]:
+    """The features a run dropped (all missing in its training rows), as an MLflow tag."""
+    return {"dropped_features": ", ".join(dropped) or "none"}
 
 
 def test_choice_tags(cfg: ExperimentConfig) -> dict[str, str]:

@@ -8,15 +8,17 @@ Validation, API schemas and UI labels all read it through :func:`load_catalog`.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
 from functools import cache
 from importlib import resources
-from typing import Literal, Self
+from pathlib import Path
+from typing import Any, Literal, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, model_validator
 
-from muzhang.families import family_names
+from muzhang.families import family_names, get_family
 
 FieldType = Literal["string", "integer", "float", "boolean", "date", "category"]
 CATALOG_FILE = "catalog.yaml"
@@ -32,8 +34,10 @@ class FieldSpec(BaseModel):
     description: str
     unit: str | None = None
     type: FieldType
-    min: float | date | None = None
+    min: float | date | None = None  # hard limits: a value beyond them is impossible and refused
     max: float | date | None = None
+    plausible_min: float | date | None = None  # a value beyond these (inside the hard limits) is kept, warned
+    plausible_max: float | date | None = None
     categories: tuple[str, ...] | None = None
     pattern: str | None = None
     nullable: bool = False
@@ -62,7 +66,25 @@ class FieldSpec(BaseModel):
             raise ValueError(f"{self.name}: min/max of a {self.type} field must be {bound_type.__name__}s")
         if len(bounds) == 2 and bounds[0] > bounds[1]:  # type: ignore[operator]
             raise ValueError(f"{self.name}: min {self.min} is above max {self.max}")
+        self._check_plausible_range(bound_type)
         return self
+
+    def _check_plausible_range(self, bound_type: type) -> None:
+        plausible = [b for b in (self.plausible_min, self.plausible_max) if b is not None]
+        if not plausible:
+            return
+        if self.type not in ("integer", "float", "date"):
+            raise ValueError(f"{self.name}: a plausible range only applies to integer, float and date fields")
+        if any(not isinstance(b, bound_type) for b in plausible):
+            raise ValueError(f"{self.name}: plausible_min/max of a {self.type} field must be {bound_type.__name__}s")
+        low = self.plausible_min if self.plausible_min is not None else self.min
+        high = self.plausible_max if self.plausible_max is not None else self.max
+        if low is not None and high is not None and low > high:  # type: ignore[operator]
+            raise ValueError(f"{self.name}: plausible range {low} to {high} is empty")
+        if self.min is not None and self.plausible_min is not None and self.plausible_min < self.min:  # type: ignore[operator]
+            raise ValueError(f"{self.name}: plausible_min {self.plausible_min} is below the hard min {self.min}")
+        if self.max is not None and self.plausible_max is not None and self.plausible_max > self.max:  # type: ignore[operator]
+            raise ValueError(f"{self.name}: plausible_max {self.plausible_max} is above the hard max {self.max}")
 
     @property
     def label(self) -> str:
@@ -81,6 +103,15 @@ class TableSpec(BaseModel):
     description: str
     primary_key: tuple[str, ...]
     foreign_keys: dict[str, str] = {}  # column -> table whose (single-column) primary key it refers to
+
+    def file_names(self) -> tuple[str, ...]:
+        """Names the table's file may have in a directory, preferred first: the catalog's, then
+        ``<table>.csv`` and ``<table>.parquet``."""
+        return tuple(dict.fromkeys([self.file, f"{self.name}.csv", f"{self.name}.parquet"]))
+
+    def find_file(self, folder: Path) -> Path | None:
+        """The table's file in ``folder`` (the first of :meth:`file_names` that exists), or ``None``."""
+        return next((folder / n for n in self.file_names() if (folder / n).is_file()), None)
 
 
 class CountyLayout(BaseModel):
@@ -174,6 +205,84 @@ class Catalog(BaseModel):
         """Field name -> short UI label in English or Chinese."""
         return {f.name: f.display if lang == "en" else f.display_zh for f in self.fields}
 
+    def tables_for(self, family: str) -> tuple[str, ...]:
+        """The tables ``family`` needs, in catalog order, as its registry entry declares them (every table
+        when it declares none)."""
+        declared = get_family(family).tables
+        if declared is None:
+            return self.table_names
+        unknown = sorted(set(declared) - set(self._tables))
+        if unknown:
+            raise ValueError(f"family {family} declares unknown tables: {', '.join(unknown)}")
+        return tuple(t for t in self._tables if t in declared)
+
+    def added_fields(self, base: Catalog | None = None) -> tuple[FieldSpec, ...]:
+        """The fields an extension added to ``base`` (default: the shipped catalog), in catalog order."""
+        known = set((base or load_catalog())._fields)
+        return tuple(f for f in self.fields if f.name not in known)
+
+
+# --- Extensions: a data scientist's own fields, without a code change ------------------------------------
+
+EXTENSION_FILE = "catalog.yaml"  # an extension a county data directory may carry beside its tables
+EXTENSION_KEYS = frozenset({"fields"})
+
+
+class CatalogExtensionError(ValueError):
+    """An extension file that cannot be read or does not fit the catalog; the message names the file."""
+
+
+def extend_catalog(base: Catalog, extension: Mapping[str, Any], source: str = "extension") -> Catalog:
+    """``base`` with the extension's fields: a new name adds a field, a known name updates the keys given.
+
+    An extension is a mapping with one key, ``fields``: a list of entries in the catalog's own format
+    (``name``, ``type``, ``tables``, ``unit``, ``min``/``max`` hard limits, ``plausible_min``/``plausible_max``,
+    ``families``...). ``zh``, ``description``, ``display`` and ``display_zh`` default to the name.
+
+    Raises:
+        CatalogExtensionError: naming ``source`` and what does not fit.
+    """
+    if not isinstance(extension, Mapping) or not set(extension) <= EXTENSION_KEYS:
+        raise CatalogExtensionError(f"{source}: expected a mapping with the key 'fields' (a list of field entries)")
+    entries = extension.get("fields") or []
+    if not isinstance(entries, list) or not all(isinstance(e, Mapping) and "name" in e for e in entries):
+        raise CatalogExtensionError(f"{source}: 'fields' must be a list of entries, each with a name")
+    fields = {f.name: f.model_dump(exclude_defaults=True) for f in base.fields}
+    for entry in entries:
+        name = str(entry["name"])
+        if name in fields:
+            fields[name] = {**fields[name], **entry}
+        else:
+            display = str(entry.get("display", name))
+            defaults = {"zh": name, "description": name, "display": display, "display_zh": entry.get("zh", display)}
+            fields[name] = {**defaults, **entry}
+    raw = {**base.model_dump(exclude={"fields"}), "fields": list(fields.values())}
+    try:
+        return Catalog.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise CatalogExtensionError(f"{source}: {problems}") from None
+
+
+def read_extension(path: Path) -> dict[str, Any]:
+    """The YAML of an extension file; :class:`CatalogExtensionError` if it cannot be read."""
+    try:
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise CatalogExtensionError(f"cannot read catalog extension {path}: {exc}") from None
+    return loaded if isinstance(loaded, dict) else {"": loaded}
+
+
+def catalog_for(data_dir: Path | None = None, extension: Path | None = None) -> Catalog:
+    """The shipped catalog, extended by the ``catalog.yaml`` a data directory carries (if any), then by
+    ``extension`` (a file given on the command line)."""
+    catalog = load_catalog()
+    found = [p for p in (data_dir / EXTENSION_FILE if data_dir is not None else None, extension) if p is not None]
+    for path in found:
+        if path == extension or path.is_file():
+            catalog = extend_catalog(catalog, read_extension(path), source=str(path))
+    return catalog
+
 
 def parse_catalog(text: str) -> Catalog:
     """Build a :class:`Catalog` from YAML text; ``pydantic.ValidationError`` names any inconsistency."""
@@ -189,11 +298,16 @@ def load_catalog() -> Catalog:
 
 
 __all__ = [
+    "EXTENSION_FILE",
     "Catalog",
+    "CatalogExtensionError",
     "CountyLayout",
     "FieldSpec",
     "FieldType",
     "TableSpec",
+    "catalog_for",
+    "extend_catalog",
     "load_catalog",
     "parse_catalog",
+    "read_extension",
 ]

@@ -7,8 +7,8 @@ over rows. Values are coerced per field type first, so a csv read as text is che
 from __future__ import annotations
 
 import operator
-from collections.abc import Collection, Iterator, Mapping
-from datetime import date
+from collections.abc import Callable, Collection, Iterator, Mapping
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -19,10 +19,15 @@ from muzhang.catalog.checks import HardRule, field_rules
 BoolArray = np.ndarray
 TRUE_WORDS = frozenset({"true", "1", "1.0"})
 FALSE_WORDS = frozenset({"false", "0", "0.0"})
+FUTURE_MARGIN_DAYS = 31  # a date later than today by more than this cannot have been recorded yet
 
 
-def column_rules(column: pd.Series, spec: FieldSpec) -> Iterator[tuple[str, BoolArray]]:
-    """Yield (rule, mask of rows that break it) for every rule the field's catalog entry implies."""
+def column_rules(column: pd.Series, spec: FieldSpec, today: date | None = None) -> Iterator[tuple[str, BoolArray]]:
+    """Yield (rule, mask of rows that break it) for every rule the field's catalog entry implies.
+
+    ``today`` (default: the date the check runs) bounds dates: one more than :data:`FUTURE_MARGIN_DAYS`
+    after it is refused, whatever the catalog's max.
+    """
     missing = column.isna().to_numpy()
     present = ~missing
     if not spec.nullable:
@@ -42,6 +47,8 @@ def column_rules(column: pd.Series, spec: FieldSpec) -> Iterator[tuple[str, Bool
         parsed = dates.notna().to_numpy()
         yield "must be a date (YYYY-MM-DD)", present & ~parsed
         yield from range_rules(dates, parsed, spec)
+        latest = (today or date.today()) + timedelta(days=FUTURE_MARGIN_DAYS)
+        yield f"must not be in the future (after {latest.isoformat()})", parsed & (dates > pd.Timestamp(latest)).to_numpy()
     elif spec.type == "boolean":
         yield "must be true or false", present & ~_is_boolean(column)
     elif spec.type == "category":
@@ -50,6 +57,37 @@ def column_rules(column: pd.Series, spec: FieldSpec) -> Iterator[tuple[str, Bool
     else:
         for rule in _stated(spec, "fullmatch"):
             yield f"must match {rule.arg}", present & ~_matches(column, rule.arg)
+
+
+def plausible_rules(column: pd.Series, spec: FieldSpec) -> Iterator[tuple[str, BoolArray]]:
+    """Yield (rule, mask) for values inside the hard limits but outside the catalog's plausible range: real
+    but unusual readings (BMI 67.1, diastolic 24) that are kept and reported as warnings."""
+    if spec.plausible_min is None and spec.plausible_max is None:
+        return
+    values: np.ndarray | pd.Series
+    if spec.type == "date":
+        values = _as_dates(column)
+        checkable = values.notna().to_numpy()
+    else:
+        values = _as_numbers(column)
+        checkable = np.isfinite(values)
+
+    def beyond(bound: float | date | None, op: Callable[..., object]) -> BoolArray:
+        if bound is None:
+            return np.zeros(len(column), dtype=bool)
+        limit = pd.Timestamp(bound) if isinstance(bound, date) else float(bound)
+        with np.errstate(invalid="ignore"):
+            return np.asarray(op(values, limit), dtype=bool)
+
+    possible = checkable & ~beyond(spec.min, operator.lt) & ~beyond(spec.max, operator.gt)
+    unusual = beyond(spec.plausible_min, operator.lt) | beyond(spec.plausible_max, operator.gt)
+    span = f"{_bound_text(spec.plausible_min)} to {_bound_text(spec.plausible_max)}"
+    unit = f" {spec.unit}" if spec.unit else ""
+    yield f"outside the plausible range {span}{unit}; kept, check the record", possible & unusual
+
+
+def _bound_text(bound: float | date | None) -> str:
+    return "..." if bound is None else format_bound(bound)
 
 
 def _stated(spec: FieldSpec, kind: str) -> list[HardRule]:

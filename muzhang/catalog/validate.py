@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from muzhang.catalog import Catalog, load_catalog
-from muzhang.catalog.rules import column_rules, foreign_key_rules
+from muzhang.catalog.rules import column_rules, foreign_key_rules, plausible_rules
 
 Severity = Literal["error", "warning"]
 READABLE_SUFFIXES = (".csv", ".parquet")
@@ -49,6 +49,11 @@ class ValidationReport:
     rows: dict[str, int] = field(default_factory=dict)  # table -> data rows read
     files: dict[str, str] = field(default_factory=dict)  # table -> file name validated
     truncated: dict[tuple[str, str | None], int] = field(default_factory=dict)  # (table, field) -> not stored
+    truncated_warnings: dict[tuple[str, str | None], int] = field(default_factory=dict)  # the same, warnings
+
+    def warnings(self) -> list[Violation]:
+        """The warnings stored (values kept, e.g. outside a plausible range)."""
+        return [v for v in self.violations if v.severity == "warning"]
 
     @property
     def ok(self) -> bool:
@@ -91,19 +96,29 @@ def validate_table(
     return violations
 
 
-def validate_path(path: str | Path, catalog: Catalog | None = None) -> ValidationReport:
+def validate_path(
+    path: str | Path,
+    catalog: Catalog | None = None,
+    *,
+    tables: Collection[str] | None = None,
+    needed_by: str | None = None,
+) -> ValidationReport:
     """Validate a table file or a county data directory.
 
     A file's table comes from its name (``grid_monthly.parquet`` or ``grid_monthly.csv``). A directory must
-    hold every catalogued table; foreign keys are checked against the directory's own grids, townships and
-    patients, and ``grids.geojson`` (if present) must have one feature per grid. The ``oracle/`` folder,
-    ``manifest.json`` and other files are not catalogued inputs and are skipped.
+    hold every catalogued table, or only ``tables`` when given (those a family needs, ``needed_by`` naming
+    the family in the message); any other table it holds is validated too. Foreign keys are checked against
+    the directory's own grids, townships and patients (when present), and ``grids.geojson`` (if present)
+    must have one feature per grid. The ``oracle/`` folder, ``manifest.json`` and other files are not
+    catalogued inputs and are skipped. Values outside a field's plausible range (inside its hard limits)
+    are warnings: the row is kept.
     """
     catalog = catalog or load_catalog()
     path = Path(path)
     report = ValidationReport(path=str(path))
     if path.is_dir():
-        _validate_directory(path, catalog, report)
+        required = catalog.table_names if tables is None else tuple(tables)
+        _validate_directory(path, catalog, report, required, needed_by)
     elif path.is_file():
         table = _table_for_file(path, catalog)
         report.tables.append(table or path.name)
@@ -131,6 +146,7 @@ def format_report(report: ValidationReport, max_per_field: int = MAX_SHOWN_PER_F
     for table in tables:
         errors = report.problems(table)
         warnings = sum(1 for v in by_table[table] if v.severity == "warning")
+        warnings += sum(n for (t, _), n in report.truncated_warnings.items() if t == table)
         status = "OK" if errors == 0 else _count(errors, "problem")
         if warnings:
             status += f", {_count(warnings, 'warning')}"
@@ -142,6 +158,7 @@ def format_report(report: ValidationReport, max_per_field: int = MAX_SHOWN_PER_F
         for name, found in per_field.items():
             lines.extend(f"  {_format_violation(v)}" for v in found[:max_per_field])
             more = len(found) - max_per_field + report.truncated.get((table, name), 0)
+            more += report.truncated_warnings.get((table, name), 0)
             if more > 0:
                 lines.append(f"  ... and {more:,} more ({name})")
     total = sum(report.problems(t) for t in tables)
@@ -152,15 +169,20 @@ def format_report(report: ValidationReport, max_per_field: int = MAX_SHOWN_PER_F
 # --- Files and directories ---------------------------------------------------------------------------------
 
 
-def _validate_directory(path: Path, catalog: Catalog, report: ValidationReport) -> None:
+def _validate_directory(
+    path: Path, catalog: Catalog, report: ValidationReport, required: Collection[str], needed_by: str | None
+) -> None:
     frames: dict[str, pd.DataFrame] = {}
-    report.tables.extend(catalog.table_names)
     for table in catalog.table_names:
         spec = catalog.table(table)
-        names = dict.fromkeys([spec.file, *(f"{table}{suffix}" for suffix in READABLE_SUFFIXES)])
-        found = [path / n for n in names if (path / n).is_file()]
+        found = [path / n for n in spec.file_names() if (path / n).is_file()]
+        if not found and table not in required:
+            continue  # a table this use does not need
+        report.tables.append(table)
         if not found:
             rule = f"required table file is missing ({spec.file})"
+            if needed_by is not None:
+                rule = f"family {needed_by} needs this table: file missing ({' or '.join(spec.file_names()[:2])})"
             report.violations.append(Violation(table, None, None, None, rule))
             continue
         if len(found) > 1:
@@ -267,6 +289,10 @@ def _table_issues(
             if target is not None:
                 rules += foreign_key_rules(column, fields[name], catalog.table(target), known_ids)
             issues += [_Issue(name, rule, np.flatnonzero(bad), column) for rule, bad in rules]
+            issues += [
+                _Issue(name, rule, np.flatnonzero(odd), column, severity="warning")
+                for rule, odd in plausible_rules(column, fields[name])
+            ]
         except Exception as exc:  # a rule that cannot run on odd data is reported, not raised
             issues.append(_Issue(name, f"column could not be checked: {_first_line(exc)}"))
     key, key_name = list(spec.primary_key), ", ".join(spec.primary_key)
@@ -283,10 +309,13 @@ def _table_issues(
 
 
 def _add(report: ValidationReport, table: str, issues: list[_Issue]) -> None:
-    violations, truncated = _materialise(table, issues, limit=MAX_STORED_PER_RULE)
-    report.violations.extend(violations)
-    for name, n in truncated.items():
-        report.truncated[(table, name)] = report.truncated.get((table, name), 0) + n
+    for severity, counts in (("error", report.truncated), ("warning", report.truncated_warnings)):
+        violations, truncated = _materialise(
+            table, [i for i in issues if i.severity == severity], limit=MAX_STORED_PER_RULE
+        )
+        report.violations.extend(violations)
+        for name, n in truncated.items():
+            counts[(table, name)] = counts.get((table, name), 0) + n
 
 
 def _materialise(table: str, issues: list[_Issue], limit: int | None) -> tuple[list[Violation], dict[str | None, int]]:

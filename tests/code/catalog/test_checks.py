@@ -71,7 +71,7 @@ def test_good_rows_are_accepted_as_text_and_typed(
         ("yak", "-3", "min", "must be at least 0", "不得小于0"),
         ("ndvi", "1.5", "max", "must be at most 1", "不得大于1"),
         ("snow_days", "40", "max", "must be at most 31", "不得大于31"),
-        ("month", "1999-12-01", "min", "must not be before 2000-01-01", "不得早于2000-01-01"),
+        ("month", "1899-12-01", "min", "must not be before 1900-01-01", "不得早于1900-01-01"),
         ("people", "", "required", "must not be empty", "不得为空"),
         ("households", None, "required", "must not be empty", "不得为空"),
         ("rest_status", "closed", "category", "must be one of grazing, seasonal_rest, grazing_ban", "必须是以下之一"),
