@@ -95,9 +95,7 @@ def load_county(
 def empty_table(table: str, catalog: Catalog) -> pd.DataFrame:
     """A table with the catalog's columns and no rows (a table a family does not need and was not given)."""
     dtypes = {"integer": "int64", "float": "float64", "boolean": "bool", "date": "datetime64[ns]"}
-    return pd.DataFrame(
-        {f.name: pd.Series(dtype=dtypes.get(f.type, "object")) for f in catalog.fields_of(table)}
-    )
+    return pd.DataFrame({f.name: pd.Series(dtype=dtypes.get(f.type, "object")) for f in catalog.fields_of(table)})
 
 
 def typed_columns(frame: pd.DataFrame, table: str, catalog: Catalog) -> pd.DataFrame:

@@ -66,10 +66,11 @@ class FieldSpec(BaseModel):
             raise ValueError(f"{self.name}: min/max of a {self.type} field must be {bound_type.__name__}s")
         if len(bounds) == 2 and bounds[0] > bounds[1]:  # type: ignore[operator]
             raise ValueError(f"{self.name}: min {self.min} is above max {self.max}")
-        self._check_plausible_range(bound_type)
+        self._check_plausible_range()
         return self
 
-    def _check_plausible_range(self, bound_type: type) -> None:
+    def _check_plausible_range(self) -> None:
+        bound_type = date if self.type == "date" else float
         plausible = [b for b in (self.plausible_min, self.plausible_max) if b is not None]
         if not plausible:
             return

@@ -48,7 +48,8 @@ def column_rules(column: pd.Series, spec: FieldSpec, today: date | None = None) 
         yield "must be a date (YYYY-MM-DD)", present & ~parsed
         yield from range_rules(dates, parsed, spec)
         latest = (today or date.today()) + timedelta(days=FUTURE_MARGIN_DAYS)
-        yield f"must not be in the future (after {latest.isoformat()})", parsed & (dates > pd.Timestamp(latest)).to_numpy()
+        future = parsed & (dates > pd.Timestamp(latest)).to_numpy()
+        yield f"must not be in the future (after {latest.isoformat()})", future
     elif spec.type == "boolean":
         yield "must be true or false", present & ~_is_boolean(column)
     elif spec.type == "category":
