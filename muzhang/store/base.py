@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 
 from muzhang.catalog import Catalog
 from muzhang.store import frames as fr
+from muzhang.store.cells import month_start, typed_frame
 from muzhang.store.engine import WRITE_OPTION
 from muzhang.store.schema import CATALOG, county_tables
 
@@ -42,6 +44,17 @@ def load_order(catalog: Catalog) -> tuple[str, ...]:
         else:
             raise ValueError(f"foreign keys of the catalog form a cycle among: {', '.join(pending)}")
     return tuple(placed)
+
+
+def narrowed(query: sa.Select, table: sa.Table, *, month: Cutoff = None, **equal: Any) -> sa.Select:
+    """``query`` narrowed to the rows of ``month`` (any day of it) and to the rows whose columns equal the values
+    given; a None narrows nothing."""
+    if month is not None:
+        query = query.where(table.c.month == month_start(month))
+    for column, value in equal.items():
+        if value is not None:
+            query = query.where(table.c[column] == value)
+    return query
 
 
 class StoreBase:
@@ -85,3 +98,11 @@ class StoreBase:
             cursor.close()
         grid = np.array(rows, dtype=object) if rows else np.empty((0, len(specs)), dtype=object)
         return pd.DataFrame({s.name: fr.canonical_from_stored(grid[:, i], s) for i, s in enumerate(specs)})
+
+    def _frame(
+        self, query: sa.Select, table: sa.Table, *, dates: Sequence[str] = (), stamps: Sequence[str] = ()
+    ) -> pd.DataFrame:
+        """The rows of ``query`` (every column of ``table``) as a frame, with its dates and timestamps typed."""
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return typed_frame(pd.DataFrame(rows, columns=list(table.c.keys())), dates=dates, stamps=stamps)

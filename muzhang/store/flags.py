@@ -8,8 +8,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from muzhang.store import frames as fr
-from muzhang.store.base import StoreBase
-from muzhang.store.cells import aware_datetime, given_or_none, month_start, now_utc, plain_value, typed_frame
+from muzhang.store.base import StoreBase, narrowed
+from muzhang.store.cells import aware_datetime, given_or_none, month_start, now_utc, plain_value
 from muzhang.store.schema import FLAG_STATUSES, flags
 
 
@@ -57,16 +57,8 @@ class QualityFlags(StoreBase):
 
     def flags(self, month: str | date | pd.Timestamp | None = None, status: str | None = None) -> pd.DataFrame:
         """Flags (of one month and/or status), in the order they were raised."""
-        query = sa.select(flags).order_by(flags.c.id)
-        if month is not None:
-            query = query.where(flags.c.month == month_start(month))
-        if status is not None:
-            query = query.where(flags.c.status == status)
-        with self._read() as conn:
-            rows = conn.execute(query).all()
-        return typed_frame(
-            pd.DataFrame(rows, columns=list(flags.c.keys())), dates=("month",), stamps=("raised_at", "resolved_at")
-        )
+        query = narrowed(sa.select(flags).order_by(flags.c.id), flags, month=month, status=status)
+        return self._frame(query, flags, dates=("month",), stamps=("raised_at", "resolved_at"))
 
     def resolve_flag(self, flag_id: int, status: str, who: str, reason: str | None = None) -> None:
         """Mark a flag ``confirmed`` (the value stands) or ``corrected`` (a new report replaced it).

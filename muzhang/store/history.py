@@ -9,8 +9,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from muzhang.store import frames as fr
-from muzhang.store.base import REPORT_TABLE, StoreBase
-from muzhang.store.cells import month_start, typed_frame
+from muzhang.store.base import REPORT_TABLE, StoreBase, narrowed
+from muzhang.store.cells import month_start
 from muzhang.store.schema import county_tables, submissions, value_audit
 
 
@@ -34,14 +34,8 @@ class ReportHistory(StoreBase):
         """Submissions (of one month, or all; of one source, or every), oldest first; payload and problems are
         JSON text."""
         query = sa.select(submissions).order_by(submissions.c.received_at, submissions.c.submission_id)
-        if month is not None:
-            query = query.where(submissions.c.month == month_start(month))
-        if source is not None:
-            query = query.where(submissions.c.source == source)
-        with self._read() as conn:
-            rows = conn.execute(query).all()
-        frame = pd.DataFrame(rows, columns=list(submissions.c.keys()))
-        return typed_frame(frame, dates=("month",), stamps=("received_at",))
+        query = narrowed(query, submissions, month=month, source=source)
+        return self._frame(query, submissions, dates=("month",), stamps=("received_at",))
 
     def report_senders(self, until: str | date | pd.Timestamp | None = None) -> pd.DataFrame:
         """grid_id, submitted_by of each grid's latest accepted report (up to ``until``'s month): who reports
@@ -66,15 +60,9 @@ class ReportHistory(StoreBase):
             .where(value_audit.c.table_name == REPORT_TABLE, value_audit.c.key == key)
             .order_by(value_audit.c.id)
         )
-        with self._read() as conn:
-            rows = conn.execute(query).all()
-        return typed_frame(pd.DataFrame(rows, columns=list(value_audit.c.keys())), stamps=("changed_at",))
+        return self._frame(query, value_audit, stamps=("changed_at",))
 
     def audit(self, table: str | None = None) -> pd.DataFrame:
         """The value audit (of one table, or all), oldest first."""
-        query = sa.select(value_audit).order_by(value_audit.c.id)
-        if table is not None:
-            query = query.where(value_audit.c.table_name == table)
-        with self._read() as conn:
-            rows = conn.execute(query).all()
-        return typed_frame(pd.DataFrame(rows, columns=list(value_audit.c.keys())), stamps=("changed_at",))
+        query = narrowed(sa.select(value_audit).order_by(value_audit.c.id), value_audit, table_name=table)
+        return self._frame(query, value_audit, stamps=("changed_at",))

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from muzhang.store import frames as fr
 from muzhang.store.base import REPORT_TABLE, StoreBase
-from muzhang.store.cells import month_start, now_utc, typed_frame
+from muzhang.store.cells import month_start, now_utc
 from muzhang.store.schema import county_tables, months, value_audit
 
 
@@ -18,10 +18,7 @@ class MonthStatus(StoreBase):
 
     def months(self) -> pd.DataFrame:
         """Every month the store knows: month, status (open/closed), closed_at, closed_by, reason."""
-        with self._read() as conn:
-            rows = conn.execute(sa.select(months).order_by(months.c.month)).all()
-        frame = pd.DataFrame(rows, columns=list(months.c.keys()))
-        return typed_frame(frame, dates=("month",), stamps=("closed_at",))
+        return self._frame(sa.select(months).order_by(months.c.month), months, dates=("month",), stamps=("closed_at",))
 
     def last_month(self) -> pd.Timestamp | None:
         """The latest month with grid_monthly rows (None for an empty store)."""
