@@ -15,10 +15,10 @@ typed frame (``validate(lazy=True)``, read from ``SchemaErrors.failure_cases``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 import numpy as np
 import pandas as pd
@@ -26,12 +26,14 @@ import pandas as pd
 from muzhang.catalog import Catalog, FieldSpec, load_catalog
 from muzhang.catalog.soft_rules import (
     COLUMNS,
-    DEFAULT_SOFT_RULES,
     TABLE,
     Lang,
-    SoftRules,
+    SoftOptions,
     short_value,
     soft_check_frame,
+)
+from muzhang.catalog.soft_rules import (
+    SoftRules as SoftRules,  # re-exported: check_reports takes them
 )
 from muzhang.catalog.soft_rules import (
     numeric_items as numeric_items,  # re-exported: the item list belongs to the soft rules
@@ -39,7 +41,6 @@ from muzhang.catalog.soft_rules import (
 from muzhang.catalog.soft_rules import (
     soft_flags as soft_flags,  # re-exported
 )
-from muzhang.domain import DEFAULT_DOMAIN, Domain
 
 if TYPE_CHECKING:  # pandera costs ~1 s to import: only an upload's checks load it
     import pandera.pandas as pa
@@ -284,12 +285,8 @@ def check_reports(
     known_grids: Collection[str],
     latest_month: pd.Timestamp,
     history: pd.DataFrame | None = None,
-    peers: Mapping[object, np.ndarray] | None = None,
-    townships: Mapping[str, str] | None = None,
-    peer_townships: Mapping[object, np.ndarray] | None = None,
     lang: Lang = "zh",
-    rules: SoftRules = DEFAULT_SOFT_RULES,
-    domain: Domain = DEFAULT_DOMAIN,
+    **soft: Unpack[SoftOptions],
 ) -> ReportCheck:
     """Check one upload of monthly grid reports: which rows are refused, which values are flagged.
 
@@ -299,11 +296,9 @@ def check_reports(
         known_grids: ids of the grid areas that exist.
         latest_month: the last month that may be reported (a later one is in the future).
         history: earlier ``grid_monthly`` rows (the store's), for the soft rules; ``None`` for none.
-        peers: month -> robust z of grids already reported that month (see soft_rules.soft_check).
-        townships: grid -> township, for each township's shared move; peer_townships: the peers' townships.
         lang: language of the rule sentences.
-        rules: soft-rule thresholds.
-        domain: seasons (for the outlier rule's per-season history).
+        soft: the soft rules' options: peers, townships, peer_townships, rules, domain (see
+            :class:`muzhang.catalog.soft_rules.SoftOptions`).
 
     Returns:
         Refused rows (every hard problem of every row), flags on accepted rows, the accepted labels, and the
@@ -352,17 +347,7 @@ def check_reports(
         else ~np.isin(np.arange(len(frame)), np.array(sorted(bad_rows), dtype=int))
     )
     accepted_values = values[keep].set_axis(labels[keep])
-    flags, z = soft_check_frame(
-        accepted_values,
-        history,
-        peers=peers,
-        townships=townships,
-        peer_townships=peer_townships,
-        lang=lang,
-        rules=rules,
-        domain=domain,
-        catalog=catalog,
-    )
+    flags, z = soft_check_frame(accepted_values, history, lang=lang, catalog=catalog, **soft)
     return ReportCheck(refused=refused, flags=flags, accepted=labels[keep], values=accepted_values, outlier_z=z)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal, TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
@@ -78,6 +78,23 @@ class SoftRules:
 
 
 DEFAULT_SOFT_RULES = SoftRules()
+
+
+class SoftOptions(TypedDict, total=False):
+    """What the soft rules of a frame of reports take besides the rows and their history (each optional).
+
+    peers: month (datetime64[ns]) -> robust z of the other grids already reported that month (rows x items),
+        for the month's shared move (see :func:`soft_check`); townships: grid -> township, for each
+        township's shared move (see :func:`frame_columns`); peer_townships: month -> the township of each of
+        ``peers``' rows; rules: thresholds (:data:`DEFAULT_SOFT_RULES`); domain: seasons, for the outlier
+        rule's per-season history (:data:`muzhang.domain.DEFAULT_DOMAIN`).
+    """
+
+    peers: Mapping[object, np.ndarray] | None
+    townships: Mapping[str, str] | None
+    peer_townships: Mapping[object, np.ndarray] | None
+    rules: SoftRules
+    domain: Domain
 
 
 @dataclass(frozen=True)
@@ -327,31 +344,24 @@ def soft_check_frame(
     values: pd.DataFrame,
     history: pd.DataFrame | None,
     *,
-    peers: Mapping[object, np.ndarray] | None = None,
-    townships: Mapping[str, str] | None = None,
-    peer_townships: Mapping[object, np.ndarray] | None = None,
     lang: Lang = "zh",
-    rules: SoftRules = DEFAULT_SOFT_RULES,
-    domain: Domain = DEFAULT_DOMAIN,
     catalog: Catalog | None = None,
+    **options: Unpack[SoftOptions],
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """:func:`soft_check` on typed report rows (every catalog column present) with their history: the flags
-    as a frame (:data:`COLUMNS`), and each row's robust z per outlier item.
-
-    Args:
-        values: the rows, labelled by their index.
-        history: earlier ``grid_monthly`` rows; ``None`` for none.
-        townships: grid -> township (see :func:`frame_columns`).
-        peers, peer_townships, lang, rules, domain, catalog: as for :func:`soft_check`.
+    """:func:`soft_check` on typed report rows (every catalog column present, labelled by their index) with
+    their history (earlier ``grid_monthly`` rows; ``None`` for none): the flags as a frame (:data:`COLUMNS`),
+    and each row's robust z per outlier item.
     """
     catalog = catalog or load_catalog()
+    rules = options.get("rules", DEFAULT_SOFT_RULES)
+    domain = options.get("domain", DEFAULT_DOMAIN)
     context = soft_context(values, history, rules=rules, domain=domain, catalog=catalog)
     found, z = soft_check(
-        frame_columns(values, townships),
+        frame_columns(values, options.get("townships")),
         list(values.index),
         context,
-        peers=peers,
-        peer_townships=peer_townships,
+        peers=options.get("peers"),
+        peer_townships=options.get("peer_townships"),
         lang=lang,
         rules=rules,
         domain=domain,
@@ -360,12 +370,17 @@ def soft_check_frame(
     return pd.DataFrame(found, columns=COLUMNS, dtype=object), z
 
 
-def soft_flags(values: pd.DataFrame, history: pd.DataFrame | None, **options: Any) -> pd.DataFrame:
-    """Flags on typed report rows (every catalog column present): outliers and items that disagree.
-
-    ``options``: the keyword arguments of :func:`soft_check_frame`.
-    """
-    return soft_check_frame(values, history, **options)[0]
+def soft_flags(
+    values: pd.DataFrame,
+    history: pd.DataFrame | None,
+    *,
+    lang: Lang = "zh",
+    catalog: Catalog | None = None,
+    **options: Unpack[SoftOptions],
+) -> pd.DataFrame:
+    """Flags on typed report rows (every catalog column present): outliers and items that disagree (the
+    flags of :func:`soft_check_frame`)."""
+    return soft_check_frame(values, history, lang=lang, catalog=catalog, **options)[0]
 
 
 def _flags(
