@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from benchmarks.intake_runs import Run
+    from benchmarks.intake_runs import Failure, Run, Switch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for benchmarks.intake_*
@@ -265,49 +265,8 @@ def main() -> int:
             service_answers, service_errors = log_problems(log_path)
 
     report_intake(args, load0, t_script, setup, promoted, emitted, faulty_04, seq, conc, up, seq_faulty)
-    print()
-    print("| measurement | figure | p50 ms | p99 ms | target | verdict | outcomes |")
-    print("|---|---:|---:|---:|---|---|---|")
-    first = max(sw.first_new.values()) if len(sw.first_new) == 2 else float("nan")
-    switch_ok = first <= SWITCH_TARGET_S and not sw.failures and sw.close_status == 200
-    print(
-        f"| (c) close 2025-01 under {LOAD_CLIENTS} clients: first new-month answer "
-        f"| dispute {sw.first_new.get('dispute', float('nan')):.2f} s, grazing "
-        f"{sw.first_new.get('grazing', float('nan')):.2f} s | {pct(sw.latencies_during, 50):.1f} "
-        f"| {pct(sw.latencies_during, 99):.1f} | <= {SWITCH_TARGET_S:.0f} s, 0 failures | {verdict(switch_ok)} "
-        f"| {sw.answers:,} answers, {len(sw.failures)} failed |"
-    )
-    print()
-    print(
-        f"(c) the close: HTTP {sw.close_status} in {sw.close_s:.2f} s (service's own `seconds` "
-        f"{sw.close_reported_s:.2f}); reads before the close p50/p99 {pct(sw.latencies_before, 50):.1f} / "
-        f"{pct(sw.latencies_before, 99):.1f} ms, from the close on {pct(sw.latencies_during, 50):.1f} / "
-        f"{pct(sw.latencies_during, 99):.1f} ms"
-    )
-    if sw.close_status == 200:
-        answer = json.loads(sw.close_body) if sw.close_body.startswith("{") else {}
-        print(f"    close answer: as_of {answer.get('as_of')}, carried {len(answer.get('carried_grids', []))} grids")
-    print()
-    names = list(next(iter(phases.values())))
-    heads = list(phases)
-    print(f"(d) sequential p50 / p99 ms, {args.requests} requests per route and phase")
-    print("| route | " + " | ".join(heads) + " |")
-    print("|---|" + "---:|" * len(heads))
-    for route in names:
-        cells = []
-        for h in heads:
-            run = phases[h][route]
-            fail = f" ({len(run.failures)} FAILED)" if run.failures else ""
-            cells.append(f"{pct(run.latencies, 50):.1f} / {pct(run.latencies, 99):.1f}{fail}")
-        print(f"| {route} | " + " | ".join(cells) + " |")
-    base_p50 = {r: pct(phases[heads[0]][r].latencies, 50) for r in names}
-    last_p50 = {r: pct(phases[heads[-1]][r].latencies, 50) for r in names}
-    worst = max(names, key=lambda r: last_p50[r] / base_p50[r])
-    ratio = last_p50[worst] / base_p50[worst]
-    print(
-        f"largest p50 growth, as imported -> after the corrections: {worst} x{ratio:.2f} "
-        f"(reading: 'no route slower' if every ratio <= 1.25: {verdict(ratio <= 1.25)})"
-    )
+    report_switch(sw)
+    report_routes(phases, args.requests)
     print(
         f"a year of corrections: {len(year):,} reports through Store.apply_reports in {corr_s:.1f} s "
         f"({1000 * corr_s / len(year):.1f} ms each); outcomes {corr_counts}; store now holds {n_submissions:,} "
@@ -321,20 +280,7 @@ def main() -> int:
 
     failures = [*seq.failures, *conc.failures, *up.failures, *seq_faulty.failures, *sw.failures]
     failures += [f for p in phases.values() for r in p.values() for f in r.failures]
-    if failures or problems:
-        print()
-        print(f"FAILED requests ({len(failures)}), first 10:")
-        for f in failures[:10]:
-            print(f"  {f.what} -> {f.status}: {f.body}")
-        for p in problems:
-            print(f"  {p}")
-    if service_answers or service_errors:
-        print()
-        print("service log: answers other than 200, by route")
-        for key, n in sorted(service_answers.items()):
-            print(f"  {n:>6} x {key}")
-        for line in service_errors:
-            print(f"  {line}")
+    report_failures(failures, problems, service_answers, service_errors)
     return 0
 
 
@@ -408,6 +354,77 @@ def report_intake(
     print(flag_quality(up, emitted.manifest).line("(b) 2025-01 emitted, one upload"))
     print(flag_quality(seq_faulty, faulty.manifest).line("(e) 2025-04 emitted with 5x the faults, one at a time"))
     return 0
+
+
+def report_switch(sw: Switch) -> None:
+    """Print (c): the close under load, its first new-month answers and the reads around it."""
+    print()
+    print("| measurement | figure | p50 ms | p99 ms | target | verdict | outcomes |")
+    print("|---|---:|---:|---:|---|---|---|")
+    first = max(sw.first_new.values()) if len(sw.first_new) == 2 else float("nan")
+    switch_ok = first <= SWITCH_TARGET_S and not sw.failures and sw.close_status == 200
+    print(
+        f"| (c) close 2025-01 under {LOAD_CLIENTS} clients: first new-month answer "
+        f"| dispute {sw.first_new.get('dispute', float('nan')):.2f} s, grazing "
+        f"{sw.first_new.get('grazing', float('nan')):.2f} s | {pct(sw.latencies_during, 50):.1f} "
+        f"| {pct(sw.latencies_during, 99):.1f} | <= {SWITCH_TARGET_S:.0f} s, 0 failures | {verdict(switch_ok)} "
+        f"| {sw.answers:,} answers, {len(sw.failures)} failed |"
+    )
+    print()
+    print(
+        f"(c) the close: HTTP {sw.close_status} in {sw.close_s:.2f} s (service's own `seconds` "
+        f"{sw.close_reported_s:.2f}); reads before the close p50/p99 {pct(sw.latencies_before, 50):.1f} / "
+        f"{pct(sw.latencies_before, 99):.1f} ms, from the close on {pct(sw.latencies_during, 50):.1f} / "
+        f"{pct(sw.latencies_during, 99):.1f} ms"
+    )
+    if sw.close_status == 200:
+        answer = json.loads(sw.close_body) if sw.close_body.startswith("{") else {}
+        print(f"    close answer: as_of {answer.get('as_of')}, carried {len(answer.get('carried_grids', []))} grids")
+
+
+def report_routes(phases: dict[str, dict[str, Run]], requests: int) -> None:
+    """Print (d): p50 / p99 of each route in each phase, and the largest growth from the first to the last."""
+    print()
+    names = list(next(iter(phases.values())))
+    heads = list(phases)
+    print(f"(d) sequential p50 / p99 ms, {requests} requests per route and phase")
+    print("| route | " + " | ".join(heads) + " |")
+    print("|---|" + "---:|" * len(heads))
+    for route in names:
+        cells = []
+        for h in heads:
+            run = phases[h][route]
+            fail = f" ({len(run.failures)} FAILED)" if run.failures else ""
+            cells.append(f"{pct(run.latencies, 50):.1f} / {pct(run.latencies, 99):.1f}{fail}")
+        print(f"| {route} | " + " | ".join(cells) + " |")
+    base_p50 = {r: pct(phases[heads[0]][r].latencies, 50) for r in names}
+    last_p50 = {r: pct(phases[heads[-1]][r].latencies, 50) for r in names}
+    worst = max(names, key=lambda r: last_p50[r] / base_p50[r])
+    ratio = last_p50[worst] / base_p50[worst]
+    print(
+        f"largest p50 growth, as imported -> after the corrections: {worst} x{ratio:.2f} "
+        f"(reading: 'no route slower' if every ratio <= 1.25: {verdict(ratio <= 1.25)})"
+    )
+
+
+def report_failures(
+    failures: list[Failure], problems: list[str], service_answers: dict[str, int], service_errors: list[str]
+) -> None:
+    """Print the failed requests (first 10), other problems, and the service log's non-200 answers and errors."""
+    if failures or problems:
+        print()
+        print(f"FAILED requests ({len(failures)}), first 10:")
+        for f in failures[:10]:
+            print(f"  {f.what} -> {f.status}: {f.body}")
+        for p in problems:
+            print(f"  {p}")
+    if service_answers or service_errors:
+        print()
+        print("service log: answers other than 200, by route")
+        for key, n in sorted(service_answers.items()):
+            print(f"  {n:>6} x {key}")
+        for line in service_errors:
+            print(f"  {line}")
 
 
 if __name__ == "__main__":
