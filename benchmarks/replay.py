@@ -32,7 +32,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def main() -> None:
-    from cli.replay import Shocks, headline_table, replay
+    from cli.replay import headline_table, replay, replay_scenario
     from muzhang.simulate.county import generate_county, write_county
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -46,18 +46,18 @@ def main() -> None:
 
     first = pd.Timestamp(f"{args.first}-01")
     last_history = first - pd.DateOffset(months=1)
-    shocks = Shocks(None, None) if args.no_shocks else Shocks(first.year, first + pd.DateOffset(months=6))
+    scenario = replay_scenario(first, shocked=not args.no_shocks)
     wall = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         county = Path(tmp) / "county"
         write_county(generate_county(args.seed, n_grids=args.grids, last_month=f"{last_history:%Y-%m-%d}"), county)
         for policy in args.policies.split(","):
             start = time.perf_counter()
-            result = replay(county, first, args.months, policy.strip(), shocks)
+            result = replay(county, first, args.months, policy.strip(), scenario)
             print(
                 f"\n== policy {policy}: {time.perf_counter() - start:.0f} s wall, "
                 f"{result['train_minutes']:.1f} training minutes "
-                f"({'no shocks' if args.no_shocks else 'drought summer + market shock'})"
+                f"({scenario.describe()})"
             )
             print(
                 "live headline metric by target month (grazing MAE kg DM/ha, market scaled pinball, dispute "

@@ -1,18 +1,19 @@
 """``muzhang replay``: months of a generated county through Muzhang under a retraining policy, with shocks.
 
 Each month the simulator emits the county's reports (``muzhang data emit``: late, missing, twice-sent,
-mistyped rows), the replay applies the shocks to them, imports them into a county store of its own and closes
+mistyped rows) under the replay's scenario, the replay imports them into a county store of its own and closes
 the month: the close keeps every family's forecasts and joins the outcomes that came in. Under policy
 ``triggered`` `muzhang retrain --if-needed` then runs (the triggers of experiments/*.yaml), under ``monthly``
 every forecast family is retrained, under ``none`` never. It prints (and draws as a PNG) the champions' live
 headline metric per family and month (``*``: worse than test beyond its interval), the retrain decisions and
 the training minutes. ``benchmarks/replay.py`` runs the policies side by side.
 
-Shocks (applied to the reports as the county sends them, after the simulator; ``--no-shocks`` for none):
+Shocks (a scenario of the simulator, :mod:`muzhang.simulate.scenario`, so the county itself reacts:
+yields, herds, sales, prices and disputes; ``--no-shocks`` for none):
 
-- **drought summer**: in the replay's first warm season (June-September) every grid reports 45 % of its
-  forage yield, 40 % of its rain and NDVI 25 % lower;
-- **market shock**: from the replay's seventh month on, prices fall 35 % and head sold rises 40 % (herders sell).
+- **drought summer**: the replay's first year is a severe drought year (rain factor 0.6): the season's
+  peak yield, capacity, autumn destocking and prices follow the simulator's drought mechanism;
+- **market shock**: from the replay's seventh month on, herders sell 40 % more and prices stand 35 % lower.
 
 A small generated county (``--grids``, 40 by default) and fast boosters (40 rounds) keep a month to tens of
 seconds on 2 cores; the figures are live metrics on the replayed months, never on training data.
@@ -23,35 +24,27 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Any
 
 import pandas as pd
 import typer
 
+from muzhang.simulate.scenario import Scenario
+
 FAST = {"num_boost_round": 40, "early_stopping_rounds": 10, "lightgbm.num_threads": 1}
 FAMILIES = ("grazing", "market", "dispute")
 HEADLINE = {"grazing": "mae", "market": "spl", "dispute": "brier"}
 POLICIES = ("none", "monthly", "triggered")
-WARM = (6, 7, 8, 9)
+MARKET_SHOCK_AFTER_MONTHS = 6
 
 
-@dataclass(frozen=True)
-class Shocks:
-    drought_year: int | None  # the warm season of this year is a drought
-    market_from: pd.Timestamp | None  # prices fall from this month on
-
-
-def shock_reports(reports: pd.DataFrame, market: pd.DataFrame, month: pd.Timestamp, shocks: Shocks) -> None:
-    """Apply the shocks to one month's emitted reports and market rows, in place."""
-    if shocks.drought_year == month.year and month.month in WARM:
-        for column, factor in (("forage_yield_kg_ha", 0.45), ("precip_mm", 0.4), ("ndvi", 0.75)):
-            if column in reports:
-                reports[column] = pd.to_numeric(reports[column], errors="coerce") * factor
-    if shocks.market_from is not None and month >= shocks.market_from and len(market):
-        market["price_yuan_per_head"] = pd.to_numeric(market["price_yuan_per_head"], errors="coerce") * 0.65
-        market["head_sold"] = (pd.to_numeric(market["head_sold"], errors="coerce") * 1.4).round().astype("Int64")
+def replay_scenario(first: pd.Timestamp, shocked: bool) -> Scenario:
+    """The replay's shocks: a drought in its first year, a market shock from its seventh month (or none)."""
+    if not shocked:
+        return Scenario()
+    return Scenario(drought_year=first.year, market_shock_from=first + pd.DateOffset(months=MARKET_SHOCK_AFTER_MONTHS))
 
 
 def start_county(folder: Path, county: Path, *, train: bool = True) -> tuple[Any, float]:
@@ -78,7 +71,7 @@ def start_county(folder: Path, county: Path, *, train: bool = True) -> tuple[Any
     return settings, time.perf_counter() - start
 
 
-def replay(county: Path, first: pd.Timestamp, months: int, policy: str, shocks: Shocks) -> dict[str, Any]:
+def replay(county: Path, first: pd.Timestamp, months: int, policy: str, scenario: Scenario) -> dict[str, Any]:
     """Run the months under one policy; returns the live metrics, the decisions and the training seconds."""
     from cli.retrain import retrain_families, scoring_context
     from muzhang.simulate.emit import emit_month, write_emitted
@@ -94,8 +87,7 @@ def replay(county: Path, first: pd.Timestamp, months: int, policy: str, shocks: 
         decisions: list[dict[str, Any]] = []
         for k in range(months):
             month = first + pd.DateOffset(months=k)
-            emitted = emit_month(county, f"{month:%Y-%m}")
-            shock_reports(emitted.reports, emitted.market, month, shocks)
+            emitted = emit_month(county, f"{month:%Y-%m}", scenario=scenario)
             folder = Path(tmp) / f"{month:%Y-%m}"
             write_emitted(emitted, folder)
             import_month_files(ctx.store, folder, who="replay")
@@ -188,14 +180,14 @@ def replay_command(
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", first):
         raise typer.BadParameter(f"--from must be YYYY-MM, got {first!r}")
     start_month = pd.Timestamp(f"{first}-01")
-    shocks = Shocks(None, None) if no_shocks else Shocks(start_month.year, start_month + pd.DateOffset(months=6))
+    scenario = replay_scenario(start_month, shocked=not no_shocks)
     wall = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         county = Path(tmp) / "county"
         history_end = start_month - pd.DateOffset(months=1)
         write_county(generate_county(seed, n_grids=grids, last_month=f"{history_end:%Y-%m-%d}"), county)
-        result = replay(county, start_month, months, policy, shocks)
-    what = "no shocks" if no_shocks else "drought summer + market shock"
+        result = replay(county, start_month, months, policy, scenario)
+    what = scenario.describe()
     typer.echo(
         f"policy {policy}, {what}: {time.perf_counter() - wall:.0f} s wall, "
         f"{result['train_minutes']:.1f} training minutes"

@@ -47,6 +47,7 @@ from muzhang.simulate.pastoral import (
     Site,
     step_month,
 )
+from muzhang.simulate.scenario import Scenario
 from muzhang.simulate.weather import (
     DROUGHT_FACTOR,
     HEAVY_SNOW_PROBABILITY,
@@ -99,7 +100,11 @@ class EmittedMonth:
 
 
 def emit_month(
-    county: County | str | Path, month: str, seed: int | None = None, rates: FaultRates = DEFAULT_RATES
+    county: County | str | Path,
+    month: str,
+    seed: int | None = None,
+    rates: FaultRates = DEFAULT_RATES,
+    scenario: Scenario | None = None,
 ) -> EmittedMonth:
     """Continue ``county`` to ``month`` (YYYY-MM, after its last month) and emit that month's reports.
 
@@ -110,6 +115,8 @@ def emit_month(
         seed: seed of the reporting faults, ids and timestamps (default: the county's seed). The county's
             own future always follows the county's seed, so any emit seed shows the same county.
         rates: fault rates.
+        scenario: shocks written into the county's future (:mod:`muzhang.simulate.scenario`: a drought
+            year, a market shock); none by default, and then the months are exactly as without it.
     """
     sample = load_sample(county) if not isinstance(county, County) else county
     if sample.end_state is None or sample.weather is None:
@@ -120,7 +127,7 @@ def emit_month(
     last = pd.Timestamp(str(sample.manifest["last_month"]))
     if target <= last:
         raise ValueError(f"{month} is inside the sample (it ends {last:%Y-%m}); emit months after it")
-    truth, market = continue_county(sample, county_seed, target)
+    truth, market = continue_county(sample, county_seed, target, scenario or Scenario())
     reports, faults = _with_faults(truth, sample.tables["grids"], target, seed, rates)
     counts = {kind: len(items) for kind, items in faults.items()}
     manifest: dict[str, object] = {
@@ -133,6 +140,7 @@ def emit_month(
         },
         "on_time_by": (_next_month(target) + timedelta(days=ON_TIME_DAYS)).replace(tzinfo=CST).isoformat(),
         "rates": asdict(rates),
+        **({"scenario": scenario.describe()} if scenario is not None and scenario != Scenario() else {}),
         "expected_reports": len(truth),
         "rows": len(reports),
         "counts": counts,
@@ -185,8 +193,12 @@ def _generated(seed: int, n_grids: int | None, last_month: str) -> County:
     return generate_county(seed, n_grids=n_grids, last_month=last_month)
 
 
-def continue_county(sample: County, county_seed: int, target: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The true grid_monthly and market_monthly rows of ``target``, continuing the sample month by month."""
+def continue_county(
+    sample: County, county_seed: int, target: pd.Timestamp, scenario: Scenario | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The true grid_monthly and market_monthly rows of ``target``, continuing the sample month by month
+    (under ``scenario``'s shocks, if any)."""
+    scenario = scenario or Scenario()
     assert sample.end_state is not None and sample.weather is not None
     grids = sample.tables["grids"]
     state: PastoralState = copy.deepcopy(sample.end_state)
@@ -202,7 +214,7 @@ def continue_county(sample: County, county_seed: int, target: pd.Timestamp) -> t
     for month in months:
         y = month.year
         if y not in years:
-            years[y] = _weather_year(sample, state, county_seed, y)
+            years[y] = _weather_year(sample, state, county_seed, y, scenario)
         wy = years[y]
         if wy.drought:
             drought_years.add(y)
@@ -219,12 +231,14 @@ def continue_county(sample: County, county_seed: int, target: pd.Timestamp) -> t
             peak_noise=wy.peak_noise,
         )
         rng = np.random.default_rng(np.random.SeedSequence([county_seed, y, month.month, _PASTORAL]))
-        row, _, _ = step_month(rng, state, site, month, wx, DEFAULT_DOMAIN, dm, fest)
+        sell_more = scenario.sales_factor(month)
+        row, _, _ = step_month(rng, state, site, month, wx, DEFAULT_DOMAIN, dm, fest, sell_more=sell_more)
         market_rng = np.random.default_rng(np.random.SeedSequence([county_seed, y, month.month, _MARKET]))
         shock = {sp: SHOCK_AR * shock[sp] + market_rng.normal(0, SHOCK_SD) for sp in SPECIES}
         prices = {
             sp: price_level(sp, pd.DatetimeIndex([month]), frozenset(drought_years), fest)[0]
             * np.exp(shock[sp])
+            * scenario.price_factor(month)
             * (1 + market_rng.normal(0, TOWNSHIP_NOISE_SD, len(sample.tables["townships"])))
             for sp in SPECIES
         }
@@ -249,15 +263,18 @@ class _Year:
     peak_noise: np.ndarray
 
 
-def _weather_year(sample: County, state: PastoralState, county_seed: int, year: int) -> _Year:
-    """A continued year's weather, drawn like weather.py's from a generator of (county seed, year)."""
+def _weather_year(
+    sample: County, state: PastoralState, county_seed: int, year: int, scenario: Scenario | None = None
+) -> _Year:
+    """A continued year's weather, drawn like weather.py's from a generator of (county seed, year); a
+    scenario's drought year gets a drought's rain factor (the same draws otherwise)."""
     assert sample.weather is not None
     grids = sample.tables["grids"]
     x, y = grids["x_km"].to_numpy(), grids["y_km"].to_numpy()
     elevation = grids["elevation_m"].to_numpy(dtype=float)
     n_g = len(grids)
     rng = np.random.default_rng(np.random.SeedSequence([county_seed, year, _WEATHER]))
-    factor = float(np.exp(rng.normal(-0.015, 0.17)))
+    factor = (scenario or Scenario()).rain_factor(year, float(np.exp(rng.normal(-0.015, 0.17))))
     # weather.py's warming is counted from the year before the first simulated month
     anomaly = float(rng.normal(0, 0.6) + WARMING_C_PER_YEAR * (year - (state.first_year - 1)))
     moy = np.arange(12)

@@ -292,8 +292,11 @@ def step_month(
     domain: Domain,
     dm: DisputeModel,
     fest: frozenset[tuple[int, int]],
+    *,
+    sell_more: float = 1.0,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], list[dict[str, np.ndarray]]]:
-    """Advance ``st`` by one month; return that month's (row, oracle row, expected sales per species)."""
+    """Advance ``st`` by one month; return that month's (row, oracle row, expected sales per species).
+    ``sell_more`` scales every sale probability (a scenario's destocking wave; 1: the county's own sales)."""
     n_g, ptype, area_ha, community, shares = site.n_g, site.ptype, site.area_ha, site.community, site.shares
     t = st.t
     herd = st.herd
@@ -332,6 +335,8 @@ def step_month(
         destock *= DROUGHT_DESTOCK
     if m in (3, 4, 5):
         destock *= 1 + (SNOW_DESTOCK - 1) * wx.severity_2m_ago / SNOW_SEVERITY_MAX
+    if sell_more != 1.0:
+        destock *= sell_more
     years_in = (month.year - st.first_year) + (m - 1) / 12
     target_now = st.target_su * (1 + TARGET_GROWTH_PER_YEAR) ** years_in * np.where(rest_kind == "grazing_ban", 0.8, 1)
     control = np.clip((su_prev / np.maximum(target_now, 1)) ** 3, 0.15, 2.5)

@@ -1,4 +1,4 @@
-"""The replay's shocks, table and drawing (issue 11, section 5); the replay itself runs in benchmarks/replay.py."""
+"""The replay's scenario, table and drawing (issue 11, section 5); the replay itself runs in benchmarks/replay.py."""
 
 from __future__ import annotations
 
@@ -8,33 +8,14 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from cli.main import app
-from cli.replay import Shocks, draw_png, headline_table, shock_reports
-
-SHOCKS = Shocks(drought_year=2025, market_from=pd.Timestamp("2025-07-01"))
-
-
-def month_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
-    reports = pd.DataFrame({"grid_id": ["G001"], "forage_yield_kg_ha": [800.0], "precip_mm": [50.0], "ndvi": [0.6]})
-    market = pd.DataFrame({"price_yuan_per_head": [4000.0], "head_sold": pd.array([100], dtype="Int64")})
-    return reports, market
+from cli.replay import draw_png, headline_table, replay_scenario
+from muzhang.simulate.scenario import Scenario
 
 
-def test_a_drought_summer_cuts_the_reported_yield_rain_and_ndvi_of_its_warm_months_only() -> None:
-    for month, expected in (("2025-07-01", 360.0), ("2025-05-01", 800.0), ("2026-07-01", 800.0)):
-        reports, market = month_frames()
-        shock_reports(reports, market, pd.Timestamp(month), SHOCKS)
-        assert reports.at[0, "forage_yield_kg_ha"] == expected, month
-
-
-def test_a_market_shock_lowers_prices_and_raises_sales_from_its_month_on() -> None:
-    reports, market = month_frames()
-    shock_reports(reports, market, pd.Timestamp("2025-06-01"), SHOCKS)
-    assert market.at[0, "price_yuan_per_head"] == 4000.0
-    shock_reports(reports, market, pd.Timestamp("2025-08-01"), SHOCKS)
-    assert market.at[0, "price_yuan_per_head"] == 2600.0 and market.at[0, "head_sold"] == 140
-    calm_reports, calm_market = month_frames()
-    shock_reports(calm_reports, calm_market, pd.Timestamp("2025-08-01"), Shocks(None, None))
-    assert calm_market.at[0, "price_yuan_per_head"] == 4000.0 and calm_reports.at[0, "ndvi"] == 0.6
+def test_the_shocked_replay_has_a_drought_in_its_first_year_and_a_market_shock_from_its_seventh_month() -> None:
+    shocked = replay_scenario(pd.Timestamp("2025-01-01"), shocked=True)
+    assert shocked == Scenario(drought_year=2025, market_shock_from=pd.Timestamp("2025-07-01"))
+    assert replay_scenario(pd.Timestamp("2025-01-01"), shocked=False) == Scenario()
 
 
 def live_rows() -> pd.DataFrame:
