@@ -33,7 +33,9 @@ import typer
 
 from muzhang.simulate.scenario import Scenario
 
-FAST = {"num_boost_round": 40, "early_stopping_rounds": 10, "lightgbm.num_threads": 1}
+# Fast boosters; no classical peers (baselines printed beside a model, not judged by the gate once a champion
+# exists: each took ~20 s a market run).
+FAST = {"num_boost_round": 40, "early_stopping_rounds": 10, "lightgbm.num_threads": 1, "peers": []}
 FAMILIES = ("grazing", "market", "dispute")
 HEADLINE = {"grazing": "mae", "market": "spl", "dispute": "brier"}
 POLICIES = ("none", "monthly", "triggered")
@@ -76,7 +78,7 @@ def replay(county: Path, first: pd.Timestamp, months: int, policy: str, scenario
     from cli.retrain import retrain_families, scoring_context
     from muzhang.simulate.emit import emit_month, write_emitted
     from serving.monitoring.cycle import log_and_join
-    from serving.monitoring.report import MonitoringMemo, monitoring_report
+    from serving.monitoring.report import memo_of, monitoring_report
     from serving.months import close_month
     from serving.reports import import_month_files
 
@@ -91,11 +93,13 @@ def replay(county: Path, first: pd.Timestamp, months: int, policy: str, scenario
             folder = Path(tmp) / f"{month:%Y-%m}"
             write_emitted(emitted, folder)
             import_month_files(ctx.store, folder, who="replay")
-            close_month(ctx, month, who="replay")
+            # the retrain step catches the forecast log up itself first: the close's own monitoring step would
+            # repeat it (it is there for the policy that never retrains)
+            close_month(ctx, month, who="replay", monitor=policy == "none")
             if policy != "none":
                 start = time.perf_counter()
                 done = retrain_families(
-                    settings, FAMILIES, if_needed=policy == "triggered", overrides=FAST, echo=lambda _: None
+                    settings, FAMILIES, if_needed=policy == "triggered", overrides=FAST, echo=lambda _: None, ctx=ctx
                 )
                 train_seconds += sum(d.seconds for d in done)
                 decisions += [
@@ -104,15 +108,15 @@ def replay(county: Path, first: pd.Timestamp, months: int, policy: str, scenario
                         "family": d.family,
                         "action": d.action,
                         "promoted": d.promoted,
-                        "why": "; ".join(d.triggers)[:90],
+                        "why": "; ".join(d.triggers)[:70],
+                        "gate": d.note.removeprefix("gate: ")[:70],
                     }
                     for d in done
                     if d.action != "skipped"
                 ]
-                ctx.registry.reload()
                 print(f"  {policy}: {month:%Y-%m} retrain step {time.perf_counter() - start:.0f} s", file=sys.stderr)
             print(f"  {policy}: {month:%Y-%m} closed", file=sys.stderr)
-        report = monitoring_report(ctx, MonitoringMemo())
+        report = monitoring_report(ctx, memo_of(ctx))
     live = pd.concat(
         [pd.DataFrame(f["live"]).assign(family=f["family"]) for f in report["families"] if f.get("live")],
         ignore_index=True,

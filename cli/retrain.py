@@ -125,19 +125,24 @@ def retrain_families(
     if_needed: bool,
     overrides: dict[str, Any] | None = None,
     echo: Callable[[str], None] = print,
+    ctx: Any = None,
 ) -> list[Decision]:
-    """Catch the forecast log up, read the triggers, retrain where needed, record every decision."""
+    """Catch the forecast log up, read the triggers, retrain where needed, record every decision.
+
+    ``ctx``: a scoring context already open on the same store and champions (the replay keeps one across
+    months, with its memo of live metrics); by default one is built as the service builds it.
+    """
     from muzhang.store.forecasts import record_decision
     from serving.monitoring.cycle import log_and_join
     from serving.monitoring.policy import family_policy, recent_split
-    from serving.monitoring.report import monitoring_report
+    from serving.monitoring.report import memo_of, monitoring_report
     from training.pipeline import run_training
 
-    ctx = scoring_context(settings)
+    ctx = ctx if ctx is not None else scoring_context(settings)
     caught_up = log_and_join(ctx)
     month = f"{ctx.county.last_month:%Y-%m}"
     echo(f"forecast log as of {month}: logged {caught_up['logged']}, joined {caught_up['joined']}")
-    report = {f["family"]: f for f in monitoring_report(ctx)["families"]}
+    report = {f["family"]: f for f in monitoring_report(ctx, memo_of(ctx))["families"]}
 
     def train(family: str) -> Any:
         # After a detected shift the gate judges on the recent months, where a model that saw the shift can win.
