@@ -103,3 +103,14 @@ def test_a_month_as_unusual_as_training_months_were_is_no_drift() -> None:
     assert row["status"] != "drifted"
     far = january.assign(rain=january["rain"] + 80)
     assert drift_table(reference, far).iloc[0]["status"] == "drifted"
+
+
+def test_the_training_reference_ks_distance_is_scipys() -> None:
+    from scipy import stats
+
+    from models.reference import ks_statistic
+
+    rng = np.random.default_rng(3)
+    for n, m, digits in ((1, 1, 1), (7, 21, 0), (300, 21, 2), (50, 5, 1)):
+        sample, reference = np.round(rng.normal(size=n), digits), np.round(rng.normal(0.4, 1, size=m), 1)
+        assert ks_statistic(sample, reference) == pytest.approx(stats.ks_2samp(sample, reference).statistic, abs=1e-12)
