@@ -135,7 +135,7 @@ def ingest_reports(
     refused_rows: set[Any] = set()
 
     def refuse(row: Any, column: str, value: Any, rule_id: str, rule: str) -> None:
-        result.refused.append({"row": row, "field": column, "value": _text(value), "rule_id": rule_id, "rule": rule})
+        result.refused.append(_problem(row, column, value, rule_id, rule))
         refused_rows.add(row)
 
     ids = reports[ID_COLUMN].astype(str).str.strip() if ID_COLUMN in reports else pd.Series("", index=reports.index)
@@ -197,14 +197,14 @@ def ingest_reports(
     outcomes.index = typed.index
     for row, outcome in outcomes.iterrows():
         result.rows.append(
-            {
-                "row": row,
-                "submission_id": str(outcome["submission_id"]),
-                "grid_id": str(outcome["grid_id"]),
-                "month": pd.Timestamp(outcome["month"]).date().isoformat(),
-                "outcome": str(outcome["outcome"]),
-                "changed_fields": list(outcome.get("changed_fields") or []),
-            }
+            _outcome_row(
+                row,
+                outcome["submission_id"],
+                outcome["grid_id"],
+                outcome["month"],
+                outcome["outcome"],
+                outcome.get("changed_fields"),
+            )
         )
     if cache is not None:
         written = {r["row"] for r in result.rows if r["outcome"] in ("inserted", "updated")}
@@ -254,19 +254,22 @@ def ingest_record(
     _, grid_id, month, outcome, changed, _ = store.apply_report(
         submission_id, values, who=who, role=role, source=source, raise_flags=stored
     )
-    result.rows.append(
-        {
-            "row": row,
-            "submission_id": submission_id,
-            "grid_id": str(grid_id),
-            "month": pd.Timestamp(month).date().isoformat(),
-            "outcome": outcome,
-            "changed_fields": list(changed),
-        }
-    )
+    result.rows.append(_outcome_row(row, submission_id, grid_id, month, outcome, changed))
     if outcome in ("inserted", "updated"):
         cache.written(values, z[0])
     return result
+
+
+def _outcome_row(row: Any, submission_id: Any, grid_id: Any, month: Any, outcome: Any, changed: Any) -> dict[str, Any]:
+    """What the store did with one report, as an intake's row (changed: the fields it changed, or None)."""
+    return {
+        "row": row,
+        "submission_id": str(submission_id),
+        "grid_id": str(grid_id),
+        "month": pd.Timestamp(month).date().isoformat(),
+        "outcome": str(outcome),
+        "changed_fields": list(changed or []),
+    }
 
 
 def _problem(row: Any, name: str, value: Any, rule_id: str, rule: str) -> dict[str, Any]:
