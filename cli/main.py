@@ -204,32 +204,22 @@ def data_close(
     """Close a month in the store: missing reports are carried (and flagged); its reports then feed decisions.
 
     A running service moves to the month at its next close call or restart (`POST /v1/months/{month}/close`
-    closes and moves the service at once).
+    closes and moves the service at once). Like that close, it keeps the champions' forecasts and joins the
+    outcomes the month brought (issue 11; one code path, serving.months.close_month).
     """
     import getpass
 
+    from cli.retrain import scoring_context
     from muzhang.settings import get_settings
-    from muzhang.store import open_store
-    from serving.county import store_county_state
     from serving.errors import ScoringError
     from serving.months import close_month
-    from serving.observability import AuditLog, Metrics
-    from serving.registry import ModelRegistry
-    from serving.scoring.context import ScoringContext
 
     settings = get_settings()
-    store = open_store(settings.county_store_url())
-    if store.last_closed_month() is None:
+    try:
+        ctx = scoring_context(settings)  # the service's view: the store's county and the champions
+    except RuntimeError:
         typer.echo("cannot close: the store holds no county yet (muzhang data import data_samples/county)")
-        raise typer.Exit(code=2)
-    ctx = ScoringContext(
-        settings=settings,
-        registry=ModelRegistry(settings.tracking_uri(), families={}),
-        county=store_county_state(store, settings.data_dir),
-        metrics=Metrics(),
-        audit=AuditLog(settings.audit_path()),
-        store=store,
-    )
+        raise typer.Exit(code=2) from None
     try:
         result = close_month(ctx, pd_month(month), who=who or getpass.getuser())
     except ScoringError as exc:
@@ -237,6 +227,12 @@ def data_close(
         raise typer.Exit(code=2) from None
     state = "closed" if result.closed else "was closed already"
     typer.echo(f"{month} {state}; {len(result.carried)} report(s) carried; county as of {result.as_of:%Y-%m}")
+    done = result.monitoring
+    if done.get("error"):
+        typer.echo(f"forecast log not updated ({done['error']}); the next close or `muzhang retrain` catches up")
+    elif done:
+        logged, joined = sum(done["logged"].values()), sum(done["joined"].values())
+        typer.echo(f"forecast log: {logged} forecast(s) kept, {joined} outcome(s) joined")
 
 
 def pd_month(text: str) -> pd.Timestamp:

@@ -63,8 +63,12 @@ def carry_rows(ctx: ScoringContext, month: pd.Timestamp, grids: list[str]) -> pd
     return rows[[*load_catalog().columns("grid_monthly"), "submission_id"]].reset_index(drop=True)
 
 
-def close_month(ctx: ScoringContext, month: pd.Timestamp, *, who: str, lang: str = "en") -> CloseResult:
-    """Carry the missing reports, close ``month`` and move the county to it.
+def close_month(
+    ctx: ScoringContext, month: pd.Timestamp, *, who: str, lang: str = "en", monitor: bool = True
+) -> CloseResult:
+    """Carry the missing reports, close ``month`` and move the county to it; then (``monitor``) keep its
+    forecasts and join its outcomes (:func:`monitor_closed_month`). The HTTP close passes ``monitor=False``
+    and runs that step after its answer, so staff do not wait for it; the CLI and the replay wait.
 
     Raises:
         Conflict: the month is not the one after the last closed month (months close in order), or no
@@ -105,7 +109,7 @@ def close_month(ctx: ScoringContext, month: pd.Timestamp, *, who: str, lang: str
             )
     closed = store.close_month(month, who=who, reason=f"closed; {len(carried)} report(s) carried")
     refresh_county(ctx)
-    monitoring = monitor_closed_month(ctx)
+    monitoring = monitor_closed_month(ctx) if monitor else {}
     return CloseResult(month, closed, carried, ctx.county.last_month, time.perf_counter() - start, monitoring)
 
 

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, File, HTTPException, Path, UploadFile, status
+from fastapi import APIRouter, BackgroundTasks, File, HTTPException, Path, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from serving.deps import AppState, Caller, ReporterDep, StaffDep, StateDep
@@ -188,17 +188,25 @@ async def close_month(
     caller: StaffDep,
     lang: LangDep,
     month: Annotated[str, Path(pattern=MONTH_PATTERN, description="YYYY-MM")],
+    after: BackgroundTasks,
 ) -> MonthOut:
-    """Close a month: missing reports are carried (and flagged), and every answer moves to it without a restart."""
+    """Close a month: missing reports are carried (and flagged), and every answer moves to it without a restart.
+    The month's forecasts are kept and its outcomes joined (issue 11) after the answer is sent."""
     from serving import months
 
     county_store(state)
 
     def close() -> months.CloseResult:
         with state.close_lock:  # two staff closing at once: the second finds the month closed
-            return months.close_month(state, pd.Timestamp(f"{month}-01"), who=caller.name, lang=lang)
+            return months.close_month(state, pd.Timestamp(f"{month}-01"), who=caller.name, lang=lang, monitor=False)
+
+    def monitor() -> None:  # after the answer, in the thread pool; it logs its own failure and is caught up later
+        with state.close_lock:
+            months.monitor_closed_month(state)
 
     result = await asyncio.to_thread(close)
+    if result.closed:
+        after.add_task(monitor)
     return MonthOut(
         month=result.month.date(),
         closed=result.closed,

@@ -69,3 +69,20 @@ def test_import_emit_import_close_and_train_on_the_store(
     summary = run_training("dispute", settings, overrides=fast_overrides, log=lambda _: None)
     tags = MlflowClient(tracking_uri=settings.tracking_uri()).get_run(summary.run_id).data.tags
     assert (tags["data_source"], tags["data_cutoff"]) == ("store", "2020-01")
+
+    # With a champion, `muzhang data close` keeps its forecasts of the next month as the HTTP close does (issue 11)
+    if not summary.promoted:  # a first model on a tiny county may not beat its baseline: serve it anyway
+        MlflowClient(settings.tracking_uri()).set_registered_model_alias("muzhang-dispute", "champion", summary.version)
+    february = tmp_path / "2020-02"
+    emitted = run(["data", "emit", "--month", "2020-02", "--out", str(february), "--data", str(tiny_county)], cli_env)
+    assert emitted.exit_code == 0, emitted.output
+    assert run(["data", "import", str(february)], cli_env).exit_code == 0
+    closed = run(["data", "close", "2020-02"], cli_env)
+    assert closed.exit_code == 0, closed.output
+    from muzhang.store import open_store
+    from muzhang.store.forecasts import read_forecasts
+
+    march = read_forecasts(open_store(settings.county_store_url()), "dispute", target_from="2020-03-01")
+    grids = {json.loads(k)["grid_id"] for k in march["series_key"]}
+    assert len(grids) == len(march) > 0 and set(march["model_version"]) == {summary.version}
+    assert f"forecast log: {len(march)} forecast(s) kept" in closed.output

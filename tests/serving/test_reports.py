@@ -161,6 +161,13 @@ def test_closing_a_month_carries_the_missing_reports_and_moves_every_answer(
     assert quality["county"]["expected"] == len(grids)
     assert quality["county"]["received"] == len(grids) - 2 and sorted(quality["missing_grids"]) == silent
     assert {(f["grid_id"], f["rule"]) for f in quality["flags"]} >= {(g, "carried") for g in silent}
+    # after the answer, the close kept the champions' forecasts of the next month (issue 11)
+    import json
+
+    from muzhang.store.forecasts import read_forecasts
+
+    february = read_forecasts(store_state.store, "dispute", target_from="2020-02-01", target_to="2020-02-01")
+    assert sorted(json.loads(k)["grid_id"] for k in february["series_key"]) == grids
 
 
 def test_a_flagged_value_is_kept_and_staff_confirm_it(
