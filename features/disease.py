@@ -8,12 +8,15 @@ What may be a feature, and why:
   serology: neither exam is recorded at baseline, so neither can leak. Hypertension and chronic mountain
   sickness are *onsets* within five years among people free of them at baseline: the baseline blood
   pressure and haemoglobin only describe the starting point (clinically the strongest predictors), while
-  the outcome is a later reading. So :func:`features_for_condition` drops nothing today; it is the one
-  place to drop a feature for one condition if a new feature ever takes part in an outcome's definition.
-* ``baseline_hypertension`` / ``baseline_cms`` are *not* features: they decide who is at risk (the
-  outcome is NaN for people who had the condition at baseline; training drops those rows per condition),
-  so as features they would be constant among the rows a model learns from. ``patient_id`` (a key) and
-  ``check_date`` (no signal, identifying) are not features either.
+  the outcome is a later reading. :func:`features_for_condition` is the one place to drop a feature for
+  one condition if a new feature ever takes part in an outcome's definition.
+* ``baseline_hypertension`` / ``baseline_cms`` are conditions *known at the check*. They decide who is at
+  risk of their own onset (the outcome is NaN for people who had the condition at baseline; training drops
+  those rows per condition, so among the rows a model of that condition learns from the flag is constant
+  and teaches it nothing), and they are ordinary inputs for the other conditions. Serving gives a person
+  who already has a condition no onset risk of it (``thresholds.outcomes.<condition>.known_at_check`` in
+  ``experiments/disease.yaml``).
+* ``patient_id`` (a key) and ``check_date`` (no signal, identifying) are not features.
 
 Directions the domain fixes differ by condition, so they are given per condition
 (:func:`monotone_for_condition`), not for the family.
@@ -47,6 +50,8 @@ FLAGS = [
     "handles_livestock_births",
     "herd_abortion_history",
     "raw_milk",
+    "baseline_hypertension",
+    "baseline_cms",
 ]
 FEATURES = [
     "age",
@@ -73,8 +78,12 @@ FEATURES = [
     "heart_rate",
     "spo2_pct",
     "haemoglobin_g_dl",
+    "baseline_hypertension",
+    "baseline_cms",
 ]
-NOT_FEATURES = ("patient_id", "check_date", "baseline_hypertension", "baseline_cms")
+NOT_FEATURES = ("patient_id", "check_date")
+# The input that records a condition as already present at the check (no onset risk for that person).
+KNOWN_AT_CHECK = {"hypertension_5y": "baseline_hypertension", "cms_5y": "baseline_cms"}
 # Risk factors with a published direction (DOMAIN.md); only those, and only for their condition.
 MONOTONE_BY_CONDITION: dict[str, dict[str, int]] = {
     "echinococcosis": {"dogs_owned": 1, "plays_with_dogs": 1, "flies_on_food": 1, "fox_skin": 1},
@@ -116,10 +125,11 @@ def build_disease_features(
 
 
 def features_for_condition(condition: str) -> list[str]:
-    """The features a model of ``condition`` may use (all of them today; see the module docstring)."""
+    """The features a model of ``condition`` may use: all but the flag saying it is already present (see
+    the module docstring)."""
     if condition not in CONDITIONS:
         raise KeyError(f"unknown condition {condition!r}; expected one of {', '.join(CONDITIONS)}")
-    return list(FEATURES)
+    return [f for f in FEATURES if f != KNOWN_AT_CHECK.get(condition)]
 
 
 def monotone_for_condition(condition: str) -> dict[str, int]:

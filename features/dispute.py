@@ -3,7 +3,7 @@
 Every feature of the row for month ``t`` uses data up to ``t - 1`` (the month's own report is what is
 forecast). Drivers follow DOMAIN.md: dispute history (own and neighbours'), vague boundaries, rest
 programmes (trespass after bans), pressure on pasture, new households, camp-moving months, festivals,
-snow and rain. Past dispute counts may only raise the risk (monotone +1).
+snow and rain. Past dispute counts and last months' snow may only raise the risk (monotone +1).
 
 Forecast rows (``forecast=True``) are the month after the data, with the target unknown.
 """
@@ -65,7 +65,12 @@ FEATURES = [
     "precip_anomaly_3m",
     "pressure_proxy",
 ]
-MONOTONE = {p.output: 1 for p in PAST if p.column in ("disputes", "neighbour_disputes") and p.how == "sum"}
+# Past disputes, and snow (a heavy-snow winter makes pasture scarce: DOMAIN.md), may only raise the risk.
+# Snow's direction also keeps a winter snowier than any in training from lowering it (issue 13: 2024).
+MONOTONE = {
+    **{p.output: 1 for p in PAST if p.column in ("disputes", "neighbour_disputes") and p.how == "sum"},
+    "snow_days_sum3": 1,
+}
 REST_STATUSES = ("grazing", "seasonal_rest", "grazing_ban")
 
 

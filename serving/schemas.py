@@ -288,19 +288,35 @@ def patient_record_model() -> type[BaseModel]:
     return create_model("PatientRecord", __config__=ConfigDict(extra="forbid", strict=True), **fields)
 
 
+class BandCutoffs(BaseModel):
+    medium: float = Field(description="Probability from which the band is medium.")
+    high: float = Field(description="Probability from which the band is high.")
+
+
 class ConditionRisk(BaseModel):
     condition: str
     label: str
-    probability: float = Field(ge=0, le=1)
-    band: Band
-    explanation: ExplanationOut
+    horizon: str = Field(description="What the probability covers, e.g. 'five-year risk'.")
+    horizon_years: float | None = Field(None, description="The years the risk covers (null: not stated).")
+    known: bool = Field(False, description="Already present at the check: no risk and no band are given.")
+    probability: float | None = Field(None, ge=0, le=1, description="Null when the condition is known.")
+    band: Band | None = Field(None, description="Null when the condition is known.")
+    cutoffs: BandCutoffs = Field(description="This condition's band cut-offs.")
+    explanation: ExplanationOut | None = Field(None, description="Null when the condition is known.")
+    note: str | None = Field(None, description="Why no risk is given (a known condition).")
 
 
 class PatientResult(BaseModel):
     index: int = Field(description="Position of the record in the request.")
     ref: str | None
     highest_band: Band
-    risks: list[ConditionRisk] = Field(description="Conditions ranked by probability.")
+    complete: bool = Field(True, description="Every input was recorded.")
+    missing: list[str] = Field(default_factory=list, description="Inputs not recorded (field names).")
+    confidence: Literal["normal", "lower"] = Field(
+        "normal", description="Lower when inputs are missing: the model filled them in as unknown."
+    )
+    note: str | None = Field(None, description="The incomplete-record note, naming what was not recorded.")
+    risks: list[ConditionRisk] = Field(description="Conditions ranked by probability; known conditions last.")
 
 
 class DiseaseResponse(BaseModel):

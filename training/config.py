@@ -121,11 +121,57 @@ class RiskBandsConfig(BaseModel):
         return RiskBands(medium=self.medium, high=self.high)
 
 
+class BandPolicyConfig(BaseModel):
+    """How a task's band cut-offs are fitted on the validation rows when training ends.
+
+    ``fixed``: ``medium`` and ``high`` are the probabilities themselves. ``prevalence_multiple``: multiples
+    of the outcome's rate among the validation rows (medium 1.5, high 3: one and a half and three times the
+    usual risk). ``referral_rate``: shares of the people the model applies to, ``high`` the share referred
+    (high band) and ``medium`` the share at medium or above (so ``high`` < ``medium``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    policy: Literal["fixed", "prevalence_multiple", "referral_rate"]
+    medium: float = Field(gt=0)
+    high: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BandPolicyConfig:
+        if self.policy == "referral_rate":
+            if not self.high < self.medium < 1:
+                raise ValueError(f"referral_rate needs high ({self.high}) < medium ({self.medium}) < 1 (shares of people)")
+        elif not self.medium < self.high:
+            raise ValueError(f"medium ({self.medium}) must be below high ({self.high})")
+        if self.policy == "fixed" and self.high >= 1:
+            raise ValueError(f"fixed cut-offs are probabilities: high ({self.high}) must be below 1")
+        return self
+
+
+class OutcomeConfig(BaseModel):
+    """One outcome of a family with several (disease conditions): what the answer says about it.
+
+    ``horizon_years``: the time the risk covers (named in the answer). ``known_at_check``: the input that
+    records the outcome as already present at the check; such a person gets no risk of it. ``bands``: this
+    outcome's own band policy instead of ``thresholds.bands``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    horizon_years: float | None = Field(None, gt=0, le=100)
+    known_at_check: str | None = None
+    bands: BandPolicyConfig | None = None
+
+
 class ThresholdsConfig(BaseModel):
-    """Decision thresholds a trained model carries into serving (checked when training starts)."""
+    """Decision thresholds a trained model carries into serving (checked when training starts).
+
+    ``risk_bands``: one fixed pair for every task; ``bands``: a policy fitted per task on the validation
+    rows (it wins over ``risk_bands`` where a family supports it); ``outcomes``: per-outcome settings.
+    """
 
     model_config = ConfigDict(extra="forbid")
     risk_bands: RiskBandsConfig | None = None
+    bands: BandPolicyConfig | None = None
+    outcomes: dict[str, OutcomeConfig] | None = None
 
 
 class ExperimentConfig(BaseModel):

@@ -12,6 +12,8 @@ from muzhang.families import family_specs
 from serving.deps import ROLES, AnyRoleDep, PlannerDep, StateDep
 from serving.errors import Unavailable
 from serving.schemas import Band, Season
+from models.bundle import ModelBundle
+from serving.scoring import disease
 from serving.scoring.common import risk_bands
 from serving.scoring.county_summary import county_summary
 
@@ -103,6 +105,14 @@ class Cutoffs(BaseModel):
     high: float = Field(description="Probability from which the band is high.")
 
 
+class ConditionCutoffs(Cutoffs):
+    condition: str
+    label: str
+    label_zh: str
+    horizon_years: float | None = Field(description="The years the risk covers (null: not stated).")
+    policy: str | None = Field(description="How the cut-offs were fitted (experiments/disease.yaml), if known.")
+
+
 class AccessOut(BaseModel):
     role: str
     families: list[str] = Field(description="The model families this key may use.")
@@ -113,6 +123,10 @@ class AccessOut(BaseModel):
     risk_bands: dict[str, Cutoffs] = Field(
         default_factory=dict, description="Band cut-offs of the served models of this key's families that have bands."
     )
+    condition_bands: dict[str, list[ConditionCutoffs]] = Field(
+        default_factory=dict,
+        description="Per family with one model per condition (disease): each condition's cut-offs and horizon.",
+    )
 
 
 @router.get("/access", response_model=AccessOut)
@@ -120,6 +134,7 @@ def county_access(state: StateDep, caller: AnyRoleDep) -> AccessOut:
     """What this key may use (its role, families, reports, data quality), so the page shows only that."""
     families = [s.name for s in family_specs() if caller.role in s.roles]
     bands: dict[str, Cutoffs] = {}
+    per_condition: dict[str, list[ConditionCutoffs]] = {}
     for family in families:
         try:
             bundle = state.served(family).bundle
@@ -128,6 +143,8 @@ def county_access(state: StateDep, caller: AnyRoleDep) -> AccessOut:
         if bundle.thresholds.get("risk_bands"):
             cuts = risk_bands(bundle)
             bands[family] = Cutoffs(medium=cuts.medium, high=cuts.high)
+        if family == "disease":
+            per_condition[family] = disease_cutoffs(bundle)
     store = state.store is not None
     return AccessOut(
         role=caller.role,
@@ -137,7 +154,25 @@ def county_access(state: StateDep, caller: AnyRoleDep) -> AccessOut:
         data_as_of=state.county.last_month.date(),
         data_source=state.county.source,
         risk_bands=bands,
+        condition_bands=per_condition,
     )
+
+
+def disease_cutoffs(bundle: ModelBundle) -> list[ConditionCutoffs]:
+    """Each condition's cut-offs, horizon and policy, as the served disease model carries them."""
+    fitted = bundle.thresholds.get("condition_bands") or {}
+    return [
+        ConditionCutoffs(
+            condition=condition,
+            label=disease.condition_label(condition, "en"),
+            label_zh=disease.condition_label(condition, "zh"),
+            medium=term.bands.medium,
+            high=term.bands.high,
+            horizon_years=term.horizon_years,
+            policy=(fitted.get(condition) or {}).get("policy"),
+        )
+        for condition, term in disease.condition_terms(bundle).items()
+    ]
 
 
 class GrazingSummary(BaseModel):

@@ -47,9 +47,11 @@ def explain_many(
     question: Sequence[str] = (),
     other_item: bool = False,
     references: Sequence[tuple[float, str]] | None = None,
+    leave_out: Sequence[frozenset[str]] | None = None,
 ) -> list[ExplanationOut]:
     """Exact contributions for every row of ``x``, its ``k`` main reasons and one sentence each
-    (``question``, ``other_item`` and ``references``: see :func:`serving.explain.explain_row`)."""
+    (``question``, ``other_item`` and ``references``: see :func:`serving.explain.explain_row`).
+    ``leave_out``: per row, further inputs never given as a reason (e.g. those not recorded)."""
     model = bundle.tasks[task]
     asked = frozenset(question)
     with Timer() as timer:
@@ -64,7 +66,7 @@ def explain_many(
                     headlines[i],
                     lang,
                     k,
-                    question=asked,
+                    question=asked if leave_out is None else asked | leave_out[i],
                     other_item=other_item,
                     reference=None if references is None else references[i],
                 )

@@ -11,26 +11,39 @@ import getpass
 import io
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ValidationError
 
+from models.bundle import ModelBundle
 from muzhang.catalog import Catalog, load_catalog
+from muzhang.domain import RiskBands
 from serving.errors import InvalidInput, TooMany
 from serving.explain import Lang
-from serving.schemas import Band, ConditionRisk, DiseaseResponse, PatientResult, patient_record_model
+from serving.schemas import (
+    Band,
+    BandCutoffs,
+    ConditionRisk,
+    DiseaseResponse,
+    ExplanationOut,
+    PatientResult,
+    patient_record_model,
+)
 from serving.scoring.common import BAND_WORDS, explain_many, pct, risk_bands
 from serving.scoring.context import ScoringContext
 
 FAMILY = "disease"
+# Names without a horizon: the horizon comes from the model (experiments/disease.yaml) and is said apart.
 CONDITION_NAMES = {
     "echinococcosis": ("Echinococcosis", "包虫病"),
-    "hypertension_5y": ("Hypertension within 5 years", "5年内高血压"),
-    "cms_5y": ("Chronic mountain sickness within 5 years", "5年内慢性高原病"),
+    "hypertension_5y": ("Hypertension", "高血压"),
+    "cms_5y": ("Chronic mountain sickness", "慢性高原病"),
     "brucellosis": ("Brucellosis", "布鲁氏菌病"),
 }
+NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine", 10: "ten"}
 TRUE_WORDS = {"1", "true", "yes", "y", "是"}
 FALSE_WORDS = {"0", "false", "no", "n", "否"}
 CSV_ROW_ERRORS = 50
@@ -51,53 +64,160 @@ def records_frame(records: Sequence[BaseModel]) -> pd.DataFrame:
     return frame
 
 
-def _condition_label(condition: str, lang: Lang) -> str:
+def condition_label(condition: str, lang: Lang) -> str:
     names = CONDITION_NAMES.get(condition, (condition, condition))
     return names[0] if lang == "en" else names[1]
+
+
+def horizon_text(years: float | None, lang: Lang) -> str:
+    """'five-year risk' / '5年风险' (or just 'risk' when the model states no horizon)."""
+    if years is None:
+        return "风险" if lang == "zh" else "risk"
+    whole = float(years).is_integer()
+    if lang == "zh":
+        return f"{int(years) if whole else years}年风险"
+    count = NUMBER_WORDS.get(int(years), str(int(years))) if whole else f"{years:g}"
+    return f"{count}-year risk"
+
+
+@dataclass(frozen=True)
+class ConditionTerms:
+    """What the served model says about one condition: its cut-offs, horizon and known-at-check input."""
+
+    bands: RiskBands
+    horizon_years: float | None
+    known_at_check: str | None
+
+
+def condition_terms(bundle: ModelBundle) -> dict[str, ConditionTerms]:
+    """Per condition, the cut-offs fitted at training (``condition_bands``; a model trained before them
+    carries one pair for all), the horizon and the input that says the condition is already present."""
+    fallback = risk_bands(bundle)
+    fitted: dict[str, Any] = bundle.thresholds.get("condition_bands") or {}
+    outcomes: dict[str, Any] = bundle.thresholds.get("outcomes") or {}
+    out = {}
+    for condition in bundle.tasks:
+        cuts = fitted.get(condition)
+        spec = outcomes.get(condition) or {}
+        out[condition] = ConditionTerms(
+            RiskBands(medium=float(cuts["medium"]), high=float(cuts["high"])) if cuts else fallback,
+            spec.get("horizon_years"),
+            spec.get("known_at_check"),
+        )
+    return out
+
+
+def field_display(name: str, lang: Lang) -> str:
+    spec = load_catalog().field(name)
+    return (spec.display_zh if lang == "zh" else spec.display) or name
+
+
+def incomplete_note(missing: Sequence[str], lang: Lang) -> str | None:
+    """The incomplete-record note naming what was not recorded (None when nothing is missing)."""
+    if not missing:
+        return None
+    names = [field_display(m, lang) for m in missing]
+    if lang == "zh":
+        return f"记录不完整：未记录{'、'.join(names)}。这些按未知处理，风险的把握较低，也不会作为理由。"
+    return (
+        f"Incomplete record: {', '.join(names)} not recorded. They were treated as unknown, so the risks "
+        "are less certain, and they are never given as a reason."
+    )
+
+
+def known_note(condition: str, years: float | None, lang: Lang) -> str:
+    label = condition_label(condition, lang)
+    if lang == "zh":
+        return f"体检时已有{label}：不给出其{horizon_text(years, lang)}。"
+    return f"Already has {label.lower()} (recorded at the check): no {horizon_text(years, lang)} of it is given."
+
+
+def headline(condition: str, years: float | None, p: float, band: str, lang: Lang) -> str:
+    label = condition_label(condition, lang)
+    if lang == "zh":
+        return f"{label}{horizon_text(years, lang)}{BAND_WORDS['zh'][band]}（{pct(p)}）"
+    return f"{horizon_text(years, lang).capitalize()} of {label.lower()} is {band} ({pct(p)})"
 
 
 def score_records(
     ctx: ScoringContext, who: str, role: str, route: str, records: Sequence[BaseModel], lang: Lang
 ) -> DiseaseResponse:
-    """Risk per condition per person, people ranked by their highest risk; one audit line, no personal value."""
+    """Risk per condition per person, people ranked by their highest risk; one audit line, no personal value.
+
+    A condition the record shows as already present gets no risk and no band; inputs not recorded are
+    named in an incomplete-record note and never given as a reason."""
     ctx.check_cap(len(records), "records")
     bundle = ctx.served(FAMILY).bundle
-    x = bundle.encoder.encode(records_frame(records))
-    cuts = risk_bands(bundle)
-    per_condition: dict[str, tuple[np.ndarray, list[Band], list[Any]]] = {}
+    frame = records_frame(records)
+    x = bundle.encoder.encode(frame)
+    fields = [c for c in frame.columns]
+    missing = [[f for f in fields if frame[f].iloc[i] is None or pd.isna(frame[f].iloc[i])] for i in range(len(frame))]
+    leave_out = [frozenset(m) for m in missing]
+    terms = condition_terms(bundle)
+    per_condition: dict[str, tuple[np.ndarray, list[Band], list[Any], np.ndarray]] = {}
     band_counts: dict[str, dict[str, int]] = {}
     for condition, task in bundle.tasks.items():
+        term = terms[condition]
         p = task.point(x)
-        bands: list[Band] = [cuts.band(v) for v in p]
-        label = _condition_label(condition, lang)
-        heads = [
-            f"{label}风险{BAND_WORDS['zh'][b]}（{pct(v)}）" if lang == "zh" else f"{label} risk is {b} ({pct(v)})"
-            for v, b in zip(p, bands, strict=True)
-        ]
-        explanations = explain_many(bundle, condition, x, heads, lang, ctx.metrics, k=REASONS_PER_CONDITION)
-        per_condition[condition] = (p, bands, explanations)
-        band_counts[condition] = {b: sum(1 for x in bands if x == b) for b in BAND_ORDER}
+        known = np.zeros(len(frame), dtype=bool)
+        if term.known_at_check and term.known_at_check in frame:
+            known = pd.to_numeric(frame[term.known_at_check], errors="coerce").to_numpy(dtype=float) == 1.0
+        bands: list[Band] = [term.bands.band(v) for v in p]
+        heads = [headline(condition, term.horizon_years, v, b, lang) for v, b in zip(p, bands, strict=True)]
+        explanations = explain_many(
+            bundle, condition, x, heads, lang, ctx.metrics, k=REASONS_PER_CONDITION, leave_out=leave_out
+        )
+        per_condition[condition] = (p, bands, explanations, known)
+        band_counts[condition] = {b: sum(1 for i, v in enumerate(bands) if v == b and not known[i]) for b in BAND_ORDER}
     results = []
     for i, record in enumerate(records):
         risks = [
-            ConditionRisk(
-                condition=c,
-                label=_condition_label(c, lang),
-                probability=float(p[i]),
-                band=bands[i],
-                explanation=expl[i],
-            )
-            for c, (p, bands, expl) in per_condition.items()
+            condition_risk(c, terms[c], lang, known[i], float(p[i]), bands[i], expl[i])
+            for c, (p, bands, expl, known) in per_condition.items()
         ]
-        risks.sort(key=lambda r: -r.probability)
-        highest = max((r.band for r in risks), key=BAND_ORDER.__getitem__)
-        results.append(PatientResult(index=i, ref=getattr(record, "ref", None), highest_band=highest, risks=risks))
-    results.sort(key=lambda r: -r.risks[0].probability)
+        risks.sort(key=lambda r: (r.known, -(r.probability or 0.0)))  # scored first, highest risk first
+        scored = [r.band for r in risks if r.band is not None]
+        highest = max(scored, key=BAND_ORDER.__getitem__) if scored else "low"
+        results.append(
+            PatientResult(
+                index=i,
+                ref=getattr(record, "ref", None),
+                highest_band=highest,
+                complete=not missing[i],
+                missing=missing[i],
+                confidence="lower" if missing[i] else "normal",
+                note=incomplete_note(missing[i], lang),
+                risks=risks,
+            )
+        )
+    results.sort(key=lambda r: -(r.risks[0].probability or 0.0))
     ctx.audit.write(
         who=who, role=role, route=route, rows=len(records), bands=band_counts, min_rows=ctx.settings.audit_min_rows
     )
     ctx.metrics.rows.labels(FAMILY).inc(len(records))
     return DiseaseResponse(n=len(results), results=results)
+
+
+def condition_risk(
+    condition: str,
+    term: ConditionTerms,
+    lang: Lang,
+    known: bool,
+    probability: float,
+    band: Band,
+    explanation: ExplanationOut,
+) -> ConditionRisk:
+    """One condition of one person: the risk, band and reasons, or, when already present, a note only."""
+    common = {
+        "condition": condition,
+        "label": condition_label(condition, lang),
+        "horizon": horizon_text(term.horizon_years, lang),
+        "horizon_years": term.horizon_years,
+        "cutoffs": BandCutoffs(medium=term.bands.medium, high=term.bands.high),
+    }
+    if known:
+        return ConditionRisk(**common, known=True, note=known_note(condition, term.horizon_years, lang))
+    return ConditionRisk(**common, probability=probability, band=band, explanation=explanation)
 
 
 def parse_csv(content: bytes, cap: int) -> list[BaseModel]:
@@ -197,7 +317,9 @@ def score_table(ctx: ScoringContext, frame: pd.DataFrame, lang: Lang) -> pd.Data
         row: dict[str, Any] = {"row": result.index + 1, "ref": result.ref, "highest_band": result.highest_band}
         for risk in result.risks:
             row[f"p_{risk.condition}"] = risk.probability
-            row[f"band_{risk.condition}"] = risk.band
-        row["reason"] = result.risks[0].explanation.sentence
+            row[f"band_{risk.condition}"] = "known" if risk.known else risk.band
+        first = result.risks[0]
+        row["reason"] = first.explanation.sentence if first.explanation else first.note
+        row["note"] = result.note or ""
         out.append(row)
     return pd.DataFrame(out)

@@ -181,6 +181,7 @@ async function signIn(key) {
   showAsOf(access?.data_as_of ?? form?.as_of, access?.data_source ?? null);
   panel.reset();
   health.cutoffs = access?.risk_bands?.disease ?? null;
+  health.conditions = access?.condition_bands?.disease ?? null;
   quality.fields = [];
   // Keys that may report may close months too (planner, admin); the county's data month is the last closed one.
   quality.asOf = views.has("report") ? (access?.data_as_of ?? null) : null;

@@ -4,24 +4,32 @@
 import * as api from "./api.js";
 import { clear, h, s } from "./dom.js";
 import { downloadCsv, printSection } from "./export.js";
-import { percent, t } from "./i18n.js";
+import { getLang, numberFormat, percent, t } from "./i18n.js";
 import { badge, contributionBars, errorLine, loadingLine } from "./widgets.js";
 
 const BANDS = ["low", "medium", "high"];
 
 // Three made-up people (not from any survey), one per line, in the columns the API accepts.
-const SAMPLE_CSV = `ref,age,sex,ethnicity,occupation,township_id,residence_altitude_m,years_above_4500m,dogs_owned,plays_with_dogs,water_source,flies_on_food,fox_skin,butter_tea_cups_day,smoking,alcohol,handles_livestock_births,herd_abortion_history,raw_milk,bmi,systolic_bp,diastolic_bp,heart_rate,spo2_pct,haemoglobin_g_dl
-sample-A,58,male,tibetan,herder,T01,4350,30,4,true,open_stream,true,true,12,current,true,true,true,true,27.5,162,98,84,83,21.4
-sample-B,34,female,tibetan,herder,T05,4100,8,2,true,well,false,false,6,never,false,true,false,true,22.1,124,80,72,89,15.8
-sample-C,21,male,han_or_other,student,T01,3950,0,0,false,tap,false,false,1,never,false,false,false,false,20.4,116,74,68,93,14.6
+// Sample A is hypertensive at the check (no hypertension risk for them); sample C's record is incomplete.
+const SAMPLE_CSV = `ref,age,sex,ethnicity,occupation,township_id,residence_altitude_m,years_above_4500m,dogs_owned,plays_with_dogs,water_source,flies_on_food,fox_skin,butter_tea_cups_day,smoking,alcohol,handles_livestock_births,herd_abortion_history,raw_milk,bmi,systolic_bp,diastolic_bp,heart_rate,spo2_pct,haemoglobin_g_dl,baseline_hypertension,baseline_cms
+sample-A,58,male,tibetan,herder,T01,4350,30,4,true,open_stream,true,true,12,current,true,true,true,true,27.5,162,98,84,83,21.4,true,false
+sample-B,34,female,tibetan,herder,T05,4100,8,2,true,well,false,false,6,never,false,true,false,true,22.1,124,80,72,89,15.8,false,false
+sample-C,21,male,han_or_other,student,T01,3950,0,0,false,tap,false,false,1,never,false,false,false,false,20.4,,,68,93,,false,false
 `;
+
+/** "five-year risk" / "5年风险" for a horizon in years (the service names it in each answer too). */
+function horizonText(years) {
+  if (years === null || years === undefined) return t("health_risk");
+  return t("health_horizon", { n: numberFormat(years, Number.isInteger(years) ? 0 : 1) });
+}
 
 export class HealthView {
   constructor(root) {
     this.root = root;
     this.results = null;
     this.allowed = null; // null: not opened yet for this key
-    this.cutoffs = null; // {medium, high}: the served model's band cut-offs (from api.access)
+    this.cutoffs = null; // {medium, high}: a served model's one pair for every condition (older models)
+    this.conditions = null; // [{condition, label, label_zh, horizon_years, medium, high, policy}] (api.access)
   }
 
   /** Forget everything: results, records typed or chosen, the permission check, and their DOM. */
@@ -87,19 +95,37 @@ export class HealthView {
     clear(this.root).append(h("h2", { text: t("health_title") }), this.#bandsTable(), form, this.output);
   }
 
-  /** Each band's cut-off and what it calls for, so a number on screen says what to do. */
+  /** Each band's cut-offs (one column per condition, with its horizon) and what it calls for, so a number
+   *  on screen says what to do. */
   #bandsTable() {
-    const c = this.cutoffs;
-    const range = { low: c ? `< ${percent(c.medium)}` : "", medium: c ? `${percent(c.medium)}–${percent(c.high)}` : "", high: c ? `≥ ${percent(c.high)}` : "" };
+    const cutoff = (p) => `${numberFormat(100 * p, p < 0.1 ? 1 : 0)}%`;
+    const range = (c, b) => (!c ? "" : b === "low" ? `< ${cutoff(c.medium)}` : b === "medium" ? `${cutoff(c.medium)}–${cutoff(c.high)}` : `≥ ${cutoff(c.high)}`);
+    const columns = this.conditions?.length ? this.conditions : [{ condition: "all", cutoffs: this.cutoffs }];
+    const heading = (c) =>
+      c.condition === "all"
+        ? t("health_band_cutoff")
+        : `${getLang() === "zh" ? c.label_zh : c.label} (${horizonText(c.horizon_years)})`;
     return h(
       "table",
       { class: "bands", id: "health-bands" },
       h("caption", { text: t("health_bands_title") }),
-      h("thead", {}, h("tr", {}, h("th", { scope: "col", text: t("band") }), h("th", { scope: "col", text: t("health_band_cutoff") }), h("th", { scope: "col", text: t("health_band_action") }))),
+      h(
+        "thead",
+        {},
+        h("tr", {}, h("th", { scope: "col", text: t("band") }), columns.map((c) => h("th", { scope: "col", "data-condition": c.condition, text: heading(c) })), h("th", { scope: "col", text: t("health_band_action") })),
+      ),
       h(
         "tbody",
         {},
-        BANDS.map((b) => h("tr", { "data-band": b }, h("th", { scope: "row" }, badge("band", b, t(`band_${b}`))), h("td", { class: "num", text: range[b] }), h("td", { text: t(`health_calls_${b}`) }))),
+        BANDS.map((b) =>
+          h(
+            "tr",
+            { "data-band": b },
+            h("th", { scope: "row" }, badge("band", b, t(`band_${b}`))),
+            columns.map((c) => h("td", { class: "num", "data-condition": c.condition, text: range(c.cutoffs ?? c, b) })),
+            h("td", { text: t(`health_calls_${b}`) }),
+          ),
+        ),
       ),
     );
   }
@@ -139,14 +165,16 @@ export class HealthView {
     const people = this.results.results.map((person, rank) =>
       h(
         "article",
-        { class: `person band-edge-${person.highest_band}` },
+        { class: `person band-edge-${person.highest_band}${person.complete === false ? " incomplete" : ""}` },
         h(
           "header",
           {},
           h("h3", { text: t("health_person", { ref: person.ref ?? `#${person.index + 1}` }) }),
           h("span", { class: "muted", text: `${t("health_highest")} ` }),
           badge("band", person.highest_band, t(`band_${person.highest_band}`)),
+          person.confidence === "lower" ? h("span", { class: "confidence-lower", text: ` ${t("health_confidence_lower")}` }) : null,
         ),
+        person.note ? h("p", { class: "incomplete-note", role: "note", text: person.note }) : null,
         h(
           "table",
           { class: "risks" },
@@ -154,19 +182,31 @@ export class HealthView {
             "tbody",
             {},
             person.risks.map((r) =>
-              h(
-                "tr",
-                {},
-                h("th", { text: r.label }),
-                h("td", { class: "num", text: percent(r.probability) }),
-                h("td", {}, s("svg", { class: "risk-bar", viewBox: "0 0 100 10", preserveAspectRatio: "none" }, s("rect", { class: `fill-${r.band}`, x: 0, y: 1, height: 8, width: Math.max(1, 100 * r.probability) }))),
-                h("td", {}, badge("band", r.band, t(`band_${r.band}`))),
-                h("td", { class: "reason", text: r.explanation.sentence }),
-              ),
+              r.known
+                ? h(
+                    "tr",
+                    { class: "known", "data-condition": r.condition },
+                    h("th", { text: r.label }),
+                    h("td", { class: "horizon muted", text: r.horizon }),
+                    h("td", { colspan: "3", text: t("health_known") }),
+                    h("td", { class: "reason", text: r.note }),
+                  )
+                : h(
+                    "tr",
+                    { "data-condition": r.condition },
+                    h("th", { text: r.label }),
+                    h("td", { class: "horizon muted", text: r.horizon }),
+                    h("td", { class: "num", text: percent(r.probability) }),
+                    h("td", {}, s("svg", { class: "risk-bar", viewBox: "0 0 100 10", preserveAspectRatio: "none" }, s("rect", { class: `fill-${r.band}`, x: 0, y: 1, height: 8, width: Math.max(1, 100 * r.probability) }))),
+                    h("td", {}, badge("band", r.band, t(`band_${r.band}`))),
+                    h("td", { class: "reason", text: r.explanation.sentence }),
+                  ),
             ),
           ),
         ),
-        h("details", { open: rank === 0 }, h("summary", { text: `${t("why")} ${person.risks[0].label}` }), contributionBars(person.risks[0].explanation, t("bars_caption_disease"), 2)),
+        person.risks[0].explanation
+          ? h("details", { open: rank === 0 }, h("summary", { text: `${t("why")} ${person.risks[0].label}` }), contributionBars(person.risks[0].explanation, t("bars_caption_disease"), 2))
+          : null,
       ),
     );
     const referrals = this.referrals();

@@ -216,6 +216,13 @@ def test_health_key_scores_sample_patients_like_the_api(sign_in: Any, api: Any) 
     assert shown == [f"记录 {r['ref']}" for r in expected["results"]], "people not ranked as the API ranks them"
     first_risks = people.first.locator("table.risks th").all_inner_texts()
     assert first_risks == [r["label"] for r in expected["results"][0]["risks"]]
+    # Sample A is hypertensive at the check: no hypertension risk, said so; sample C's record is incomplete.
+    known = [(p["ref"], r["condition"]) for p in expected["results"] for r in p["risks"] if r["known"]]
+    assert known == [("sample-A", "hypertension_5y")]
+    assert page.locator("#health-results tr.known").count() == 1
+    notes = page.locator("#health-results .incomplete-note").all_inner_texts()
+    assert notes == [p["note"] for p in expected["results"] if p["note"]] and len(notes) == 1
+    assert set(page.locator("#health-results td.horizon").all_inner_texts()) == {"5年风险"}
 
 
 def test_log_out_clears_patient_results_key_and_records(sign_in: Any, browser_keys: dict[str, str]) -> None:

@@ -586,7 +586,7 @@ def test_health_staff_see_band_cutoffs_and_export_a_referral_list(
     sign_in: Any, live_server: str, browser_keys: dict[str, str]
 ) -> None:
     headers = {"Authorization": f"Bearer {browser_keys['health']}"}
-    bands = httpx.get(f"{live_server}/v1/county/access", headers=headers).json()["risk_bands"]["disease"]
+    conditions = httpx.get(f"{live_server}/v1/county/access", headers=headers).json()["condition_bands"]["disease"]
     page = sign_in("health")
     table = page.locator("#health-bands")
     cutoffs = table.locator("tbody td.num").all_inner_texts()
@@ -601,11 +601,18 @@ def test_health_staff_see_band_cutoffs_and_export_a_referral_list(
     page.locator("#health-results article.person").first.wait_for()
 
     high = [(p["ref"], r["label"]) for p in scored["results"] for r in p["risks"] if r["band"] == "high"]
+    def shown(p: float) -> str:
+        return f"{100 * p:.1f}%" if p < 0.1 else f"{100 * p:.0f}%"
+
+    # One column per condition (each with its own cut-offs and horizon), one row per band.
     assert cutoffs == [
-        f"< {bands['medium']:.0%}",
-        f"{bands['medium']:.0%}–{bands['high']:.0%}",
-        f"≥ {bands['high']:.0%}",
+        *(f"< {shown(c['medium'])}" for c in conditions),
+        *(f"{shown(c['medium'])}–{shown(c['high'])}" for c in conditions),
+        *(f"≥ {shown(c['high'])}" for c in conditions),
     ]
+    assert len({(c["medium"], c["high"]) for c in conditions}) == len(conditions) > 1
+    headers_text = table.locator("thead th").all_inner_texts()
+    assert all(f"{c['label_zh']} (5年风险)" in headers_text for c in conditions)
     assert "转诊" in table.inner_text()
     assert high, "the made-up samples should include someone to refer"
     rows = csv_download(page, "#referrals-csv")

@@ -28,6 +28,7 @@ DISPUTE_UP = [
     "disputes_sum12",
     "neighbour_disputes_sum3",
     "neighbour_disputes_sum6",
+    "snow_days_sum3",  # a heavy-snow winter makes pasture scarce (DOMAIN.md)
 ]
 DISEASE_UP = [(c, f) for c in CONDITIONS for f in monotone_for_condition(c)]
 

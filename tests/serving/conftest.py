@@ -148,4 +148,6 @@ def patient_record() -> dict[str, Any]:
         "heart_rate": 76,
         "spo2_pct": 87,
         "haemoglobin_g_dl": 17.2,
+        "baseline_hypertension": False,
+        "baseline_cms": False,
     }

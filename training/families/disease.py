@@ -1,32 +1,78 @@
-"""Disease risk: one calibrated probability per condition, split by person (stratified)."""
+"""Disease risk: one calibrated probability per condition, split by person (stratified).
+
+Each condition carries its own band cut-offs, fitted on the validation rows from the policy in the
+experiment YAML (``thresholds.bands``, or a condition's own ``thresholds.outcomes.<c>.bands``), and its
+horizon and known-at-check input (``thresholds.outcomes``), all kept in the bundle for serving.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import pandas as pd
 
 from features import FeatureSet, monotone_for_condition
+from models.bundle import ModelBundle
 from training.baselines import logistic_probabilities
-from training.config import ExperimentConfig
+from training.config import BandPolicyConfig, ConfigError, ExperimentConfig
 from training.families.base import Family, TaskPlan
-from training.splits import Split, rows_in_file, split_by_person, split_people_around_test_rows
+from training.splits import Split, split_by_person
+
+BANDS_KEY = "condition_bands"  # bundle.thresholds[BANDS_KEY][condition] = {"medium", "high", "policy", ...}
+BANDS = ("low", "medium", "high")
+MIN_GAP = 1e-4  # cut-offs stay strictly ordered inside (0, 1) whatever the validation rows hold
 
 
 class DiseaseFamily(Family):
     name = "disease"
 
+    def __init__(self) -> None:
+        self.condition_bands: dict[str, dict[str, Any]] = {}
+
     def tasks(self, fs: FeatureSet, cfg: ExperimentConfig) -> list[TaskPlan]:
+        check_outcomes(cfg, fs)
         # Each condition gets the risk directions DOMAIN.md publishes for it.
         return [TaskPlan(t, t, "binary", unit="probability", monotone=monotone_for_condition(t)) for t in fs.targets]
 
     def split(self, fs: FeatureSet, cfg: ExperimentConfig) -> Split:
         # Stratify on how many conditions a person has, so rare outcomes land in every slice.
         strata = fs.frame[fs.targets].fillna(0).astype(int).sum(axis=1).clip(upper=2)
-        if cfg.split.test_from is not None:
-            raise ValueError("disease is split by person, not by time: hold people out with a test file instead")
-        if cfg.split.test_file is not None:
-            is_test = rows_in_file(fs.frame, fs.keys, cfg.split.test_file)
-            return split_people_around_test_rows(strata, is_test, cfg.split.valid_share, cfg.seed)
         return split_by_person(strata, cfg.split.valid_share, cfg.split.test_share, cfg.seed)
+
+    def calibrate(self, fs: FeatureSet, split: Split, bundle: ModelBundle) -> dict[str, Any]:
+        """Each condition's band cut-offs from its policy, on the validation rows at risk of it."""
+        policies = band_policies(bundle.thresholds, list(bundle.tasks))
+        if not policies:
+            return {}
+        valid = fs.frame.iloc[split.valid]
+        x = bundle.encoder.encode(valid)
+        out: dict[str, dict[str, Any]] = {}
+        for condition, policy in policies.items():
+            y = pd.to_numeric(valid[condition], errors="coerce").to_numpy(dtype=float)
+            at_risk = np.isfinite(y)
+            p = bundle.tasks[condition].point(x[at_risk])
+            out[condition] = fit_band_cutoffs(policy, y[at_risk], p)
+        self.condition_bands = out
+        return {BANDS_KEY: out}
+
+    def extra_metrics(self, test: pd.DataFrame, preds: pd.DataFrame, cfg: ExperimentConfig) -> dict[str, float]:
+        """Per condition, the share of people and of cases in each band on these rows (with the cut-offs
+        this run fitted)."""
+        out: dict[str, float] = {}
+        for condition, cuts in self.condition_bands.items():
+            column = f"p_{condition}"
+            if column not in preds or condition not in test:
+                continue
+            y = pd.to_numeric(test[condition], errors="coerce").to_numpy(dtype=float)
+            ok = np.isfinite(y)
+            bands = band_of(preds[column].to_numpy(dtype=float)[ok], cuts["medium"], cuts["high"])
+            for band in BANDS:
+                inside = bands == band
+                out[f"{condition}_people_{band}"] = float(inside.mean()) if ok.any() else float("nan")
+                cases = y[ok] == 1
+                out[f"{condition}_cases_{band}"] = float((inside & cases).sum() / cases.sum()) if cases.any() else float("nan")
+        return out
 
     def baselines(
         self, fs: FeatureSet, split: Split, cfg: ExperimentConfig, features: list[str]
@@ -47,3 +93,62 @@ class DiseaseFamily(Family):
             return None
         test = fs.frame.iloc[split.test][["patient_id"]]
         return test.merge(table, on="patient_id", how="left").drop(columns="patient_id").reset_index(drop=True)
+
+
+def check_outcomes(cfg: ExperimentConfig, fs: FeatureSet) -> None:
+    """Every condition the YAML configures is one the data has, and its known-at-check input a feature."""
+    for condition, outcome in (cfg.thresholds.outcomes or {}).items():
+        if condition not in fs.targets:
+            raise ConfigError(
+                f"thresholds.outcomes: {condition!r} is no outcome of the data; outcomes: {', '.join(fs.targets)}"
+            )
+        if outcome.known_at_check is not None and outcome.known_at_check not in fs.features:
+            raise ConfigError(
+                f"thresholds.outcomes.{condition}.known_at_check: {outcome.known_at_check!r} is not an input "
+                f"of the {fs.family} features"
+            )
+
+
+def band_policies(thresholds: dict[str, Any], conditions: list[str]) -> dict[str, BandPolicyConfig]:
+    """Each condition's band policy: its own, else the family's ``bands``; none when neither is set."""
+    default = thresholds.get("bands")
+    outcomes = thresholds.get("outcomes") or {}
+    out = {}
+    for condition in conditions:
+        own = (outcomes.get(condition) or {}).get("bands")
+        chosen = own or default
+        if chosen:
+            out[condition] = BandPolicyConfig.model_validate(chosen)
+    return out
+
+
+def fit_band_cutoffs(policy: BandPolicyConfig, y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
+    """``medium`` and ``high`` probabilities from a policy, the outcome ``y`` and predictions ``p`` of the
+    validation rows at risk; with the rate and policy they came from (plain JSON for the bundle)."""
+    rate = float(np.mean(y)) if len(y) else float("nan")
+    if policy.policy == "fixed":
+        medium, high = policy.medium, policy.high
+    elif policy.policy == "prevalence_multiple":
+        if not np.isfinite(rate) or rate <= 0:
+            raise ConfigError("prevalence_multiple bands need at least one case among the validation rows")
+        medium, high = policy.medium * rate, policy.high * rate
+    else:
+        if len(p) == 0:
+            raise ConfigError("referral_rate bands need validation rows")
+        medium = float(np.quantile(p, 1 - policy.medium))
+        high = float(np.quantile(p, 1 - policy.high))
+    medium = float(min(max(medium, MIN_GAP), 1 - 2 * MIN_GAP))
+    high = float(min(max(high, medium + MIN_GAP), 1 - MIN_GAP))
+    return {
+        "medium": medium,
+        "high": high,
+        "policy": policy.policy,
+        "policy_medium": policy.medium,
+        "policy_high": policy.high,
+        "validation_rate": rate,
+    }
+
+
+def band_of(p: np.ndarray, medium: float, high: float) -> np.ndarray:
+    """The band of each probability (low below ``medium``, high from ``high``)."""
+    return np.where(p >= high, "high", np.where(p >= medium, "medium", "low"))

@@ -34,8 +34,13 @@ class DisputeFamily(Family):
 
     def extra_metrics(self, test: pd.DataFrame, preds: pd.DataFrame, cfg: ExperimentConfig) -> dict[str, float]:
         """Calibration-in-the-large on the test rows: mean predicted probability over the observed rate, - 1
-        (0: the level is right; -0.2: risk understated by a fifth)."""
-        return {"citl": calibration_in_the_large(test[TARGET], preds[f"p_{TARGET}"])}
+        (0: the level is right; -0.2: risk understated by a fifth), overall and per calendar year
+        (``citl_2024``), since a level that is right on average can be wrong in the latest year."""
+        p = preds[f"p_{TARGET}"]
+        return {
+            "citl": calibration_in_the_large(test[TARGET], p),
+            **citl_by_year(test["month"], test[TARGET], p),
+        }
 
     def oracle(self, fs: FeatureSet, split: Split, oracle: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
         table = oracle.get("grid_monthly_oracle")
@@ -53,3 +58,14 @@ def calibration_in_the_large(outcome: pd.Series, probability: pd.Series) -> floa
     known = np.isfinite(y)
     rate = float(y[known].mean()) if known.any() else float("nan")
     return float(p[known].mean() / rate - 1) if rate > 0 else float("nan")
+
+
+def citl_by_year(months: pd.Series, outcome: pd.Series, probability: pd.Series) -> dict[str, float]:
+    """``citl_<year>`` for every calendar year of ``months`` (see :func:`calibration_in_the_large`)."""
+    years = pd.to_datetime(months).dt.year.to_numpy()
+    p = np.asarray(probability, dtype=float)
+    y = outcome.reset_index(drop=True)
+    return {
+        f"citl_{year}": calibration_in_the_large(y[years == year], pd.Series(p[years == year]))
+        for year in sorted(set(years.tolist()))
+    }

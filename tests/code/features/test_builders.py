@@ -236,25 +236,33 @@ def test_dispute_features_of_a_grid_subset_equal_the_whole_county_build(
     pd.testing.assert_frame_equal(part.frame, whole.frame)
 
 
-def test_dispute_monotone_only_on_past_dispute_counts(built: dict[str, FeatureSet]) -> None:
+def test_dispute_monotone_only_on_past_dispute_counts_and_snow(built: dict[str, FeatureSet]) -> None:
     monotone = built["dispute"].monotone
     assert set(monotone.values()) == {1}
-    assert all("disputes_sum" in name for name in monotone)
+    assert all("disputes_sum" in name for name in set(monotone) - {"snow_days_sum3"})
+    assert "snow_days_sum3" in monotone
     assert {"disputes_sum3", "neighbour_disputes_sum3"} <= set(monotone)
 
 
 # --- disease -------------------------------------------------------------------------------------------
 
 
-def test_disease_features_exclude_baseline_status_and_identifiers(built: dict[str, FeatureSet]) -> None:
+def test_disease_features_exclude_identifiers_and_keep_conditions_known_at_the_check(
+    built: dict[str, FeatureSet],
+) -> None:
     fs = built["disease"]
-    assert not {"baseline_hypertension", "baseline_cms", "patient_id", "check_date"} & set(fs.features)
+    assert not {"patient_id", "check_date"} & set(fs.features)
+    assert {"baseline_hypertension", "baseline_cms"} <= set(fs.features)
     assert fs.time_col is None and fs.keys == ["patient_id"]
     assert fs.targets == list(CONDITIONS)
 
 
 def test_disease_outcomes_are_nan_where_not_at_risk(small_tables: CountyTables, built: dict[str, FeatureSet]) -> None:
-    frame = built["disease"].frame.merge(small_tables.patients[["patient_id", "baseline_hypertension"]])
+    frame = (
+        built["disease"]
+        .frame.drop(columns="baseline_hypertension")  # the feature, as 0/1: compare with the table's own flag
+        .merge(small_tables.patients[["patient_id", "baseline_hypertension"]], on="patient_id")
+    )
     assert frame.loc[frame["baseline_hypertension"], "hypertension_5y"].isna().all()
     assert frame.loc[~frame["baseline_hypertension"], "hypertension_5y"].notna().all()
     assert set(np.unique(frame["echinococcosis"])) == {0.0, 1.0}
@@ -264,5 +272,7 @@ def test_disease_features_for_condition_and_directions(built: dict[str, FeatureS
     for condition in CONDITIONS:
         assert set(features_for_condition(condition)) <= set(built["disease"].features)
         assert set(monotone_for_condition(condition)) <= set(built["disease"].features)
+    assert "baseline_hypertension" not in features_for_condition("hypertension_5y")
+    assert "baseline_hypertension" in features_for_condition("cms_5y")
     with pytest.raises(KeyError, match="unknown condition"):
         features_for_condition("influenza")

@@ -40,8 +40,14 @@ def test_access_gives_health_staff_the_disease_band_cutoffs(
 ) -> None:
     body = client.get("/v1/county/access", headers=auth("health")).json()
 
-    bands = RiskBands(**serving_state.registry.get("disease").bundle.thresholds["risk_bands"])
-    assert body["risk_bands"]["disease"] == {"medium": bands.medium, "high": bands.high}
+    fitted = serving_state.registry.get("disease").bundle.thresholds["condition_bands"]
+    shown = {c["condition"]: c for c in body["condition_bands"]["disease"]}
+    assert set(shown) == set(fitted)
+    for condition, cuts in fitted.items():
+        RiskBands(medium=cuts["medium"], high=cuts["high"])  # ordered inside (0, 1)
+        assert (shown[condition]["medium"], shown[condition]["high"]) == (cuts["medium"], cuts["high"])
+        assert shown[condition]["horizon_years"] == 5 and shown[condition]["policy"] == cuts["policy"]
+    assert "disease" not in body["risk_bands"]  # one pair for every condition is gone
 
 
 def test_access_without_key_returns_401(client: TestClient) -> None:

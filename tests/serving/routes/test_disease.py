@@ -15,7 +15,8 @@ from serving.deps import AppState
 BAND_ORDER = {"low": 0, "medium": 1, "high": 2}
 
 
-def assert_disease_response(body: dict[str, Any], n: int, conditions: set[str], bands: Any) -> None:
+def assert_disease_response(body: dict[str, Any], n: int, conditions: set[str], bands: dict[str, Any]) -> None:
+    """``bands``: the served model's cut-offs per condition (``thresholds.condition_bands``)."""
     assert body["n"] == n == len(body["results"])
     assert sorted(r["index"] for r in body["results"]) == list(range(n))
     tops = [r["risks"][0]["probability"] for r in body["results"]]
@@ -26,7 +27,9 @@ def assert_disease_response(body: dict[str, Any], n: int, conditions: set[str], 
         assert [r["probability"] for r in risks] == sorted((r["probability"] for r in risks), reverse=True)
         for risk in risks:
             assert 0 <= risk["probability"] <= 1
-            assert risk["band"] == RiskBands(**bands).band(risk["probability"])
+            cuts = bands[risk["condition"]]
+            assert risk["band"] == RiskBands(medium=cuts["medium"], high=cuts["high"]).band(risk["probability"])
+            assert risk["cutoffs"] == {"medium": cuts["medium"], "high": cuts["high"]}
             assert risk["explanation"]["sentence"]
         assert result["highest_band"] == max((r["band"] for r in risks), key=BAND_ORDER.__getitem__)
 
@@ -40,7 +43,7 @@ def test_disease_score_health_worker_gets_every_condition_ranked(
 
     assert response.status_code == 200, response.text
     bundle = serving_state.registry.get("disease").bundle
-    assert_disease_response(response.json(), 2, set(bundle.tasks), bundle.thresholds.get("risk_bands"))
+    assert_disease_response(response.json(), 2, set(bundle.tasks), bundle.thresholds["condition_bands"])
     by_index = {r["index"]: r for r in response.json()["results"]}
     assert by_index[0]["ref"] == "rec-001" and by_index[1]["ref"] == "rec-002"
 
@@ -64,7 +67,7 @@ def test_disease_score_csv_scores_every_row_like_the_json_route(
 
     assert response.status_code == 200, response.text
     bundle = serving_state.registry.get("disease").bundle
-    assert_disease_response(response.json(), 3, set(bundle.tasks), bundle.thresholds.get("risk_bands"))
+    assert_disease_response(response.json(), 3, set(bundle.tasks), bundle.thresholds["condition_bands"])
     assert response.json() == as_json.json()
 
 
@@ -109,3 +112,76 @@ def test_csv_cell_that_is_no_plain_number_names_row_field_value_and_rule(
     [problem] = response.json()["detail"]
     assert (problem["row"], problem["field"], problem["value"]) == (2, field, cell)
     assert rule in problem["rule"] and "literal" not in problem["rule"]
+
+
+# --- conditions known at the check, horizons, incomplete records (issue 13, item 7) ---------------------
+def _score(client: TestClient, auth: Any, records: list[dict[str, Any]], lang: str = "en") -> list[dict[str, Any]]:
+    response = client.post(f"/v1/disease/score?lang={lang}", json={"records": records}, headers=auth("health"))
+    assert response.status_code == 200, response.text
+    return sorted(response.json()["results"], key=lambda r: r["index"])
+
+
+def test_a_person_hypertensive_at_the_check_gets_no_hypertension_risk_or_band(
+    client: TestClient, auth: Any, patient_record: dict[str, Any]
+) -> None:
+    free, hypertensive = _score(
+        client, auth, [patient_record, {**patient_record, "ref": "h", "baseline_hypertension": True}]
+    )
+
+    risks = {r["condition"]: r for r in hypertensive["risks"]}
+    known = risks["hypertension_5y"]
+    assert known["known"] is True and known["probability"] is None and known["band"] is None
+    assert known["explanation"] is None and known["note"].startswith("Already has hypertension")
+    assert hypertensive["risks"][-1]["condition"] == "hypertension_5y"  # known conditions come last
+    assert all(r["band"] is not None for c, r in risks.items() if c != "hypertension_5y")
+    scored = {r["condition"]: r for r in free["risks"]}["hypertension_5y"]
+    assert scored["known"] is False and scored["band"] in BAND_ORDER and 0 <= scored["probability"] <= 1
+
+
+def test_each_condition_names_its_horizon_in_the_answer(
+    client: TestClient, auth: Any, patient_record: dict[str, Any]
+) -> None:
+    [en] = _score(client, auth, [patient_record])
+    [zh] = _score(client, auth, [patient_record], lang="zh")
+
+    for risk in en["risks"]:
+        assert risk["horizon"] == "five-year risk" and risk["horizon_years"] == 5
+        assert risk["explanation"]["sentence"].startswith(f"Five-year risk of {risk['label'].lower()} is ")
+    assert all(r["horizon"] == "5年风险" and "5年风险" in r["explanation"]["sentence"] for r in zh["risks"])
+
+
+def test_an_incomplete_record_gets_the_note_lower_confidence_and_no_unrecorded_reason(
+    client: TestClient, auth: Any, patient_record: dict[str, Any]
+) -> None:
+    left_out = ["systolic_bp", "diastolic_bp", "haemoglobin_g_dl", "dogs_owned", "smoking"]
+    partial = {k: v for k, v in patient_record.items() if k not in left_out}
+
+    complete, incomplete = _score(client, auth, [patient_record, partial])
+
+    assert complete["complete"] is True and complete["missing"] == [] and complete["note"] is None
+    assert complete["confidence"] == "normal"
+    assert incomplete["complete"] is False and incomplete["confidence"] == "lower"
+    assert sorted(incomplete["missing"]) == sorted(left_out)
+    assert incomplete["note"].startswith("Incomplete record:") and "Systolic" in incomplete["note"]
+    for risk in incomplete["risks"]:
+        reasons = risk["explanation"]["reasons"]
+        assert reasons, "every condition keeps reasons from what was recorded"
+        assert not {r["feature"] for r in reasons} & set(left_out)
+        assert all(r["value"] is not None for r in reasons)
+        assert "not recorded" not in risk["explanation"]["sentence"]
+
+
+def test_audit_line_of_a_known_condition_counts_no_band_for_it(
+    client: TestClient, auth: Any, patient_record: dict[str, Any], audit_path: Any
+) -> None:
+    records = [{**patient_record, "ref": f"k{i}", "baseline_cms": True} for i in range(6)]
+
+    _score(client, auth, records)
+
+    import json
+
+    last = json.loads(audit_path.read_text(encoding="utf-8").splitlines()[-1])
+    assert "17.2" not in json.dumps(last) and "k0" not in json.dumps(last)
+    if last.get("bands"):
+        assert sum(last["bands"]["cms_5y"].values()) == 0
+        assert sum(last["bands"]["echinococcosis"].values()) == len(records)
