@@ -3,6 +3,9 @@
 ``catalog.yaml`` is the single place that says what a field means, its Chinese name, unit, type, bounds,
 categories, which tables hold it, which model families use it and whether it is personal data.
 Validation, API schemas and UI labels all read it through :func:`load_catalog`.
+
+A data directory may extend it (:func:`catalog_for`): its own ``catalog.yaml`` adds fields (a measurement
+such as glucose, passed through to a family's model) or changes known ones (docs/bring-your-own-data.md).
 """
 
 from __future__ import annotations
