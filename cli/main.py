@@ -76,7 +76,7 @@ def data_validate(
     from muzhang.catalog import CatalogExtensionError, catalog_for
     from muzhang.catalog.validate import format_report, validate_path
 
-    folder = path if path.is_dir() else None
+    folder = path if path.is_dir() else path.parent  # a table file's directory may carry its catalog.yaml
     try:
         extended = catalog_for(folder, catalog)
     except CatalogExtensionError as exc:
@@ -254,15 +254,15 @@ def features_build(
 ) -> None:
     """Build feature frames from a county directory and print their shape."""
     from features import build_features, load_county
-
-    from muzhang.catalog import load_catalog
+    from muzhang.catalog import catalog_for
 
     families = chosen_families(family)
-    needed = {t for name in families for t in load_catalog().tables_for(name)}
-    tables = load_county(data, tables=needed)
+    catalog = catalog_for(data)  # with the directory's catalog.yaml: its measurements become features
+    needed = {t for name in families for t in catalog.tables_for(name)}
+    tables = load_county(data, tables=needed, catalog=catalog)
     for name in families:
         start = time.perf_counter()
-        fs = build_features(name, tables)
+        fs = build_features(name, tables, catalog=catalog)
         typer.echo(
             f"{name:<8} {len(fs.frame):>7,} rows x {len(fs.features):>3} features "
             f"targets={','.join(fs.targets)} ({time.perf_counter() - start:.2f} s)"
