@@ -46,13 +46,16 @@ class DiseaseFamily(Family):
         if not policies:
             return {}
         valid = fs.frame.iloc[split.valid]
+        known = fs.frame.iloc[np.concatenate([split.train, split.valid])]
         x = bundle.encoder.encode(valid)
         out: dict[str, dict[str, Any]] = {}
         for condition, policy in policies.items():
             y = pd.to_numeric(valid[condition], errors="coerce").to_numpy(dtype=float)
             at_risk = np.isfinite(y)
             p = bundle.tasks[condition].point(x[at_risk])
-            out[condition] = fit_band_cutoffs(policy, y[at_risk], p)
+            # A small table may have no case among its validation rows: the rate of every known row then.
+            fallback = float(pd.to_numeric(known[condition], errors="coerce").mean())
+            out[condition] = fit_band_cutoffs(policy, y[at_risk], p, fallback_rate=fallback)
         self.condition_bands = out
         return {BANDS_KEY: out}
 
@@ -122,15 +125,20 @@ def band_policies(thresholds: dict[str, Any], conditions: list[str]) -> dict[str
     return out
 
 
-def fit_band_cutoffs(policy: BandPolicyConfig, y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
+def fit_band_cutoffs(
+    policy: BandPolicyConfig, y: np.ndarray, p: np.ndarray, *, fallback_rate: float = float("nan")
+) -> dict[str, Any]:
     """``medium`` and ``high`` probabilities from a policy, the outcome ``y`` and predictions ``p`` of the
-    validation rows at risk; with the rate and policy they came from (plain JSON for the bundle)."""
+    validation rows at risk; with the rate and policy they came from (plain JSON for the bundle).
+    ``fallback_rate``: the rate to use when the validation rows hold no case (a small table)."""
     rate = float(np.mean(y)) if len(y) else float("nan")
     if policy.policy == "fixed":
         medium, high = policy.medium, policy.high
     elif policy.policy == "prevalence_multiple":
-        if not np.isfinite(rate) or rate <= 0:
-            raise ConfigError("prevalence_multiple bands need at least one case among the validation rows")
+        if not (np.isfinite(rate) and rate > 0):
+            rate = fallback_rate
+        if not (np.isfinite(rate) and rate > 0):
+            raise ConfigError("prevalence_multiple bands need at least one case of the condition in the data")
         medium, high = policy.medium * rate, policy.high * rate
     else:
         if len(p) == 0:

@@ -104,3 +104,11 @@ def test_outcomes_the_data_does_not_have_are_refused(
     bad_input = cfg.thresholds.model_copy(update={"outcomes": {"cms_5y": OutcomeConfig(known_at_check="cms_flag")}})
     with pytest.raises(ConfigError, match="'cms_flag' is not an input"):
         check_outcomes(cfg.model_copy(update={"thresholds": bad_input}), dataclasses.replace(fs))
+
+
+def test_no_case_among_validation_rows_falls_back_to_the_rate_of_all_known_rows() -> None:
+    policy = BandPolicyConfig(policy="prevalence_multiple", medium=1.5, high=3)
+    cuts = fit_band_cutoffs(policy, np.zeros(40), np.full(40, 0.02), fallback_rate=0.04)
+    assert math.isclose(cuts["medium"], 0.06) and math.isclose(cuts["high"], 0.12)
+    with pytest.raises(ConfigError, match="at least one case"):
+        fit_band_cutoffs(policy, np.zeros(40), np.full(40, 0.02))
