@@ -195,3 +195,29 @@ def test_catalog_for_reads_the_directory_extension_then_the_file_given(tmp_path:
     assert catalog_for(None) is load_catalog()
     with pytest.raises(CatalogExtensionError, match="cannot read catalog extension"):
         catalog_for(None, tmp_path / "absent.yaml")
+
+
+def test_validate_command_reads_a_catalog_given_with_catalog_and_requires_a_familys_tables_only(
+    health_check: tuple[pd.DataFrame, pd.DataFrame], tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    patients, outcomes = health_check[0].copy(), health_check[1]
+    patients["glucose_mmol_l"] = 31.0
+    patients.to_csv(tmp_path / "patients.csv", index=False)
+    outcomes.to_csv(tmp_path / "patient_outcomes.csv", index=False)
+    extension = tmp_path.parent / f"{tmp_path.name}-glucose.yaml"
+    extension.write_text("fields:\n  - " + str(GLUCOSE).replace("'", "") + "\n", encoding="utf-8")
+
+    plain = CliRunner().invoke(app, ["data", "validate", str(tmp_path), "--family", "disease"])
+    extended = CliRunner().invoke(
+        app, ["data", "validate", str(tmp_path), "--family", "disease", "--catalog", str(extension)]
+    )
+
+    assert plain.exit_code == 0 and "field glucose_mmol_l  warning: unknown column for this table" in plain.output
+    assert extended.exit_code == 0, extended.output
+    assert "row 0  field glucose_mmol_l  value 31.0  warning: outside the plausible range 2.5 to 25 mmol/L" in (
+        extended.output
+    )
