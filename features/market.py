@@ -22,9 +22,11 @@ import pandas as pd
 
 from features.classical import seasonal_trend_forecast
 from features.common import (
+    EPOCH_YEAR,
     Past,
     anomaly_vs_past_years,
     calendar_features,
+    calendar_year,
     complete_panel,
     last_season_total,
     month_of_year,
@@ -50,11 +52,16 @@ PAST = (
 SEASONAL = [
     f"seasonal_naive_{SHORT[c]}" if lag == 12 else f"{SHORT[c]}_seasonal{lag}" for c in SERIES for lag in SEASONAL_LAGS
 ]
-WEATHER = ["summer_precip_anomaly", "winter_snow_days"]
+WEATHER = ["summer_precip_anomaly", "summer_rain_to_date_anomaly", "winter_snow_days"]
 # The classical seasonal-trend forecast of each series for the row's target month (features.classical), in
 # the series' unit: a feature, and the base the boosters learn a correction to (training.families.market).
 CLASSICAL = {c: f"classical_{SHORT[c]}" for c in SERIES}
 LOG_SCALE = {"head_sold": "log1p", "price_yuan_per_head": "log"}
+# What the classical forecast of head sold cannot see, without units (so a correction learned in earlier
+# years still applies to a grown herd): whether the target month is a festival month more or less often
+# than in the years its season was learned from; the herd against the forecast sales (offtake pressure);
+# the same month a year earlier against the forecast (log1p scale).
+CORRECTIONS = ["target_festival_vs_usual", "herd_vs_classical_head_sold", "seasonal_naive_vs_classical_head_sold"]
 FEATURES = [
     "horizon",
     "species",
@@ -66,6 +73,7 @@ FEATURES = [
     *SEASONAL,
     *WEATHER,
     *CLASSICAL.values(),
+    *CORRECTIONS,
 ]
 TARGETS = list(SERIES.values())
 
@@ -98,6 +106,11 @@ def build_market_features(
     calendar = calendar_features(rows["target_n"], prefix="target_")
     rows["target_month_of_year"] = calendar["target_month_of_year"].to_numpy()
     rows["target_festival"] = calendar["target_festival_window"].to_numpy()
+    rows["target_festival_vs_usual"] = rows["target_festival"] - _usual_festival_share(rows["target_n"], first_n)
+    rows["herd_vs_classical_head_sold"] = np.log1p(rows["herd_head_at_origin"]) - np.log1p(rows["classical_head_sold"])
+    rows["seasonal_naive_vs_classical_head_sold"] = np.log1p(rows["seasonal_naive_head_sold"]) - np.log1p(
+        rows["classical_head_sold"]
+    )
     rows["origin_month"] = month_timestamp(rows["origin_n"])
     rows["target_month"] = month_timestamp(rows["target_n"])
     frame = rows[ordered_columns(KEYS, ["target_month"], FEATURES, TARGETS)].sort_values(KEYS, ignore_index=True)
@@ -140,10 +153,31 @@ def _township_weather(tables: CountyTables, domain: Domain) -> pd.DataFrame:
         panel, ["township_id"], "precip_mm", domain.season_months["warm"], to_date=False
     )
     panel["summer_precip_anomaly"] = anomaly_vs_past_years(panel, ["township_id"], "summer_precip")
+    # This summer's rain so far against the same months of earlier summers (a drought shows by August and
+    # drives autumn destocking); outside the summer, the last summer's whole rain.
+    panel["summer_rain_to_date"] = last_season_total(
+        panel, ["township_id"], "precip_mm", domain.season_months["warm"], to_date=True
+    )
+    panel["summer_rain_to_date_anomaly"] = anomaly_vs_past_years(panel, ["township_id"], "summer_rain_to_date")
     panel["winter_snow_days"] = last_season_total(
         panel, ["township_id"], "snow_days", domain.season_months["cold"], to_date=True
     )
     return panel[["township_id", "month_n", *WEATHER]]
+
+
+def _usual_festival_share(target_n: pd.Series, first_n: int) -> np.ndarray:
+    """Per target month: the share of earlier years, from the first year of data, in which the same calendar
+    month was a festival month (what a season learned from those years expects); 0 in the first year."""
+    n = target_n.to_numpy(dtype=np.int64)
+    first_year = int(calendar_year(first_n))
+    out = np.zeros(len(n))
+    for value in np.unique(n):
+        years = np.arange(first_year, int(calendar_year(value)))
+        if len(years):
+            earlier = (years - EPOCH_YEAR) * 12 + int(month_of_year(value)) - 1
+            flags = calendar_features(earlier)["festival_window"].to_numpy(dtype=float)
+            out[n == value] = float(np.nanmean(flags)) if np.isfinite(flags).any() else 0.0
+    return out
 
 
 def _classical_forecasts(series: pd.DataFrame, by: list[str]) -> pd.DataFrame:

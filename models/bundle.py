@@ -101,6 +101,10 @@ class TaskModel:
     # Which candidate this is and how the candidates scored on validation (training only; the bundle's
     # metadata keeps it as "candidates").
     selection: dict[str, Any] = field(default_factory=dict)
+    # The quantile models give offsets added to the point model's raw score (a forecast with intervals
+    # around its own median, e.g. the market's LightGBM correction of the classical forecast), instead of
+    # quantiles of their own.
+    offsets_on_point: bool = False
 
     def raw(self, x: np.ndarray) -> np.ndarray:
         """The booster's raw score (log-odds for binary tasks)."""
@@ -136,6 +140,9 @@ class TaskModel:
             np.asarray(self.quantile_boosters[q].predict(x, num_threads=threads)) + self.quantile_shifts.get(q, 0.0)
             for q in qs
         ]
+        if self.offsets_on_point:
+            point = self.raw(x)
+            raw = [point if self.quantile_boosters[q] is self.booster else point + r for q, r in zip(qs, raw, strict=True)]
         stacked = np.sort(np.column_stack([self.untransform(np.asarray(r), x) for r in raw]), axis=1)
         return {q: stacked[:, i] for i, q in enumerate(qs)}
 
@@ -197,6 +204,7 @@ def save_bundle(bundle: ModelBundle, folder: Path) -> Path:
                 "transform": task.transform,
                 "base_index": task.base_index,
                 "quantile_shifts": {repr(q): v for q, v in task.quantile_shifts.items()},
+                "offsets_on_point": task.offsets_on_point,
             }
         )
     doc = {
@@ -268,6 +276,7 @@ def load_bundle_files(folder: Path) -> ModelBundle:
                 t.get("transform", "none"),
                 t.get("base_index"),
                 shifts,
+                offsets_on_point=bool(t.get("offsets_on_point", False)),
             )
         encoder = FeatureEncoder(doc["features"], doc["vocabularies"])
         bundle = ModelBundle(doc["family"], encoder, tasks, doc["thresholds"], doc["units"], doc["metadata"])

@@ -91,6 +91,7 @@ def fit_tasks(
         tr = split.train[np.isfinite(y[split.train])]
         va = split.valid[np.isfinite(y[split.valid])]
         scaled = scale_params_to_rows(base, len(tr))
+        x_learn = learnable(x, features, task.learn_from)
 
         def fit(
             kind: Any,
@@ -104,9 +105,9 @@ def fit_tasks(
         ) -> Any:
             p = booster_params(scaled, kind, alpha=alpha, seed=cfg.seed, monotone=monotone)
             return fit_booster(
-                x[tr],
+                x_learn[tr],
                 y[tr],
-                x[va],
+                x_learn[va],
                 y[va],
                 p,
                 feature_names=features,
@@ -129,7 +130,9 @@ def fit_tasks(
                 glm_calibration = fit_platt(glm.predict(x[va], raw_score=True), y[va])
                 candidates["glm"] = TaskModel(task.name, "binary", glm, calibration=glm_calibration, unit=task.unit)  # type: ignore[arg-type]
         else:
-            if "lightgbm" in allowed:
+            if "lightgbm" in allowed and task.classical is not None and task.base == task.classical[1]:
+                candidates["lightgbm"] = fit_hybrid_task(task, cfg, fs.frame, features, x, split, fs.time_col, fit)
+            elif "lightgbm" in allowed:
                 candidates["lightgbm"] = fit_value_task(task, cfg, features, x, y, va, fit)
             if "classical" in allowed and task.classical is not None and task.kind == "quantile":
                 candidates["classical"] = fit_classical_task(task, cfg, fs.frame, features, x, split, fs.time_col)
@@ -179,15 +182,82 @@ def fit_classical_task(
     split: Split,
     time_col: str | None,
 ) -> TaskModel:
-    """The classical forecast named by the task (a feature) as it is, with quantile offsets per horizon from
-    the spread of its errors over the most recent training months (the window with the lowest validation
-    pinball loss), on the log-ratio scale."""
+    """The classical forecast named by the task (a feature) as it is, with quantile offsets per horizon
+    (:func:`offsets_around`), on the log-ratio scale."""
+    assert task.classical is not None
+    transform, base = task.classical
+    y, tr, va = classical_ratio(task, frame, features, x, split)
+    point = classical_point(len(features), x[tr])
+    offsets = offsets_around(np.zeros(len(x)), task, cfg, frame, features, x, y, tr, va, time_col)
+    return TaskModel(
+        task.name,
+        task.kind,
+        point,  # type: ignore[arg-type]
+        {0.5: point, **offsets},  # type: ignore[dict-item]
+        unit=task.unit,
+        transform=transform,
+        base_index=features.index(base),
+    )
+
+
+def fit_hybrid_task(
+    task: TaskPlan,
+    cfg: ExperimentConfig,
+    frame: pd.DataFrame,
+    features: list[str],
+    x: np.ndarray,
+    split: Split,
+    time_col: str | None,
+    fit: Any,
+) -> TaskModel:
+    """LightGBM's median correction of the task's classical forecast (the booster learns log-ratios to it
+    from ``task.learn_from``), with quantile offsets around the corrected median (:func:`offsets_around`):
+    served as the classical forecast times exp(the trees' sum)."""
+    y, tr, va = classical_ratio(task, frame, features, x, split)
+    booster = fit("quantile", 0.5)
+    correction = np.asarray(booster.predict(x), dtype=float)
+    offsets = offsets_around(correction, task, cfg, frame, features, x, y, tr, va, time_col)
+    return TaskModel(
+        task.name,
+        task.kind,
+        booster,
+        {0.5: booster, **offsets},  # type: ignore[dict-item]
+        unit=task.unit,
+        transform=task.transform,
+        base_index=features.index(task.base) if task.base else None,
+        offsets_on_point=True,
+    )
+
+
+def classical_ratio(
+    task: TaskPlan, frame: pd.DataFrame, features: list[str], x: np.ndarray, split: Split
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The target as a log ratio to the task's classical forecast, and the train / validation rows where it
+    is known."""
     assert task.classical is not None
     transform, base = task.classical
     as_ratio = TaskPlan(task.name, task.target, task.kind, task.unit, transform=transform, base=base)
     y = transform_target(frame, as_ratio, x, features)
-    tr = split.train[np.isfinite(y[split.train])]
-    va = split.valid[np.isfinite(y[split.valid])]
+    return y, split.train[np.isfinite(y[split.train])], split.valid[np.isfinite(y[split.valid])]
+
+
+def offsets_around(
+    point: np.ndarray,
+    task: TaskPlan,
+    cfg: ExperimentConfig,
+    frame: pd.DataFrame,
+    features: list[str],
+    x: np.ndarray,
+    y: np.ndarray,
+    tr: np.ndarray,
+    va: np.ndarray,
+    time_col: str | None,
+) -> dict[float, Any]:
+    """Quantile offsets around ``point`` (log-ratio scale) per horizon: a normal whose spread is the robust
+    one of the classical forecast's errors over the most recent training months (the window whose offsets
+    around ``point`` have the lowest validation pinball loss). The classical forecast is causal, so its
+    training errors are honest ones, where a booster's own training errors would be too small; the
+    classical candidate and the LightGBM correction of it share them, and compete on their medians."""
     by = features.index(task.horizon) if task.horizon in features else None
     months = pd.to_datetime(frame[time_col]).dt.to_period("M").to_numpy() if time_col else None
     best: tuple[float, dict[float, Any]] | None = None
@@ -198,20 +268,12 @@ def fit_classical_task(
         if len(rows) < MIN_LEAF_ROWS * 10:
             continue
         offsets = {q: fit_quantile_offsets(x[rows], y[rows], q, by, len(features)) for q in cfg.quantiles if q != 0.5}
-        loss = float(np.mean([pinball_loss(y[va], m.predict(x[va]), q).mean() for q, m in offsets.items()] or [0.0]))
+        loss = float(
+            np.mean([pinball_loss(y[va], point[va] + m.predict(x[va]), q).mean() for q, m in offsets.items()] or [0.0])
+        )
         if best is None or loss < best[0]:
             best = (loss, offsets)
-    point = classical_point(len(features), x[tr])
-    quantiles: dict[float, Any] = {0.5: point, **(best[1] if best else {})}
-    return TaskModel(
-        task.name,
-        task.kind,
-        point,  # type: ignore[arg-type]
-        quantiles,
-        unit=task.unit,
-        transform=transform,
-        base_index=features.index(base),
-    )
+    return best[1] if best else {}
 
 
 def validation_score(
@@ -241,6 +303,16 @@ def validation_score(
     if not rules:
         return float(metrics[fallback])
     return float(sum(metrics[r.metric] * (1 if r.direction == "minimize" else -1) for r in rules))
+
+
+def learnable(x: np.ndarray, features: list[str], learn_from: tuple[str, ...] | None) -> np.ndarray:
+    """``x`` with every column LightGBM may not learn from set to missing (an all-missing column is never
+    split on, so the fitted trees ignore it wherever they are applied)."""
+    if learn_from is None:
+        return x
+    out = x.copy()
+    out[:, [j for j, f in enumerate(features) if f not in set(learn_from)]] = np.nan
+    return out
 
 
 def scale_params_to_rows(params: dict[str, Any], n_rows: int) -> dict[str, Any]:

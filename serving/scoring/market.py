@@ -7,11 +7,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.bundle import TaskModel, quantile_label
+from models.bundle import ModelBundle, TaskModel, quantile_label
 from models.linear import LinearBooster
 from serving.errors import NotFound
-from serving.explain import Explanation, Lang, Reason, feature_label, format_value
-from serving.schemas import ForecastPoint, HistoryPoint, MarketForecast, MarketHistory
+from serving.explain import Explanation, Lang, Reason, contributions, explain_row, feature_label, format_value
+from serving.observability import Metrics, Timer
+from serving.schemas import ExplanationOut, ForecastPoint, HistoryPoint, MarketForecast, MarketHistory
 from serving.scoring.common import explain_many, require_columns, to_schema
 from serving.scoring.context import ScoringContext
 
@@ -45,6 +46,55 @@ def is_classical(task: TaskModel) -> bool:
     """The task serves the classical seasonal-trend forecast itself (a zero correction: every contribution
     of its model is 0, so the model's own terms say nothing about why)."""
     return isinstance(task.booster, LinearBooster) and task.booster.kind == "classical"
+
+
+def is_hybrid(task: TaskModel, features: list[str]) -> bool:
+    """The task serves LightGBM's correction of the classical forecast: its base input is the classical
+    forecast, so the median is the classical forecast times exp(the trees' sum)."""
+    return (
+        not isinstance(task.booster, LinearBooster)
+        and task.base_index is not None
+        and features[task.base_index] == f"classical_{task.name}"
+    )
+
+
+def explain_hybrid(
+    bundle: ModelBundle,
+    task: str,
+    x: np.ndarray,
+    headlines: list[str],
+    lang: Lang,
+    metrics: Metrics,
+) -> list[ExplanationOut]:
+    """Exact reasons for a corrected classical forecast, on the task's log scale: the base is the classical
+    forecast (the series' own level, trend and season) plus the trees' average correction, and the TreeSHAP
+    contributions of the inputs the classical forecast cannot see (festival months, rain, snow, the herd)
+    move it to the median: base + contributions = log(median) (log1p for head sold)."""
+    model = bundle.tasks[task]
+    assert model.base_index is not None
+    with Timer() as timer:
+        contrib = contributions(model, x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            start = LOG_SCALE[task](x[:, model.base_index])
+        contrib[:, -1] += start
+        name = "本系列自身水平、趋势与季节的推算" if lang == "zh" else "the series' own level, trend and season"
+        out = [
+            to_schema(
+                explain_row(
+                    bundle.encoder,
+                    model,
+                    x[i],
+                    contrib[i],
+                    headlines[i],
+                    lang,
+                    other_item=True,
+                    reference=(float(start[i]), name),
+                )
+            )
+            for i in range(len(x))
+        ]
+    metrics.explain.labels(bundle.family).observe(timer.seconds)
+    return out
 
 
 def explain_classical(task: str, row: pd.Series, median: float, headline: str, lang: Lang) -> Explanation:
@@ -111,6 +161,8 @@ def forecast(ctx: ScoringContext, township_id: str, species: str, lang: Lang) ->
                 to_schema(explain_classical(task_name, rows.iloc[i], float(median[i]), headlines[i], lang))
                 for i in range(len(rows))
             ]
+        elif is_hybrid(task, bundle.features):
+            explanations = explain_hybrid(bundle, task_name, x, headlines, lang, ctx.metrics)
         else:
             explanations = explain_many(bundle, task_name, x, headlines, lang, ctx.metrics, other_item=True)
         out[task_name] = [

@@ -34,6 +34,9 @@ class TaskPlan:
     # beside LightGBM (the forecast itself, quantile offsets per ``horizon``).
     classical: tuple[Transform, str] | None = None
     horizon: str = "horizon"
+    # The inputs LightGBM may split on (None: every feature); the others stay in the bundle for the base,
+    # the other candidates and the explanations, and contribute exactly 0 to the boosters.
+    learn_from: tuple[str, ...] | None = None
 
 
 class Family:

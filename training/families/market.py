@@ -28,18 +28,31 @@ TASKS = {  # task -> (target column, seasonal-naive column, unit)
     "head_sold": ("target_head_sold", "seasonal_naive_head_sold", "head"),
     "price": ("target_price", "seasonal_naive_price", "yuan/head"),
 }
-# Trees cannot extrapolate a level beyond the training range, so each target is learned relative to a
-# base that carries the trend. Head sold: log1p(sold) - log1p(herd at origin), the share of the herd sold
-# (a herd that grows keeps its sales in reach; on the sample's test year MASE 0.60 -> 0.51 against
-# learning log1p(sold)). Price: its log change from the price at the forecast origin.
-TRANSFORMS: dict[str, tuple[Transform, str | None]] = {
-    "head_sold": ("log1p_ratio", "herd_head_at_origin"),
-    "price": ("log_ratio", "price_at_origin"),
-}
-# The classical seasonal-trend forecast (features.classical), a candidate beside LightGBM for each task.
-CLASSICAL: dict[str, tuple[Transform, str]] = {
+# LightGBM learns a correction to the classical seasonal-trend forecast (features.classical), which carries
+# each series' level, trend and season: the target is log1p(sold) - log1p(classical) and log(price /
+# classical), so the served forecast is the classical one times exp(the trees' sum) ("hybrid"). The trees
+# learn only from inputs without units that the per-series forecast cannot see (festival months that move,
+# this summer's rain, the winter's snow, the herd against the forecast sales, the horizon), so a correction
+# learned in earlier years applies to a grown herd or a higher price. Beside it, the classical forecast
+# itself is a candidate (a zero correction).
+TRANSFORMS: dict[str, tuple[Transform, str]] = {
     "head_sold": ("log1p_ratio", "classical_head_sold"),
     "price": ("log_ratio", "classical_price"),
+}
+CLASSICAL = TRANSFORMS
+CALENDAR = ("horizon", "target_month_of_year", "target_festival", "target_festival_vs_usual")
+LEARN_FROM = {
+    "head_sold": (
+        *CALENDAR,
+        "species",
+        "herd_head_change12",
+        "summer_precip_anomaly",
+        "summer_rain_to_date_anomaly",
+        "winter_snow_days",
+        "herd_vs_classical_head_sold",
+        "seasonal_naive_vs_classical_head_sold",
+    ),
+    "price": CALENDAR,
 }
 AT_ORIGIN = {"head_sold": "head_sold_at_origin", "price": "price_at_origin"}  # the series' value at t0
 LOG_SCALE = {"head_sold": "log1p", "price": "log"}  # counts may be 0; prices are positive
@@ -62,6 +75,7 @@ class MarketFamily(Family):
                 transform=TRANSFORMS[name][0],
                 base=TRANSFORMS[name][1],
                 classical=CLASSICAL[name] if CLASSICAL[name][1] in fs.features else None,
+                learn_from=LEARN_FROM[name],
             )
             for name, (target, _, unit) in TASKS.items()
         ]
