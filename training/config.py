@@ -139,7 +139,9 @@ class BandPolicyConfig(BaseModel):
     def _consistent(self) -> BandPolicyConfig:
         if self.policy == "referral_rate":
             if not self.high < self.medium < 1:
-                raise ValueError(f"referral_rate needs high ({self.high}) < medium ({self.medium}) < 1 (shares of people)")
+                raise ValueError(
+                    f"referral_rate needs high ({self.high}) < medium ({self.medium}) < 1 (shares of people)"
+                )
         elif not self.medium < self.high:
             raise ValueError(f"medium ({self.medium}) must be below high ({self.high})")
         if self.policy == "fixed" and self.high >= 1:

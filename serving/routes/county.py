@@ -8,11 +8,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
+from models.bundle import ModelBundle
 from muzhang.families import family_specs
 from serving.deps import ROLES, AnyRoleDep, PlannerDep, StateDep
 from serving.errors import Unavailable
 from serving.schemas import Band, Season
-from models.bundle import ModelBundle
 from serving.scoring import disease
 from serving.scoring.common import risk_bands
 from serving.scoring.county_summary import county_summary

@@ -601,6 +601,7 @@ def test_health_staff_see_band_cutoffs_and_export_a_referral_list(
     page.locator("#health-results article.person").first.wait_for()
 
     high = [(p["ref"], r["label"]) for p in scored["results"] for r in p["risks"] if r["band"] == "high"]
+
     def shown(p: float) -> str:
         return f"{100 * p:.1f}%" if p < 0.1 else f"{100 * p:.0f}%"
 

@@ -74,7 +74,9 @@ class DiseaseFamily(Family):
                 inside = bands == band
                 out[f"{condition}_people_{band}"] = float(inside.mean()) if ok.any() else float("nan")
                 cases = y[ok] == 1
-                out[f"{condition}_cases_{band}"] = float((inside & cases).sum() / cases.sum()) if cases.any() else float("nan")
+                out[f"{condition}_cases_{band}"] = (
+                    float((inside & cases).sum() / cases.sum()) if cases.any() else float("nan")
+                )
         return out
 
     def baselines(
