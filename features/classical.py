@@ -75,10 +75,28 @@ def seasonal_trend_forecast(
     ``month_of_year`` (1-12) names each column's calendar month. NaN where a series has no known value in
     the level window at that origin.
     """
+    level, trend, season = seasonal_trend_parts(
+        z, month_of_year, horizons, level_months=level_months, trend_months=trend_months
+    )
+    return level + trend + season
+
+
+def seasonal_trend_parts(
+    z: FloatArray,
+    month_of_year: npt.NDArray[np.int64],
+    horizons: tuple[int, ...],
+    *,
+    level_months: int = LEVEL_MONTHS,
+    trend_months: int = TREND_MONTHS,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The forecast's three terms, each (series, origin month, horizon) on the log scale: the level, the
+    trend's move from the level window's centre to the target month, and the target month's season. They
+    add up to :func:`seasonal_trend_forecast` exactly (the parts an explanation shows)."""
     n, t = z.shape
     season = seasonal_index(z, month_of_year)
     moy = month_of_year - 1
-    out = np.full((n, t, len(horizons)), np.nan)
+    shape = (n, t, len(horizons))
+    level_out, trend_out, season_out = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
     for o in range(t):
         s = season[:, o, :]
         adjusted = z[:, : o + 1] - s[:, moy[: o + 1]]
@@ -95,5 +113,7 @@ def seasonal_trend_forecast(
         centre = (o - lo) / 2  # months from the level window's centre to the origin
         for k, h in enumerate(horizons):
             target_moy = (moy[o] + h) % SEASON
-            out[:, o, k] = level + trend * (centre + h) + s[:, target_moy]
-    return out
+            level_out[:, o, k] = level
+            trend_out[:, o, k] = np.where(np.isfinite(level), trend * (centre + h), np.nan)
+            season_out[:, o, k] = np.where(np.isfinite(level), s[:, target_moy], np.nan)
+    return level_out, trend_out, season_out

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.classical import seasonal_trend_forecast
+from features.classical import seasonal_trend_parts
 from features.common import (
     EPOCH_YEAR,
     Past,
@@ -56,6 +56,10 @@ WEATHER = ["summer_precip_anomaly", "summer_rain_to_date_anomaly", "winter_snow_
 # The classical seasonal-trend forecast of each series for the row's target month (features.classical), in
 # the series' unit: a feature, and the base the boosters learn a correction to (training.families.market).
 CLASSICAL = {c: f"classical_{SHORT[c]}" for c in SERIES}
+# Its three terms on the log scale (level, trend, season; they add up to it): columns of the rows, not model
+# inputs, so an answer can say how much of the forecast is the series' level, its trend and its season.
+PARTS = ("level", "trend", "season")
+CLASSICAL_PARTS = [f"{name}_{part}" for name in CLASSICAL.values() for part in PARTS]
 LOG_SCALE = {"head_sold": "log1p", "price_yuan_per_head": "log"}
 # What the classical forecast of head sold cannot see, without units (so a correction learned in earlier
 # years still applies to a grown herd): whether the target month is a festival month more or less often
@@ -113,7 +117,8 @@ def build_market_features(
     )
     rows["origin_month"] = month_timestamp(rows["origin_n"])
     rows["target_month"] = month_timestamp(rows["target_n"])
-    frame = rows[ordered_columns(KEYS, ["target_month"], FEATURES, TARGETS)].sort_values(KEYS, ignore_index=True)
+    frame = rows[ordered_columns(KEYS, ["target_month"], FEATURES, CLASSICAL_PARTS, TARGETS)]
+    frame = frame.sort_values(KEYS, ignore_index=True)
     return FeatureSet(
         family="market",
         frame=frame,
@@ -182,7 +187,8 @@ def _usual_festival_share(target_n: pd.Series, first_n: int) -> np.ndarray:
 
 def _classical_forecasts(series: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Per series, origin month and horizon: the classical seasonal-trend forecast of each value, made with
-    the data up to the origin (``series`` is a complete panel, sorted by series then month)."""
+    the data up to the origin (``series`` is a complete panel, sorted by series then month), and its level,
+    trend and season terms (log scale)."""
     keys = series[by].drop_duplicates()
     months = np.sort(series["month_n"].unique())
     shape = (len(keys), len(months))
@@ -201,6 +207,9 @@ def _classical_forecasts(series: pd.DataFrame, by: list[str]) -> pd.DataFrame:
                 if LOG_SCALE[column] == "log1p"
                 else np.log(np.where(values > 0, values, np.nan))
             )
-        forecast = seasonal_trend_forecast(z, month_of_year(months), HORIZONS).reshape(-1)
+        parts = seasonal_trend_parts(z, month_of_year(months), HORIZONS)
+        forecast = (parts[0] + parts[1] + parts[2]).reshape(-1)
         out[name] = np.maximum(np.expm1(forecast), 0.0) if LOG_SCALE[column] == "log1p" else np.exp(forecast)
+        for part, values in zip(PARTS, parts, strict=True):
+            out[f"{name}_{part}"] = values.reshape(-1)
     return out

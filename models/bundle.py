@@ -142,7 +142,9 @@ class TaskModel:
         ]
         if self.offsets_on_point:
             point = self.raw(x)
-            raw = [point if self.quantile_boosters[q] is self.booster else point + r for q, r in zip(qs, raw, strict=True)]
+            raw = [
+                point if self.quantile_boosters[q] is self.booster else point + r for q, r in zip(qs, raw, strict=True)
+            ]
         stacked = np.sort(np.column_stack([self.untransform(np.asarray(r), x) for r in raw]), axis=1)
         return {q: stacked[:, i] for i, q in enumerate(qs)}
 

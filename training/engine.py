@@ -102,6 +102,7 @@ def fit_tasks(
             y: np.ndarray = y,
             monotone: list[int] = monotone,
             scaled: dict[str, Any] = scaled,
+            x_learn: np.ndarray = x_learn,
         ) -> Any:
             p = booster_params(scaled, kind, alpha=alpha, seed=cfg.seed, monotone=monotone)
             return fit_booster(
@@ -221,7 +222,7 @@ def fit_hybrid_task(
         task.name,
         task.kind,
         booster,
-        {0.5: booster, **offsets},  # type: ignore[dict-item]
+        {0.5: booster, **offsets},
         unit=task.unit,
         transform=task.transform,
         base_index=features.index(task.base) if task.base else None,

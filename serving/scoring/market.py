@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,12 @@ SPECIES_ZH = {"yak": "牦牛", "sheep": "藏羊", "goat": "山羊", "horse": "�
 UNITS = {"head_sold": ("head", "头"), "price": ("yuan per head", "元/头")}
 # Each task's log scale (features.market: log1p for a count that may be 0, log for a price).
 LOG_SCALE = {"head_sold": np.log1p, "price": np.log}
+FROM_LOG = {"head_sold": np.expm1, "price": np.exp}
+# The classical forecast's terms (features.market.CLASSICAL_PARTS: level, trend, season on the log scale).
+PART_TEXT = {
+    "trend": {"en": "the series' trend", "zh": "本系列趋势"},
+    "season": {"en": "the season of the month", "zh": "该月季节性"},
+}
 
 
 def check_township(ctx: ScoringContext, township_id: str) -> None:
@@ -65,11 +72,14 @@ def explain_hybrid(
     headlines: list[str],
     lang: Lang,
     metrics: Metrics,
+    rows: pd.DataFrame | None = None,
 ) -> list[ExplanationOut]:
     """Exact reasons for a corrected classical forecast, on the task's log scale: the base is the classical
     forecast (the series' own level, trend and season) plus the trees' average correction, and the TreeSHAP
     contributions of the inputs the classical forecast cannot see (festival months, rain, snow, the herd)
-    move it to the median: base + contributions = log(median) (log1p for head sold)."""
+    move it to the median: base + contributions = log(median) (log1p for head sold). With ``rows`` holding
+    the classical forecast's terms, the base is the series' level and its trend and season come first among
+    the reasons."""
     model = bundle.tasks[task]
     assert model.base_index is not None
     with Timer() as timer:
@@ -93,8 +103,78 @@ def explain_hybrid(
             )
             for i in range(len(x))
         ]
+        if rows is not None:
+            out = [with_parts(task, e, rows.iloc[i], lang) for i, e in enumerate(out)]
     metrics.explain.labels(bundle.family).observe(timer.seconds)
     return out
+
+
+def with_parts(task: str, expl: ExplanationOut, row: pd.Series, lang: Lang) -> ExplanationOut:
+    """Move the classical forecast's trend and season out of the base into the reasons (still exact)."""
+    parts = classical_parts(task, row)
+    if parts is None:
+        return expl
+    _, trend, season = parts
+    reasons = to_schema(Explanation(0.0, 0.0, part_reasons(task, trend, season, lang), "")).reasons
+    update = {"base_value": expl.base_value - trend - season, "reasons": [*reasons, *expl.reasons]}
+    return expl.model_copy(update=update)
+
+
+def classical_parts(task: str, row: pd.Series) -> tuple[float, float, float] | None:
+    """The classical forecast's level, trend and season terms (log scale) for a row, if all are known."""
+    values = tuple(float(row.get(f"classical_{task}_{part}", np.nan)) for part in ("level", "trend", "season"))
+    return values if all(np.isfinite(v) for v in values) else None  # type: ignore[return-value]
+
+
+def part_reasons(task: str, trend: float, season: float, lang: Lang) -> list[Reason]:
+    """The trend and season terms as reasons (log-scale contributions; shown as a percentage change)."""
+    out = []
+    for part, value in (("trend", trend), ("season", season)):
+        pct = 100 * (math.exp(value) - 1)
+        text = PART_TEXT[part][lang]
+        out.append(
+            Reason(
+                feature=f"classical_{task}_{part}",
+                label=text,
+                value=value,
+                display_value=f"{pct:+.0f}%",
+                contribution=value,
+                direction="up" if value >= 0 else "down",
+                text=text,
+            )
+        )
+    return out
+
+
+def explain_classical_parts(
+    task: str, parts: tuple[float, float, float], median: float, headline: str, lang: Lang
+) -> Explanation:
+    """The classical forecast from its terms, exactly on the task's log scale: the series' recent level
+    (seasonally adjusted; the base), plus its trend to the target month, plus the month's season."""
+    level, trend, season = parts
+    reasons = part_reasons(task, trend, season, lang)
+    with np.errstate(over="ignore", invalid="ignore"):
+        level_value = format_value(f"classical_{task}", float(max(FROM_LOG[task](level), 0.0)), lang)
+    t, s = (f"{100 * (math.exp(v) - 1):+.0f}%" for v in (trend, season))
+    if lang == "zh":
+        sentence = f"{headline}：本系列近期水平（已除季节）为{level_value}，趋势{t}，该月季节性{s}。"
+    else:
+        sentence = (
+            f"{headline}: the series' recent level is {level_value} (seasonally adjusted), its trend {t}, "
+            f"the season of the month {s}."
+        )
+    raw = level + trend + season
+    del median  # the parts add up to the log of the median (the classical forecast itself)
+    return Explanation(level, raw, reasons, sentence)
+
+
+def explain_classical_row(task: str, row: pd.Series, median: float, headline: str, lang: Lang) -> ExplanationOut:
+    """The classical forecast split into level, trend and season when the row has them, else from the
+    same month a year earlier."""
+    parts = classical_parts(task, row)
+    if parts is not None and math.isclose(sum(parts), LOG_SCALE[task](median), abs_tol=1e-9):
+        return to_schema(explain_classical_parts(task, parts, median, headline, lang))
+    return to_schema(explain_classical(task, row, median, headline, lang))
 
 
 def explain_classical(task: str, row: pd.Series, median: float, headline: str, lang: Lang) -> Explanation:
@@ -158,11 +238,11 @@ def forecast(ctx: ScoringContext, township_id: str, species: str, lang: Lang) ->
         headlines = [_headline(task_name, species, months[i], median[i], lo[i], hi[i], lang) for i in range(len(rows))]
         if is_classical(task):
             explanations = [
-                to_schema(explain_classical(task_name, rows.iloc[i], float(median[i]), headlines[i], lang))
+                explain_classical_row(task_name, rows.iloc[i], float(median[i]), headlines[i], lang)
                 for i in range(len(rows))
             ]
         elif is_hybrid(task, bundle.features):
-            explanations = explain_hybrid(bundle, task_name, x, headlines, lang, ctx.metrics)
+            explanations = explain_hybrid(bundle, task_name, x, headlines, lang, ctx.metrics, rows)
         else:
             explanations = explain_many(bundle, task_name, x, headlines, lang, ctx.metrics, other_item=True)
         out[task_name] = [

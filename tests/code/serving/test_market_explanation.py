@@ -10,7 +10,7 @@ import pytest
 
 from models.bundle import TaskModel
 from models.linear import LinearBooster
-from serving.scoring.market import explain_classical, is_classical
+from serving.scoring.market import explain_classical, explain_classical_row, is_classical
 
 
 def test_a_forecast_below_last_years_month_is_explained_from_it_exactly() -> None:
@@ -49,3 +49,42 @@ def test_only_the_classical_candidate_takes_this_path() -> None:
     glm = TaskModel("price", "quantile", LinearBooster(3, kind="glm"))  # type: ignore[arg-type]
 
     assert is_classical(classical) and not is_classical(glm)
+
+
+def test_with_its_terms_known_the_forecast_is_split_into_level_trend_and_season_exactly() -> None:
+    level, trend, season = math.log(4000.0), 0.02, -0.05
+    median = math.exp(level + trend + season)
+    row = pd.Series(
+        {
+            "classical_price": median,
+            "classical_price_level": level,
+            "classical_price_trend": trend,
+            "classical_price_season": season,
+            "seasonal_naive_price": 3900.0,
+        }
+    )
+
+    expl = explain_classical_row("price", row, median, "Expected yak price in May 2025: 3,881", "en")
+
+    assert expl.base_value == pytest.approx(level)
+    assert [r.feature for r in expl.reasons] == ["classical_price_trend", "classical_price_season"]
+    assert [r.direction for r in expl.reasons] == ["up", "down"]
+    assert expl.base_value + sum(r.contribution for r in expl.reasons) == pytest.approx(math.log(median), abs=1e-12)
+    assert "recent level is 4,000" in expl.sentence and "trend +2%" in expl.sentence and "month -5%" in expl.sentence
+
+
+def test_terms_that_do_not_add_up_to_the_median_fall_back_to_last_years_month() -> None:
+    row = pd.Series(
+        {
+            "classical_price": 4400.0,
+            "classical_price_level": 8.0,
+            "classical_price_trend": 0.0,
+            "classical_price_season": 0.0,
+            "seasonal_naive_price": 3900.0,
+        }
+    )
+
+    expl = explain_classical_row("price", row, 4400.0, "Expected price: 4,400", "en")
+
+    assert expl.base_value == pytest.approx(math.log(3900.0))
+    assert [r.feature for r in expl.reasons] == ["classical_price"]

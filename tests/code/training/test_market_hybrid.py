@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import math
 
-import lightgbm as lgb
 import numpy as np
+import pandas as pd
 import pytest
 
 from models.bundle import FeatureEncoder, ModelBundle, TaskModel, load_bundle_files, save_bundle
@@ -74,7 +74,7 @@ def test_learnable_hides_every_other_input_and_keeps_the_rest() -> None:
 def test_trees_never_use_an_input_they_may_not_learn_from() -> None:
     task = fitted_hybrid()
     x, _ = festival_rows(50)
-    contrib = task.booster.predict(x, pred_contrib=True)
+    contrib = np.asarray(task.booster.predict(x, pred_contrib=True))
     assert np.all(contrib[:, 2] == 0.0)  # the classical forecast's level: the base, never a reason
     assert np.abs(contrib[:, 1]).max() > 0.01  # the festival moves the forecast
 
@@ -112,3 +112,36 @@ def test_a_hybrid_answer_is_the_classical_forecast_times_exp_of_its_contribution
         assert all(r.feature != "classical_price" for r in expl.reasons)
     festive = next(e for e, row in zip(explanations, x, strict=True) if row[1] == 1)
     assert "higher than the series' own level, trend and season" in festive.sentence
+
+
+def test_with_the_classical_terms_the_base_is_the_level_and_trend_and_season_lead_the_reasons() -> None:
+    task = fitted_hybrid()
+    bundle = ModelBundle("market", FeatureEncoder(FEATURES), {"price": task})
+    x, _ = festival_rows(4)
+    trend, season = 0.03, -0.02
+    rows = pd.DataFrame(
+        {
+            "classical_price_level": np.log(x[:, 2]) - trend - season,
+            "classical_price_trend": trend,
+            "classical_price_season": season,
+        }
+    )
+    plain = explain_hybrid(bundle, "price", x, ["h"] * 4, "en", Metrics())
+    split = explain_hybrid(bundle, "price", x, ["h"] * 4, "en", Metrics(), rows)
+    for before, after, median in zip(plain, split, task.point(x), strict=True):
+        assert [r.feature for r in after.reasons[:2]] == ["classical_price_trend", "classical_price_season"]
+        assert after.base_value == pytest.approx(before.base_value - trend - season)
+        total = after.base_value + sum(r.contribution for r in after.reasons)
+        assert math.exp(total) == pytest.approx(median, rel=1e-9)
+
+
+def test_the_classical_terms_add_up_to_the_classical_forecast() -> None:
+    from features.classical import seasonal_trend_forecast, seasonal_trend_parts
+
+    months = np.arange(60)
+    z = np.log(1000 + 5 * months + 100 * np.sin(months * np.pi / 6))[None, :] + RNG.normal(0, 0.02, (3, 60))
+    z[1, 40] = np.nan
+    moy = months % 12 + 1
+    level, trend, season = seasonal_trend_parts(z, moy, (1, 3, 6))
+    np.testing.assert_array_equal(level + trend + season, seasonal_trend_forecast(z, moy, (1, 3, 6)))
+    assert np.abs(trend[:, -1, 2]).max() > 0 and np.abs(season[:, -1, :]).max() > 0.05
