@@ -128,6 +128,8 @@ def test_monitoring_report_shows_live_metrics_beside_test_drift_history_and_trig
     counts = pd.DataFrame(dispute["outcomes"]).set_index(["target_period", "model_version"])
     carried = sum(FIRST in months for months in loop.ctx.county.carried.values())
     assert counts.loc[("2020-01-01", "1"), "missing"] == carried
+    # a missing outcome stays pending in the log and is left out of the live metric, not scored as anything
+    assert brier["n"] == counts.loc[("2020-01-01", "1"), "joined"] == len(loop.ctx.county.grid_ids) - carried
     history = {h["month"]: h["versions"] for h in dispute["champion_history"]}
     assert history["2019-12-01"] == ["1", REPLACEMENT] and history["2020-01-01"] == ["1"]
     drift = pd.DataFrame(dispute["drift"])
