@@ -155,15 +155,16 @@ def _named(chosen: pd.DataFrame, keys: list[str], row: int) -> str:
 
 def _comparable(column: pd.Series, values: pd.Series, key: str, path: Path) -> tuple[pd.Series, pd.Series]:
     """The frame's key column and the file's text as values that compare (dates, numbers or text)."""
+    ours: pd.Series
+    parsed: pd.Series
     if pd.api.types.is_datetime64_any_dtype(column):
         parsed = pd.to_datetime(values, errors="coerce", format="mixed")
         kind = "a date (YYYY-MM-DD)"
         ours = pd.to_datetime(column)
     elif pd.api.types.is_numeric_dtype(column):
-        parsed = pd.to_numeric(values, errors="coerce")
+        parsed = pd.to_numeric(values, errors="coerce").astype(float)
         kind = "a number"
         ours = pd.to_numeric(column).astype(float)
-        parsed = parsed.astype(float)
     else:
         return column.astype(str), values.astype(str)
     bad = parsed.isna()
