@@ -17,7 +17,7 @@ from models.bundle import ModelBundle
 from training.baselines import logistic_probabilities
 from training.config import BandPolicyConfig, ConfigError, ExperimentConfig
 from training.families.base import Family, TaskPlan
-from training.splits import Split, split_by_person
+from training.splits import Split, rows_in_file, split_by_person, split_people_around_test_rows
 
 BANDS_KEY = "condition_bands"  # bundle.thresholds[BANDS_KEY][condition] = {"medium", "high", "policy", ...}
 BANDS = ("low", "medium", "high")
@@ -38,6 +38,11 @@ class DiseaseFamily(Family):
     def split(self, fs: FeatureSet, cfg: ExperimentConfig) -> Split:
         # Stratify on how many conditions a person has, so rare outcomes land in every slice.
         strata = fs.frame[fs.targets].fillna(0).astype(int).sum(axis=1).clip(upper=2)
+        if cfg.split.test_from is not None:
+            raise ValueError("disease is split by person, not by time: hold people out with a test file instead")
+        if cfg.split.test_file is not None:
+            is_test = rows_in_file(fs.frame, fs.keys, cfg.split.test_file)
+            return split_people_around_test_rows(strata, is_test, cfg.split.valid_share, cfg.seed)
         return split_by_person(strata, cfg.split.valid_share, cfg.split.test_share, cfg.seed)
 
     def calibrate(self, fs: FeatureSet, split: Split, bundle: ModelBundle) -> dict[str, Any]:
