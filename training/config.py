@@ -158,7 +158,7 @@ class OutcomeConfig(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    horizon_years: float | None = Field(None, gt=0, le=100)
+    horizon_years: float | None = Field(default=None, gt=0, le=100)
     known_at_check: str | None = None
     bands: BandPolicyConfig | None = None
 
