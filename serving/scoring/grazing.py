@@ -12,7 +12,7 @@ import pandas as pd
 
 from features import assess_grazing
 from features.grazing import assess_season_in_progress
-from models.bundle import ModelBundle
+from models.bundle import ModelBundle, TaskModel
 from models.conformal import THRESHOLD_KEY, conformal_quantile
 from muzhang.domain import (
     DEFAULT_DOMAIN,
@@ -114,10 +114,10 @@ def yield_levels(
 ) -> tuple[np.ndarray, dict[float, np.ndarray]]:
     """The season yield's point forecast and its quantile at each of ``levels``, per row.
 
-    With the model's conformal table (:mod:`models.conformal`, fitted per season on the validation year with
-    the training years' weather shocks, kept in the bundle's thresholds): intervals at their nominal coverage
-    in every season. Without it (a model trained before it): a normal shape through the 10 % / 90 % quantile
-    models.
+    With a conformal table in the bundle (:mod:`models.conformal`, per season; models trained before the
+    yield was learnt relative to each grid's level carry one): its quantiles. Otherwise a normal shape through
+    the 10 % / 90 % quantile models, whose interval is calibrated on the validation year by the engine's
+    conformal shifts (training.families.grazing says why no per-season table is fitted now).
     """
     task = bundle.tasks[TASK]
     point = task.point(x)
@@ -184,8 +184,7 @@ def _log_range(center: np.ndarray, *ranges: tuple[np.ndarray, np.ndarray]) -> tu
 def season_numbers(bundle: ModelBundle, rows: pd.DataFrame, x: np.ndarray, risk: float) -> SeasonNumbers:
     """Yield, capacity, stocking and pressure (each with its 80 % range), the capacity at the ``risk``
     yield quantile, and the one decision (:func:`muzhang.domain.grazing_advice`) taken on it."""
-    seasons = rows["season"].to_numpy()
-    point, levels = yield_levels(bundle, x, seasons, (0.1, 0.9, risk))
+    point, levels = yield_levels(bundle, x, rows["season"].to_numpy(), (0.1, 0.9, risk))
     low, high, at_risk = levels[0.1], levels[0.9], levels[risk]
     d_low, d_mid, d_high = _drought_factors(rows)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -314,7 +313,7 @@ def assess(
         ctx.metrics,
         question=QUESTION_FEATURES,
         other_item=True,
-        references=_own_past(rows, lang),
+        references=_own_past(rows, bundle.tasks[TASK], x, lang),
     )
     grids = ctx.county.grids
     name_col = "grid_name_zh" if lang == "zh" else "grid_name"
@@ -366,18 +365,22 @@ def _finite(value: float, cap: float = float("inf")) -> float:
     return 0.0 if np.isnan(v) else min(v, cap) if np.isfinite(min(v, cap)) else PRESSURE_SHOWN_MAX
 
 
-def _own_past(rows: pd.DataFrame, lang: Lang) -> list[tuple[float, str]]:
+def _own_past(rows: pd.DataFrame, task: TaskModel, x: np.ndarray, lang: Lang) -> list[tuple[float, str]]:
     """What "higher / lower than usual" means: the grid's own mean yield in its past seasons of the same
-    kind (the model's raw scale is kg DM/ha), named with its value."""
+    kind, on the model's raw scale (kg DM/ha, or its log ratio to the base feature when the model learns
+    one), named with its value in kg DM/ha."""
+    means = rows["yield_mean_past"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        raw = np.log(means / x[:, task.base_index]) if task.transform == "log_ratio" else means
     out = []
-    for mean, season in zip(rows["yield_mean_past"].to_numpy(dtype=float), rows["season"], strict=True):
+    for mean, value, season in zip(means, raw, rows["season"], strict=True):
         word = SEASON_WORDS[lang][season]
         name = (
             f"本网格以往{word}的平均水平（{mean:,.0f}千克/公顷）"
             if lang == "zh"
             else f"this grid's past {word} mean ({mean:,.0f} kg DM/ha)"
         )
-        out.append((float(mean), name))
+        out.append((float(value), name))
     return out
 
 

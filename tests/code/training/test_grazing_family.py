@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from features import CountyTables, assess_grazing, build_features
+from features.grazing import TARGET_BASE
 from models.conformal import THRESHOLD_KEY
 from muzhang.domain import DEFAULT_DOMAIN, Domain, nyt635_capacity_su
 from muzhang.simulate.county import generate_county
@@ -105,18 +106,24 @@ def test_ahead_status_uses_the_forecast_herd_not_the_actual_one() -> None:
     assert metrics["ahead_over_flagged"] == 1 and metrics["ahead_over_precision"] == 0.0
 
 
-def test_trained_grazing_model_carries_per_season_conformal_intervals_and_the_fair_limit(
+def test_trained_grazing_model_learns_relative_to_each_grids_level_and_reports_coverage_and_the_fair_limit(
     tiny_feature_sets: dict[str, Any], tiny_county: Any, fast_config: Any
 ) -> None:
     from training.engine import train_family
     from training.pipeline import load_oracle
 
-    result = train_family(tiny_feature_sets["grazing"], fast_config("grazing"), oracle=load_oracle(tiny_county))
-    table = result.bundle.thresholds[THRESHOLD_KEY]["yield"]
-    assert set(table["scores"]) >= {"warm", "cold", "transition"}
+    fs = tiny_feature_sets["grazing"]
+    result = train_family(fs, fast_config("grazing"), oracle=load_oracle(tiny_county))
+    task = result.bundle.tasks["yield"]
+    assert task.transform == "log_ratio" and result.features[task.base_index] == TARGET_BASE
+    assert THRESHOLD_KEY not in result.bundle.thresholds  # the boosters' own interval (see the family's doc)
+    cells = {k for k in result.metrics if k.startswith("coverage_80_") and "_lead" in k}
+    leads = result.test_frame[["season", "lead_months"]].drop_duplicates()
+    assert len(cells) == len(leads) > 0
     for season in ("warm", "cold", "transition"):
-        assert 0 <= result.metrics[f"coverage_80_conformal_{season}"] <= 1
-        assert f"coverage_80_{season}" in result.metrics
+        assert 0 <= result.metrics[f"coverage_80_{season}"] <= 1
+    gaps = [abs(result.metrics[k] - 0.8) for k in cells]
+    assert result.metrics["coverage_80_worst_gap"] == pytest.approx(max(gaps))
     # the fair limit knows each grid but not the weather; the hindsight limit knows the weather too
     assert result.bayes["mae"] <= result.metrics["fair_limit_mae"]
     assert "ahead_over_recall" in result.metrics and "fair_limit_ahead_over_recall" in result.metrics
