@@ -28,6 +28,9 @@ class FeatureSet:
         decision_columns: not model inputs, but what turns predictions into decisions (e.g. the area and
             stocking that NY/T 635 capacity and grazing pressure need).
         as_of_col: the last month of data a row's features may use (``None`` for disease).
+        measurements: feature -> the catalog definition (``FieldSpec`` as JSON) of each field a catalog
+            extension added as a feature (:func:`add_measurements`): the trained bundle carries them, so the
+            service knows, validates and explains the measurement for that model.
     """
 
     family: str
@@ -40,6 +43,7 @@ class FeatureSet:
     monotone: dict[str, int] = field(default_factory=dict)
     decision_columns: list[str] = field(default_factory=list)
     as_of_col: str | None = None
+    measurements: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         declared = [*self.keys, *self.features, *self.targets, *self.decision_columns]
@@ -89,13 +93,26 @@ def ordered_columns(*groups: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(c for group in groups for c in group))
 
 
-MEASUREMENT_TYPES = ("integer", "float")
+MEASUREMENT_TYPES = ("integer", "float", "boolean", "category")
 
 
 def declared_measurements(catalog: Catalog, family: str) -> list[FieldSpec]:
-    """The numeric fields a catalog extension added for ``family`` (a data scientist's own measurements,
-    e.g. ``glucose_mmol_l``): passed through to the model as they are, with no code change."""
+    """The fields a catalog extension added for ``family`` (a data scientist's own measurements, e.g.
+    ``glucose_mmol_l``, or a declared category list): passed through to the model, with no code change.
+    Numbers and flags as numbers (a flag 1.0 / 0.0), a category by its declared list."""
     return [f for f in catalog.added_fields() if family in f.families and f.type in MEASUREMENT_TYPES]
+
+
+def measurement_values(spec: FieldSpec, values: pd.Series) -> pd.Series:
+    """A table's column as the model reads it: floats for numbers and flags (NaN: none), strings for a
+    category (a value not in the declared list is unknown, as the encoder would make it)."""
+    if spec.type == "category":
+        known = set(spec.categories or ())
+        return values.map(lambda v: str(v) if v is not None and not pd.isna(v) and str(v) in known else None)
+    if spec.type == "boolean":
+        words = {"true": 1.0, "1": 1.0, "1.0": 1.0, "false": 0.0, "0": 0.0, "0.0": 0.0}
+        return values.map(lambda v: np.nan if v is None or pd.isna(v) else words.get(str(v).strip().lower(), np.nan))
+    return pd.to_numeric(values, errors="coerce").astype("float64")
 
 
 def add_measurements(fs: FeatureSet, tables: Mapping[str, pd.DataFrame], catalog: Catalog) -> FeatureSet:
@@ -107,7 +124,7 @@ def add_measurements(fs: FeatureSet, tables: Mapping[str, pd.DataFrame], catalog
     Raises:
         ValueError: naming the field, its tables and the family when no table can be joined to the rows.
     """
-    frame, added = fs.frame, []
+    frame, added, specs = fs.frame, [], []
     for spec in declared_measurements(catalog, fs.family):
         if spec.name in frame.columns:
             continue
@@ -117,9 +134,10 @@ def add_measurements(fs: FeatureSet, tables: Mapping[str, pd.DataFrame], catalog
             if source is None or spec.name not in source.columns or not set(key) <= set(frame.columns):
                 continue
             values = source[[*key, spec.name]].copy()
-            values[spec.name] = pd.to_numeric(values[spec.name], errors="coerce").astype("float64")
+            values[spec.name] = measurement_values(spec, values[spec.name])
             frame = frame.merge(values, on=key, how="left", validate="many_to_one")
             added.append(spec.name)
+            specs.append(spec)
             break
         else:
             raise ValueError(
@@ -128,7 +146,14 @@ def add_measurements(fs: FeatureSet, tables: Mapping[str, pd.DataFrame], catalog
             )
     if not added:
         return fs
-    return replace(fs, frame=frame, features=[*fs.features, *added])
+    categorical = {s.name: list(s.categories or ()) for s in specs if s.type == "category"}
+    return replace(
+        fs,
+        frame=frame,
+        features=[*fs.features, *added],
+        categorical={**fs.categorical, **categorical},
+        measurements={**fs.measurements, **{s.name: s.model_dump(mode="json", exclude_none=True) for s in specs}},
+    )
 
 
 def all_missing(frame: pd.DataFrame, features: Iterable[str], rows: np.ndarray) -> list[str]:

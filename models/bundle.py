@@ -151,7 +151,13 @@ class TaskModel:
 
 @dataclass
 class ModelBundle:
-    """A trained family: encoder, task models, decision thresholds and metadata."""
+    """A trained family: encoder, task models, decision thresholds and metadata.
+
+    ``added_fields``: feature -> catalog definition (name, type, unit, hard limits, plausible range,
+    categories, labels; ``muzhang.catalog.FieldSpec`` as JSON) of each input a data directory's catalog
+    extension added (e.g. ``glucose_mmol_l``). The service accepts, validates and explains these for this
+    model only, whatever catalog it runs with.
+    """
 
     family: str
     encoder: FeatureEncoder
@@ -159,6 +165,7 @@ class ModelBundle:
     thresholds: dict[str, Any] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    added_fields: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def features(self) -> list[str]:
@@ -218,6 +225,7 @@ def save_bundle(bundle: ModelBundle, folder: Path) -> Path:
         "thresholds": bundle.thresholds,
         "units": bundle.units,
         "metadata": bundle.metadata,
+        "added_fields": bundle.added_fields,
     }
     (folder / BUNDLE_FILE).write_text(json.dumps(doc, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
     return folder
@@ -281,7 +289,15 @@ def load_bundle_files(folder: Path) -> ModelBundle:
                 offsets_on_point=bool(t.get("offsets_on_point", False)),
             )
         encoder = FeatureEncoder(doc["features"], doc["vocabularies"])
-        bundle = ModelBundle(doc["family"], encoder, tasks, doc["thresholds"], doc["units"], doc["metadata"])
+        bundle = ModelBundle(
+            doc["family"],
+            encoder,
+            tasks,
+            doc["thresholds"],
+            doc["units"],
+            doc["metadata"],
+            doc.get("added_fields") or {},  # a bundle written before added fields has none
+        )
     except (OSError, KeyError, TypeError, ValueError, lgb.basic.LightGBMError) as exc:
         raise ValueError(f"model bundle in {folder} is unreadable: {type(exc).__name__}: {exc}") from exc
     for task in bundle.tasks.values():

@@ -178,5 +178,6 @@ class ModelRegistry:
                 "run_id": meta.get("run_id"),
                 "test_metrics": meta.get("test_metrics", {}),
                 "error": slot.error,
+                "added_fields": model.bundle.added_fields if model else {},
             }
         return out

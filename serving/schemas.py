@@ -6,7 +6,7 @@ import datetime as dt
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, create_model
 
 from muzhang.catalog import load_catalog
 
@@ -285,6 +285,17 @@ def patient_record_model() -> type[BaseModel]:
             kind if required else kind | None,
             Field(... if required else None, description=description, **extra),
         )
+    # Inputs a served model was trained with beyond the shipped catalog (a catalog extension's field, e.g.
+    # glucose_mmol_l): checked against that model's own definitions when scored (serving.scoring.measurements).
+    fields["measurements"] = (
+        dict[str, StrictFloat | StrictInt | StrictBool | str | None] | None,
+        Field(
+            None,
+            max_length=64,
+            description="Measurements the served model added to the catalog (GET /v1/models lists them), "
+            'by field name, e.g. {"glucose_mmol_l": 5.4}; left out = unknown.',
+        ),
+    )
     return create_model("PatientRecord", __config__=ConfigDict(extra="forbid", strict=True), **fields)
 
 
@@ -334,6 +345,11 @@ class ModelStatus(BaseModel):
     run_id: str | None
     test_metrics: dict[str, float]
     error: str | None
+    added_fields: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Inputs the model added to the catalog, by name: type, unit, hard limits (min, max), "
+        "plausible range, categories and labels; a request gives them in a record's measurements.",
+    )
 
 
 class ModelsOut(BaseModel):

@@ -378,6 +378,8 @@ def train_family(
             "candidates": {name: m.selection for name, m in models.items()},
             "dropped_features": {f: "all missing in the training rows" for f in dropped},
         },
+        # The added fields the model reads travel with it, so the service can take and check them.
+        added_fields={f: fs.measurements[f] for f in encoder.features if f in fs.measurements},
     )
     bundle.thresholds.update(plan.calibrate(fs, split, bundle))  # e.g. per-season conformal intervals (grazing)
     # The training rows' profile, kept in the bundle: serving measures drift against it (issue 11).

@@ -15,7 +15,7 @@ from serving.deps import AppState, Caller, StateDep, family_access
 from serving.explain import Lang
 from serving.routes.common import LangDep, read_upload
 from serving.schemas import MODEL_RESPONSES, DiseaseResponse, patient_record_model
-from serving.scoring import disease
+from serving.scoring import disease, measurements
 
 router = APIRouter(prefix="/v1/disease", tags=["disease"], responses=MODEL_RESPONSES)
 CallerDep = Annotated[Caller, Depends(family_access("disease"))]
@@ -48,5 +48,6 @@ async def disease_score_csv(
 
 
 def _score_csv(state: AppState, caller: Caller, lang: Lang, content: bytes) -> DiseaseResponse:
-    records = disease.parse_csv(content, state.settings.batch_cap)
+    added = measurements.served_specs(state, disease.FAMILY)  # the served model's own measurement columns
+    records = disease.parse_csv(content, state.settings.batch_cap, added)
     return disease.score_records(state, caller.name, caller.role, "/v1/disease/score-csv", records, lang)

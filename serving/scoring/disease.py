@@ -10,7 +10,7 @@ from __future__ import annotations
 import getpass
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ import pandas as pd
 from pydantic import BaseModel, ValidationError
 
 from models.bundle import ModelBundle
-from muzhang.catalog import Catalog, load_catalog
+from muzhang.catalog import Catalog, FieldSpec, load_catalog
 from muzhang.domain import RiskBands
 from serving.errors import InvalidInput, TooMany
 from serving.explain import Lang
@@ -32,6 +32,7 @@ from serving.schemas import (
     PatientResult,
     patient_record_model,
 )
+from serving.scoring import measurements
 from serving.scoring.common import BAND_WORDS, explain_many, pct, risk_bands
 from serving.scoring.context import ScoringContext
 
@@ -55,12 +56,15 @@ WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.0*)?")
 DECIMAL_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
-def records_frame(records: Sequence[BaseModel]) -> pd.DataFrame:
-    """Validated records as model input (booleans as 1.0 / 0.0; ``ref`` left out)."""
-    frame = pd.DataFrame([r.model_dump(exclude={"ref"}) for r in records])
+def records_frame(records: Sequence[BaseModel], added: Mapping[str, FieldSpec] | None = None) -> pd.DataFrame:
+    """Validated records as model input (booleans as 1.0 / 0.0; ``ref`` left out), with one column per
+    measurement the served model added (:mod:`serving.scoring.measurements`; None where not given)."""
+    frame = pd.DataFrame([r.model_dump(exclude={"ref", measurements.MEASUREMENTS}) for r in records])
     for column in frame.columns:
         if frame[column].map(lambda v: isinstance(v, bool)).any():
             frame[column] = frame[column].map({True: 1.0, False: 0.0})
+    for name, values in measurements.frame_columns(added or {}, list(records)).items():
+        frame[name] = pd.Series(values, index=frame.index, dtype=object)
     return frame
 
 
@@ -107,16 +111,16 @@ def condition_terms(bundle: ModelBundle) -> dict[str, ConditionTerms]:
     return out
 
 
-def field_display(name: str, lang: Lang) -> str:
-    spec = load_catalog().field(name)
+def field_display(name: str, lang: Lang, added: Mapping[str, FieldSpec] | None = None) -> str:
+    spec = (added or {}).get(name) or load_catalog().field(name)
     return (spec.display_zh if lang == "zh" else spec.display) or name
 
 
-def incomplete_note(missing: Sequence[str], lang: Lang) -> str | None:
+def incomplete_note(missing: Sequence[str], lang: Lang, added: Mapping[str, FieldSpec] | None = None) -> str | None:
     """The incomplete-record note naming what was not recorded (None when nothing is missing)."""
     if not missing:
         return None
-    names = [field_display(m, lang) for m in missing]
+    names = [field_display(m, lang, added) for m in missing]
     if lang == "zh":
         return f"记录不完整：未记录{'、'.join(names)}。这些按未知处理，风险的把握较低，也不会作为理由。"
     return (
@@ -148,7 +152,11 @@ def score_records(
     named in an incomplete-record note and never given as a reason."""
     ctx.check_cap(len(records), "records")
     bundle = ctx.served(FAMILY).bundle
-    frame = records_frame(records)
+    added = measurements.added_specs(bundle)  # the served model's own measurements (e.g. glucose)
+    problems = measurements.record_problems(added, list(records))
+    if problems:
+        raise InvalidInput(problems)
+    frame = records_frame(records, added)
     x = bundle.encoder.encode(frame)
     fields = [c for c in frame.columns]
     missing = [[f for f in fields if frame[f].iloc[i] is None or pd.isna(frame[f].iloc[i])] for i in range(len(frame))]
@@ -167,6 +175,8 @@ def score_records(
         explanations = explain_many(
             bundle, condition, x, heads, lang, ctx.metrics, k=REASONS_PER_CONDITION, leave_out=leave_out
         )
+        if added:
+            explanations = [measurements.relabel(e, added, lang) for e in explanations]
         per_condition[condition] = (p, bands, explanations, known)
         band_counts[condition] = {b: sum(1 for i, v in enumerate(bands) if v == b and not known[i]) for b in BAND_ORDER}
     results = []
@@ -186,7 +196,7 @@ def score_records(
                 complete=not missing[i],
                 missing=missing[i],
                 confidence="lower" if missing[i] else "normal",
-                note=incomplete_note(missing[i], lang),
+                note=incomplete_note(missing[i], lang, added),
                 risks=risks,
             )
         )
@@ -220,8 +230,9 @@ def condition_risk(
     return ConditionRisk(**common, probability=probability, band=band, explanation=explanation)
 
 
-def parse_csv(content: bytes, cap: int) -> list[BaseModel]:
-    """Rows of a health-check CSV as validated records.
+def parse_csv(content: bytes, cap: int, added: Mapping[str, FieldSpec] | None = None) -> list[BaseModel]:
+    """Rows of a health-check CSV as validated records; ``added``: the served model's own measurements
+    (:func:`serving.scoring.measurements.added_specs`), taken as columns too.
 
     Raises:
         InvalidInput: listing every bad row, field, value and rule (up to :data:`CSV_ROW_ERRORS`).
@@ -239,7 +250,8 @@ def parse_csv(content: bytes, cap: int) -> list[BaseModel]:
     if len(frame) > cap:
         raise TooMany(f"too many rows: {len(frame)}; at most {cap} per request (split the batch)")
     record_model = patient_record_model()
-    known = set(record_model.model_fields)
+    added = added or {}
+    known = (set(record_model.model_fields) - {measurements.MEASUREMENTS}) | set(added)
     unknown = [c for c in frame.columns if c not in known]
     if unknown:
         raise InvalidInput(
@@ -248,7 +260,7 @@ def parse_csv(content: bytes, cap: int) -> list[BaseModel]:
     catalog = load_catalog()
     records, errors = [], []
     for i, row in enumerate(frame.to_dict("records"), start=2):  # row 1 is the header
-        record, row_errors = _record(record_model, catalog, i, {str(k): v for k, v in row.items()})
+        record, row_errors = _record(record_model, catalog, i, {str(k): v for k, v in row.items()}, added)
         errors.extend(row_errors)
         if record is not None:
             records.append(record)
@@ -262,11 +274,20 @@ def parse_csv(content: bytes, cap: int) -> list[BaseModel]:
 
 
 def _record(
-    record_model: type[BaseModel], catalog: Catalog, row: int, raw: dict[str, Any]
+    record_model: type[BaseModel],
+    catalog: Catalog,
+    row: int,
+    raw: dict[str, Any],
+    added: Mapping[str, FieldSpec] | None = None,
 ) -> tuple[BaseModel | None, list[dict[str, Any]]]:
     """One CSV row as a record, or every problem of the row (each field is checked, not only the first)."""
     values: dict[str, Any] = {}
     errors: list[dict[str, Any]] = []
+    if added:  # the served model's own measurements: their columns go to the record's measurements
+        given = {name: raw.pop(name) for name in list(raw) if name in added}
+        typed, problems = measurements.check(added, given, text=True)
+        errors += [{"row": row, "field": n, "value": str(v)[:30], "rule": rule} for n, v, rule in problems]
+        values[measurements.MEASUREMENTS] = {k: v for k, v in typed.items() if v is not None}
     for name, text in raw.items():
         try:
             values[str(name)] = _typed(catalog, str(name), str(text))
@@ -310,7 +331,8 @@ def _typed(catalog: Catalog, name: str, value: str) -> Any:
 
 def score_table(ctx: ScoringContext, frame: pd.DataFrame, lang: Lang) -> pd.DataFrame:
     """Offline scoring of health-check records (one per row); audited under the operating-system user."""
-    records = parse_csv(frame.to_csv(index=False).encode("utf-8"), ctx.settings.batch_cap)
+    added = measurements.served_specs(ctx, FAMILY)
+    records = parse_csv(frame.to_csv(index=False).encode("utf-8"), ctx.settings.batch_cap, added)
     response = score_records(ctx, getpass.getuser(), "cli", "cli: muzhang predict disease", records, lang)
     out = []
     for result in sorted(response.results, key=lambda r: r.index):
