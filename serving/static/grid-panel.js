@@ -132,7 +132,7 @@ export class GridPanel {
       h("h3", {}, t("assessment", { season: t(`season_${a.season}`) }), h("small", { class: "muted", text: ` ${a.season_year} · ${t("as_of", { month: monthLabel(a.as_of_month) })}` })),
       assessmentBlock(a),
       h("h4", { text: t("why") }),
-      contributionBars(a.explanation, t("bars_caption", { base: numberFormat(a.explanation.base_value) }), 0),
+      contributionBars(a.explanation, t("bars_caption", { base: numberFormat(a.explanation.base_value, 2) }), 2),
     );
     root.querySelector(".explanation").dataset.testid = "grazing-explanation";
     root.append(this.#whatIfForm(a));
