@@ -44,7 +44,18 @@ CONDITION_NAMES = {
     "cms_5y": ("Chronic mountain sickness", "慢性高原病"),
     "brucellosis": ("Brucellosis", "布鲁氏菌病"),
 }
-NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine", 10: "ten"}
+NUMBER_WORDS = {
+    1: "one",
+    2: "two",
+    3: "three",
+    4: "four",
+    5: "five",
+    6: "six",
+    7: "seven",
+    8: "eight",
+    9: "nine",
+    10: "ten",
+}
 TRUE_WORDS = {"1", "true", "yes", "y", "是"}
 FALSE_WORDS = {"0", "false", "no", "n", "否"}
 CSV_ROW_ERRORS = 50
@@ -112,8 +123,21 @@ def condition_terms(bundle: ModelBundle) -> dict[str, ConditionTerms]:
 
 
 def field_display(name: str, lang: Lang, added: Mapping[str, FieldSpec] | None = None) -> str:
-    spec = (added or {}).get(name) or load_catalog().field(name)
+    """The field's display name (its own name when neither the shipped catalog nor the served model's
+    added fields have it)."""
+    try:
+        spec = (added or {}).get(name) or load_catalog().field(name)
+    except KeyError:
+        return name
     return (spec.display_zh if lang == "zh" else spec.display) or name
+
+
+def missing_inputs(frame: pd.DataFrame, features: Sequence[str]) -> list[list[str]]:
+    """Per record, the model inputs it does not give (left out, empty or unknown)."""
+    given = [f for f in features if f in frame.columns]
+    absent = [f for f in features if f not in frame.columns]
+    unknown = frame[given].isna().to_numpy() if given else np.zeros((len(frame), 0), dtype=bool)
+    return [[f for f, u in zip(given, row, strict=True) if u] + absent for row in unknown]
 
 
 def incomplete_note(missing: Sequence[str], lang: Lang, added: Mapping[str, FieldSpec] | None = None) -> str | None:
@@ -158,8 +182,7 @@ def score_records(
         raise InvalidInput(problems)
     frame = records_frame(records, added)
     x = bundle.encoder.encode(frame)
-    fields = [c for c in frame.columns]
-    missing = [[f for f in fields if frame[f].iloc[i] is None or pd.isna(frame[f].iloc[i])] for i in range(len(frame))]
+    missing = missing_inputs(frame, bundle.encoder.features)
     leave_out = [frozenset(m) for m in missing]
     terms = condition_terms(bundle)
     per_condition: dict[str, tuple[np.ndarray, list[Band], list[Any], np.ndarray]] = {}
@@ -218,16 +241,18 @@ def condition_risk(
     explanation: ExplanationOut,
 ) -> ConditionRisk:
     """One condition of one person: the risk, band and reasons, or, when already present, a note only."""
-    common = {
-        "condition": condition,
-        "label": condition_label(condition, lang),
-        "horizon": horizon_text(term.horizon_years, lang),
-        "horizon_years": term.horizon_years,
-        "cutoffs": BandCutoffs(medium=term.bands.medium, high=term.bands.high),
-    }
-    if known:
-        return ConditionRisk(**common, known=True, note=known_note(condition, term.horizon_years, lang))
-    return ConditionRisk(**common, probability=probability, band=band, explanation=explanation)
+    return ConditionRisk(
+        condition=condition,
+        label=condition_label(condition, lang),
+        horizon=horizon_text(term.horizon_years, lang),
+        horizon_years=term.horizon_years,
+        known=known,
+        probability=None if known else probability,
+        band=None if known else band,
+        cutoffs=BandCutoffs(medium=term.bands.medium, high=term.bands.high),
+        explanation=None if known else explanation,
+        note=known_note(condition, term.horizon_years, lang) if known else None,
+    )
 
 
 def parse_csv(content: bytes, cap: int, added: Mapping[str, FieldSpec] | None = None) -> list[BaseModel]:
