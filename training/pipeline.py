@@ -154,9 +154,8 @@ def run_training(
 
     spec = get_family(family)
     config_path = Path(config_path or spec.experiment_path)
-    chosen = {"split.test_from": test_from, "split.test_file": None if test_file is None else str(test_file)}
     cfg: ExperimentConfig = load_config(
-        config_path, seed=seed, **{"tuning.trials": tune}, **(overrides or {}), **chosen
+        config_path, seed=seed, **{"tuning.trials": tune}, **experiment_overrides(overrides, test_from, test_file)
     )
     if cfg.family != family:
         raise ValueError(f"{config_path} is for family {cfg.family!r}, not {family!r}")
@@ -209,6 +208,15 @@ def run_training(
 def dropped_feature_tags(dropped: dict[str, str]) -> dict[str, str]:
     """The features a run dropped (all missing in its training rows), as an MLflow tag."""
     return {"dropped_features": ", ".join(dropped) or "none"}
+
+
+def experiment_overrides(
+    overrides: dict[str, Any] | None, test_from: str | None, test_file: Path | None
+) -> dict[str, Any]:
+    """The dotted overrides of a run: ``overrides`` (e.g. a retrain's recent split), then the test set chosen on
+    the command line, which wins where given."""
+    chosen = {"split.test_from": test_from, "split.test_file": None if test_file is None else str(test_file)}
+    return {**(overrides or {}), **{k: v for k, v in chosen.items() if v is not None}}
 
 
 def test_choice_tags(cfg: ExperimentConfig) -> dict[str, str]:

@@ -133,3 +133,15 @@ def test_train_refuses_a_bad_test_month_before_training(tmp_path: Path, monkeypa
     result = CliRunner().invoke(app, ["train", "dispute", "--test-from", "2024-13"])
     assert result.exit_code == 1
     assert "split.test_from: Value error, test_from must be a month YYYY-MM" in result.output
+
+
+def test_a_retrains_recent_split_and_a_chosen_test_set_merge_into_one_set_of_overrides(tmp_path: Path) -> None:
+    from training.pipeline import experiment_overrides
+
+    recent = {"split.test_from": "2025-10", "split.valid_months": 3, "num_boost_round": 40}
+    merged = experiment_overrides(recent, None, None)
+    assert merged == recent  # a retrain's overrides reach the config once (they once clashed with the CLI's)
+    cfg = load_config(default_config_path("market"), **merged)
+    assert (cfg.split.test_from, cfg.split.valid_months, cfg.num_boost_round) == ("2025-10", 3, 40)
+    assert experiment_overrides(recent, "2025-07", None)["split.test_from"] == "2025-07"  # the command line wins
+    assert experiment_overrides(None, None, tmp_path / "rows.csv") == {"split.test_file": str(tmp_path / "rows.csv")}
