@@ -43,7 +43,7 @@ def whole_county_input(state: object, family: str, keys: tuple[str, ...] | None)
     county = state.county  # type: ignore[attr-defined]
     if keys is not None:
         return county.forecasts[family].frame[list(keys)].drop_duplicates().astype(str).reset_index(drop=True)
-    fields = [f for f in patient_record_model().model_fields if f != "ref"]
+    fields = [f for f in patient_record_model().model_fields if f not in ("ref", "measurements")]
     return county.tables.patients[fields].astype(str).replace({"nan": "", "<NA>": ""})
 
 

@@ -6,7 +6,17 @@ import datetime as dt
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, create_model
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    WithJsonSchema,
+    create_model,
+)
 
 from muzhang.catalog import load_catalog
 
@@ -287,13 +297,21 @@ def patient_record_model() -> type[BaseModel]:
         )
     # Inputs a served model was trained with beyond the shipped catalog (a catalog extension's field, e.g.
     # glucose_mmol_l): checked against that model's own definitions when scored (serving.scoring.measurements).
+    # The names are the served model's (GET /v1/models: added_fields), which this document, built before any
+    # model is loaded, cannot list: it says "no names" (a client or fuzzer sends none unless it knows them),
+    # and the service checks each name and value against the served model's own definitions.
     fields["measurements"] = (
-        dict[str, StrictFloat | StrictInt | StrictBool | str | None] | None,
+        Annotated[
+            dict[str, StrictFloat | StrictInt | StrictBool | str | None],
+            WithJsonSchema({"type": "object", "additionalProperties": False}),
+        ]
+        | None,
         Field(
             None,
             max_length=64,
-            description="Measurements the served model added to the catalog (GET /v1/models lists them), "
-            'by field name, e.g. {"glucose_mmol_l": 5.4}; left out = unknown.',
+            description="Measurements the served model added to the catalog, by field name, e.g. "
+            '{"glucose_mmol_l": 5.4}: the names, types, units and hard limits are those GET /v1/models lists '
+            "as the disease model's added_fields (none here); left out = unknown.",
         ),
     )
     return create_model("PatientRecord", __config__=ConfigDict(extra="forbid", strict=True), **fields)

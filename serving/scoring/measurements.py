@@ -137,11 +137,21 @@ def relabel(explanation: ExplanationOut, specs: Mapping[str, FieldSpec], lang: L
             continue
         label = (spec.display_zh if lang == "zh" else spec.display) or spec.name
         shown = display_value(spec, reason.value, lang)
-        text = f"{label}为{shown}" if lang == "zh" else f"{label} is {shown}"
+        text = reason_text(label, shown, lang)
         if reason.text:
             sentence = sentence.replace(reason.text, text)
         reasons.append(reason.model_copy(update={"label": label, "display_value": shown, "text": text}))
     return explanation.model_copy(update={"reasons": reasons, "sentence": sentence})
+
+
+def reason_text(label: str, shown: str, lang: Lang) -> str:
+    """The clause after "because", worded as the shipped health-check fields are (features.yaml)."""
+    if lang == "zh":
+        return f"体检时此人{label}为{shown}"
+    first, _, rest = label.partition(" ")
+    if first[1:].islower():  # "Glucose" -> "glucose"; "HbA1c" and "LDL" stay as written
+        first = first.lower()
+    return f"the person's {' '.join(w for w in (first, rest) if w)} was {shown} at the check"
 
 
 def display_value(spec: FieldSpec, value: Any, lang: Lang) -> str:

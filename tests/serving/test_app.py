@@ -532,10 +532,10 @@ def test_healthz_answers_while_a_csv_upload_is_being_scored(
     entered, released, outcome = threading.Event(), threading.Event(), {}
     parse = disease.parse_csv
 
-    def slow_parse(content: bytes, cap: int) -> Any:
+    def slow_parse(content: bytes, cap: int, *added: Any) -> Any:
         entered.set()
         outcome["released"] = released.wait(timeout=10)
-        return parse(content, cap)
+        return parse(content, cap, *added)
 
     monkeypatch.setattr(disease, "parse_csv", slow_parse)
     with TestClient(create_app(state=serving_state)) as own:

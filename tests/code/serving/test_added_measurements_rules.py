@@ -137,5 +137,6 @@ def test_a_reason_about_an_added_field_is_named_as_its_catalog_entry() -> None:
     zh = measurements.relabel(explanation, SPECS, "zh")
 
     assert en.reasons[0].label == "Glucose" and en.reasons[0].display_value == "9.25 mmol/L"
-    assert en.sentence == "Risk is high, because Glucose is 9.25 mmol/L."
-    assert zh.reasons[0].text == "血糖为9.25 mmol/L"
+    assert en.sentence == "Risk is high, because the person's glucose was 9.25 mmol/L at the check."
+    assert zh.reasons[0].text == "体检时此人血糖为9.25 mmol/L"
+    assert measurements.reason_text("HbA1c", "6.1 %", "en") == "the person's HbA1c was 6.1 % at the check"

@@ -112,7 +112,7 @@ def test_glucose_is_scored_and_named_in_the_reasons(
     assert glucose, reasons
     assert glucose[0]["label"] == "Glucose" and glucose[0]["display_value"] == "14 mmol/L"
     assert glucose[0]["direction"] == "up"
-    assert "Glucose is 14 mmol/L" in risk["high"]["explanation"]["sentence"]
+    assert "the person's glucose was 14 mmol/L at the check" in risk["high"]["explanation"]["sentence"]
     assert GLUCOSE not in by_ref["high"]["missing"]
 
 
