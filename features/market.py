@@ -5,8 +5,9 @@ target month ``t0 + h``. A forecast is made at the end of ``t0``, so every featu
 (the decision month of :mod:`features.common` is ``t0 + 1``): values at and before the origin, seasonal
 lags of the target month (12 and 24 months before it, both at or before ``t0`` for ``h <= 12``), rolling
 means, the township's herd and its change, and the township's last summer rain and this/last winter's
-snow. ``seasonal_naive_*`` (the value 12 months before the target month) is both a feature and the
-baseline every forecast is compared with (MASE).
+snow. Only the sales table is required: without the herd (an empty ``herd_head``) or the grids' monthly
+reports, those inputs are missing and training drops them with a note. ``seasonal_naive_*`` (the value
+12 months before the target month) is both a feature and the baseline every forecast is compared with (MASE).
 
 ``time_col`` is the *target* month: a time split on it keeps every training target before the held-out
 months (splitting on the origin would let training rows see targets inside the test window).
@@ -88,9 +89,12 @@ def build_market_features(
     """Origin x horizon rows with known targets, or the latest origin's rows (``forecast``)."""
     if max(HORIZONS) > min(SEASONAL_LAGS):
         raise ValueError("a seasonal lag shorter than the horizon would read beyond the origin")
-    require_columns(tables.market_monthly, ["township_id", "species", "month", *SERIES, "herd_head"], "market_monthly")
+    require_columns(tables.market_monthly, ["township_id", "species", "month", *SERIES], "market_monthly")
     by = ["township_id", "species"]
-    series = complete_panel(tables.market_monthly[[*by, "month", *SERIES, "herd_head"]], by, extra_months=1)
+    sales = tables.market_monthly
+    if "herd_head" not in sales.columns:  # a sales series alone: the herd inputs are missing (dropped in training)
+        sales = sales.assign(herd_head=np.nan)
+    series = complete_panel(sales[[*by, "month", *SERIES, "herd_head"]], by, extra_months=1)
     series = pd.concat([series, past_features(series, by, PAST)], axis=1)
     series["herd_head_change12"] = series["herd_head_at_origin"] / series["herd_head_year_before"] - 1
     series = series.merge(_township_weather(tables, domain), on=["township_id", "month_n"], how="left")
@@ -145,7 +149,13 @@ def _join_series(
 
 def _township_weather(tables: CountyTables, domain: Domain) -> pd.DataFrame:
     """Per township and decision month: last finished summer's rain anomaly, this (or the last)
-    winter's snow days so far; grid means of ``grid_monthly``, data up to the month before."""
+    winter's snow days so far; grid means of ``grid_monthly``, data up to the month before. Without grids or
+    their monthly reports (a sales series brought alone) there are no rows: the weather inputs are missing,
+    and training drops them with a note."""
+    if tables.grid_monthly.empty or tables.grids.empty:
+        return pd.DataFrame({"township_id": pd.Series(dtype=object), "month_n": pd.Series(dtype="int64")}).assign(
+            **{c: pd.Series(dtype=float) for c in WEATHER}
+        )
     require_columns(tables.grid_monthly, ["grid_id", "month", "precip_mm", "snow_days"], "grid_monthly")
     town = tables.grid_monthly["grid_id"].map(tables.grids.set_index("grid_id")["township_id"])
     weather = (

@@ -116,7 +116,7 @@ BUILT_IN: tuple[FamilySpec, ...] = (
         scorer="serving.scoring.market:score_table",
         forecast_keys=("township_id", "species"),
         offline_columns=("township_id",),
-        tables=("townships", "grids", "grid_monthly", "market_monthly"),
+        tables=("market_monthly",),  # townships, grids and grid_monthly, when present, add weather and names
         intended_use="Planners and cooperatives: head sold and price per township, species and month, "
         "1-6 months ahead.",
     ),
