@@ -147,12 +147,13 @@ def draw_png(live: pd.DataFrame, path: Path, title: str) -> Path:
     for ax, family in zip(axes[:, 0], families, strict=False):
         rows = live[(live["family"] == family) & (live["metric"] == HEADLINE[family])].copy()
         rows["month"] = pd.to_datetime(rows["target_period"])
-        rows = rows.sort_values("month").groupby("month").last().reset_index()
+        rows["version_n"] = pd.to_numeric(rows["model_version"], errors="coerce")
+        # as the table: the latest version's forecasts of each month, beside that version's own test value
+        rows = rows.sort_values(["month", "version_n"]).groupby("month").last().reset_index()
         ax.fill_between(rows["month"], rows["low"], rows["high"], alpha=0.3, label="95 % interval")
         ax.plot(rows["month"], rows["value"], marker="o", label=f"live {HEADLINE[family]}")
-        tests = rows["test"].dropna()
-        if len(tests):
-            ax.axhline(float(tests.iloc[-1]), linestyle="--", color="grey", label="test")
+        if rows["test"].notna().any():
+            ax.step(rows["month"], rows["test"], where="mid", linestyle="--", color="grey", label="test (its version)")
         ax.set_title(family)
         ax.legend(fontsize=7)
     fig.suptitle(title)
