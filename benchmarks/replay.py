@@ -1,19 +1,26 @@
 """Replay the three retraining policies side by side (``muzhang replay`` each; see cli/replay.py for the shocks).
 
-    .venv/bin/python benchmarks/replay.py                       # 12 months from 2020-01, none vs triggered
-    .venv/bin/python benchmarks/replay.py --months 24 --policies none,monthly,triggered
-    .venv/bin/python benchmarks/replay.py --no-shocks           # a calm county: no trigger should fire
+    .venv/bin/python benchmarks/replay.py                       # 24 months from 2025-01: none, monthly, triggered
+    .venv/bin/python benchmarks/replay.py --calm                # ... and a calm triggered replay after them
+    .venv/bin/python benchmarks/replay.py --no-shocks --policies triggered   # a calm county only
 
-Measured (2 shared cores, load average ~3-8, 40-grid county, seed 7, from 2020-01):
+Measured (2 shared cores, load average 5-11 from other work, 40-grid county, seed 7, 2025-01 to 2026-12;
+shocks from the simulator's scenario: drought year 2025, market shock from 2025-07; `muzhang replay` each):
 
-- calm, 3 months, triggered: 31 s wall, no trigger fired, no retrain (dispute Brier 0.168 / 0.113 / 0.068,
-  market scaled pinball 0.152 / 0.128 / 0.147).
-- shocks, 9 months: market scaled pinball ~0.15 before the shock, 0.91 / 1.01 / 0.72 (none) and 0.82 / 0.86 /
-  0.59 (triggered) from 2020-07, worse than test (0.16) beyond its interval; the drought warm season's yield MAE
-  146 kg DM/ha against a test MAE of 62. Triggered: 192 s wall, 1.9 training minutes; market retrained on
-  feature drift in 2020-05 (promoted) and on its live metric in 2020-08 and 2020-09, grazing on its live MAE in
-  2020-09 - the gate kept the champions then (their test year holds one or two shocked months), so the decay
-  stays: the gate, not the trigger, is what keeps a shocked county's models from recovering within the replay.
+- triggered, shocked: 284 s wall (load ~5), 2.5 training minutes. Market: the live metric trigger fired
+  from 2025-08; each retrain was judged on the last 3 closed months (validation the 3 before), the gate
+  kept the champion three times and promoted the retrained model in 2025-11. Market scaled pinball
+  (test 0.165): 0.18-0.11 before the shock, 1.18-1.32 in 2025-07..10, then 0.25 (2025-12), 0.13, 0.13, 0.10,
+  0.10, 0.12, 0.10, 0.12, 0.13 back within the test value, 0.25 / 0.26 / 0.19 in 2026-09..11 (the shock a
+  year back in the seasonal features). Grazing MAE: the drought's warm season 39.7 kg DM/ha, within the first
+  champion's test MAE (~49; the simulator's drought shows in rain and NDVI before the season); the
+  retrained champion of 2025-12 (test 33.7) was worse than its test in 2026-06 (52.6), and its retrains in
+  2026-09..12 did not beat it. Dispute: no alarm in 24 months.
+- none, shocked: 272 s wall, 0.9 training minutes (the first champions). Market: 1.18-1.32 in 2025-07..10,
+  then 1.00, 0.79, 0.49, 0.34, 0.20 (2025-11..2026-03) all worse than test, the decay a retrained model
+  cut short four months earlier; 0.25 / 0.26 / 0.19 worse than test again in 2026-09..11.
+- The first replay of these months (before the gate judged a shifted family on recent months) kept the
+  old champions throughout: every shift retrain was judged on a test year with one or two shocked months.
 """
 
 from __future__ import annotations
@@ -36,24 +43,29 @@ def main() -> None:
     from muzhang.simulate.county import generate_county, write_county
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--from", dest="first", default="2020-01", help="first replayed month, YYYY-MM")
-    parser.add_argument("--months", type=int, default=12)
-    parser.add_argument("--policies", default="none,triggered", help="comma-separated: none, monthly, triggered")
+    parser.add_argument("--from", dest="first", default="2025-01", help="first replayed month, YYYY-MM")
+    parser.add_argument("--months", type=int, default=24)
+    parser.add_argument(
+        "--policies", default="none,monthly,triggered", help="comma-separated: none, monthly, triggered"
+    )
     parser.add_argument("--grids", type=int, default=40)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--no-shocks", action="store_true")
+    parser.add_argument("--no-shocks", action="store_true", help="only a calm county")
+    parser.add_argument("--calm", action="store_true", help="after the shocked runs, a calm triggered one")
     args = parser.parse_args()
 
     first = pd.Timestamp(f"{args.first}-01")
     last_history = first - pd.DateOffset(months=1)
-    scenario = replay_scenario(first, shocked=not args.no_shocks)
+    runs = [(policy.strip(), replay_scenario(first, shocked=not args.no_shocks)) for policy in args.policies.split(",")]
+    if args.calm and not args.no_shocks:
+        runs.append(("triggered", replay_scenario(first, shocked=False)))
     wall = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         county = Path(tmp) / "county"
         write_county(generate_county(args.seed, n_grids=args.grids, last_month=f"{last_history:%Y-%m-%d}"), county)
-        for policy in args.policies.split(","):
+        for policy, scenario in runs:
             start = time.perf_counter()
-            result = replay(county, first, args.months, policy.strip(), scenario)
+            result = replay(county, first, args.months, policy, scenario)
             print(
                 f"\n== policy {policy}: {time.perf_counter() - start:.0f} s wall, "
                 f"{result['train_minutes']:.1f} training minutes "
