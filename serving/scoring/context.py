@@ -16,7 +16,7 @@ import pandas as pd
 from muzhang.families import get_family
 from muzhang.settings import Settings
 from serving.county import CountyState
-from serving.errors import TooMany
+from serving.errors import TooMany, Unavailable
 from serving.observability import AuditLog, Metrics
 from serving.registry import ModelRegistry, ServedModel
 
@@ -67,6 +67,13 @@ class ScoringContext:
             if keys is None:
                 raise ValueError(f"family {model.family!r} has no forecast rows (requests bring their own)")
             frame = county.forecasts[model.family].frame
+            absent = [f for f in model.bundle.added_fields if f not in frame.columns]
+            if absent:  # trained with a catalog extension's field the served county's rows do not carry
+                raise Unavailable(
+                    f"{model.family} model version {model.version} reads {', '.join(absent)}, added to the catalog "
+                    "for its training data; the county this service reads has no such field, so it cannot be "
+                    "served here (retrain without it, or serve a county whose tables carry it)"
+                )
             index: dict[tuple[str, ...], list[int]] = {}
             columns = [frame[c].astype(str).tolist() for c in keys]
             for i, k in enumerate(zip(*columns, strict=True)):
