@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from models.metrics import pinball_loss, probability_metrics, quantile_metrics
 from models.reference import bundle_reference
 from training.candidates import (
     CLASSICAL_WINDOWS,
+    SPREAD_FACTORS,
     choose,
     classical_point,
     fit_logistic_glm,
@@ -255,20 +257,23 @@ def offsets_around(
     time_col: str | None,
 ) -> dict[float, Any]:
     """Quantile offsets around ``point`` (log-ratio scale) per horizon: a normal whose spread is the robust
-    one of the classical forecast's errors over the most recent training months (the window whose offsets
-    around ``point`` have the lowest validation pinball loss). The classical forecast is causal, so its
-    training errors are honest ones, where a booster's own training errors would be too small; the
-    classical candidate and the LightGBM correction of it share them, and compete on their medians."""
+    one of the classical forecast's errors over the most recent training months, times a factor of at most 1
+    (the window and factor whose offsets around ``point`` have the lowest validation pinball loss). The
+    classical forecast is causal, so its training errors are honest ones, where a booster's own training
+    errors would be too small; the classical candidate and the LightGBM correction of it share them, and
+    compete on their medians."""
     by = features.index(task.horizon) if task.horizon in features else None
     months = pd.to_datetime(frame[time_col]).dt.to_period("M").to_numpy() if time_col else None
     best: tuple[float, dict[float, Any]] | None = None
-    for window in CLASSICAL_WINDOWS:
+    for window, factor in itertools.product(CLASSICAL_WINDOWS, SPREAD_FACTORS):
         rows = tr
         if window is not None and months is not None:
             rows = tr[months[tr] > months[tr].max() - window]
         if len(rows) < MIN_LEAF_ROWS * 10:
             continue
-        offsets = {q: fit_quantile_offsets(x[rows], y[rows], q, by, len(features)) for q in cfg.quantiles if q != 0.5}
+        offsets = {
+            q: fit_quantile_offsets(x[rows], y[rows], q, by, len(features), factor) for q in cfg.quantiles if q != 0.5
+        }
         loss = float(
             np.mean([pinball_loss(y[va], point[va] + m.predict(x[va]), q).mean() for q, m in offsets.items()] or [0.0])
         )

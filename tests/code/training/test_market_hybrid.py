@@ -145,3 +145,28 @@ def test_the_classical_terms_add_up_to_the_classical_forecast() -> None:
     level, trend, season = seasonal_trend_parts(z, moy, (1, 3, 6))
     np.testing.assert_array_equal(level + trend + season, seasonal_trend_forecast(z, moy, (1, 3, 6)))
     assert np.abs(trend[:, -1, 2]).max() > 0 and np.abs(season[:, -1, :]).max() > 0.05
+
+
+@pytest.mark.parametrize(("valid_sd", "narrower"), [(0.06, True), (0.2, False), (0.4, False)])
+def test_interval_spread_shrinks_only_for_a_calmer_validation_year(valid_sd: float, narrower: bool) -> None:
+    """Training errors with spread 0.1 (log ratio); a validation year half as volatile narrows the intervals
+    (a factor below 1, chosen on validation), one as or more volatile keeps the training spread: never wider."""
+    from training.config import default_config_path, load_config
+    from training.engine import offsets_around
+    from training.families.base import TaskPlan
+
+    months = pd.period_range("2015-01", "2018-12", freq="M").to_timestamp()
+    frame = pd.DataFrame({"target_month": np.repeat(months, 20)})
+    n = len(frame)
+    valid_rows = frame["target_month"] >= pd.Timestamp("2018-01-01")
+    y = RNG.normal(0, 1, n) * np.where(valid_rows, valid_sd, 0.1)
+    x = np.column_stack([np.ones(n), RNG.normal(size=n)])
+    tr, va = np.flatnonzero(~valid_rows), np.flatnonzero(valid_rows)
+    task = TaskPlan("price", "target_price", "quantile", "yuan/head")
+    cfg = load_config(default_config_path("market"))
+    offsets = offsets_around(np.zeros(n), task, cfg, frame, ["horizon", "noise"], x, y, tr, va, "target_month")
+
+    half_width = float(offsets[0.975].predict(x[:1])[0])
+    training_spread = 1.96 * 1.4826 * float(np.median(np.abs(y[tr] - np.median(y[tr]))))
+    assert half_width <= training_spread * 1.0001
+    assert (half_width < 0.95 * training_spread) == narrower, (half_width, training_spread)
