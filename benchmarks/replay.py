@@ -19,6 +19,12 @@ shocks from the simulator's scenario: drought year 2025, market shock from 2025-
 - none, shocked: 272 s wall, 0.9 training minutes (the first champions). Market: 1.18-1.32 in 2025-07..10,
   then 1.00, 0.79, 0.49, 0.34, 0.20 (2025-11..2026-03) all worse than test, the decay a retrained model
   cut short four months earlier; 0.25 / 0.26 / 0.19 worse than test again in 2026-09..11.
+- triggered, calm (no scenario): 572 s wall beside another replay (load ~9), 5.9 training minutes. Dispute
+  and grazing raised no retrain alarm (one dispute month worse than test, 2026-10; grazing retrained only
+  on its 12 months). Market did: its scaled pinball rose past the test value 0.165 (0.25 in 2025-09..12,
+  0.21-0.39 from 2026-05), the live trigger fired, and no retrained model judged on the recent months beat
+  the champion there (e.g. 0.331 against 0.324 in 2026-10): the continued county's market is harder than
+  its test year, not a stale model. **Not met**: a calm replay raising no market alarm.
 - The first replay of these months (before the gate judged a shifted family on recent months) kept the
   old champions throughout: every shift retrain was judged on a test year with one or two shocked months.
 """
