@@ -13,6 +13,7 @@ its decision could have seen (see :mod:`features.common`).
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import fields
 
 from features.disease import features_for_condition, monotone_for_condition
@@ -47,7 +48,9 @@ def build_features(
         muzhang.families.UnknownFamily: naming the registered families.
     """
     builder = resolve(get_family(family).builder)
-    fs: FeatureSet = builder(tables, domain=domain, forecast=forecast)
+    # A builder whose rows the catalog shapes (the disease conditions are its outcome fields) takes it.
+    extra = {"catalog": catalog} if "catalog" in inspect.signature(builder).parameters else {}
+    fs: FeatureSet = builder(tables, domain=domain, forecast=forecast, **extra)
     if catalog is not None:
         fs = add_measurements(fs, {f.name: getattr(tables, f.name) for f in fields(tables)}, catalog)
     return fs

@@ -31,6 +31,8 @@ class FeatureSet:
         measurements: feature -> the catalog definition (``FieldSpec`` as JSON) of each field a catalog
             extension added as a feature (:func:`add_measurements`): the trained bundle carries them, so the
             service knows, validates and explains the measurement for that model.
+        outcomes: target -> its catalog definition (``FieldSpec`` as JSON) where the catalog defines the
+            targets (disease conditions: display names, ``horizon_years``, ``known_at_check``).
     """
 
     family: str
@@ -44,6 +46,7 @@ class FeatureSet:
     decision_columns: list[str] = field(default_factory=list)
     as_of_col: str | None = None
     measurements: dict[str, dict[str, Any]] = field(default_factory=dict)
+    outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         declared = [*self.keys, *self.features, *self.targets, *self.decision_columns]

@@ -154,13 +154,16 @@ class OutcomeConfig(BaseModel):
 
     ``horizon_years``: the time the risk covers (named in the answer). ``known_at_check``: the input that
     records the outcome as already present at the check; such a person gets no risk of it. ``bands``: this
-    outcome's own band policy instead of ``thresholds.bands``.
+    outcome's own band policy instead of ``thresholds.bands``. ``display`` / ``display_zh``: its name in
+    answers (without the horizon). Each key left out comes from the outcome's catalog entry, if it has one.
     """
 
     model_config = ConfigDict(extra="forbid")
     horizon_years: float | None = Field(default=None, gt=0, le=100)
     known_at_check: str | None = None
     bands: BandPolicyConfig | None = None
+    display: str | None = None
+    display_zh: str | None = None
 
 
 class ThresholdsConfig(BaseModel):
@@ -244,5 +247,13 @@ def load_config(path: Path, **overrides: Any) -> ExperimentConfig:
     try:
         return ExperimentConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}{given(e)}" for e in exc.errors())
         raise ConfigError(f"{path}: {problems}") from exc
+
+
+def given(error: Any) -> str:
+    """`` (got VALUE)`` for a value that broke a rule (not for a missing key or a whole section)."""
+    value = error.get("input")
+    if error.get("type") == "missing" or isinstance(value, dict | list):
+        return ""
+    return f" (got {value!r})"

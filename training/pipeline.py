@@ -15,7 +15,7 @@ from features.tables import CountyTables, latest_date
 from muzhang.catalog import Catalog, catalog_for, load_catalog
 from muzhang.families import get_family
 from muzhang.settings import Settings
-from training.config import ExperimentConfig, load_config
+from training.config import ConfigError, ExperimentConfig, load_config
 from training.engine import train_family
 
 
@@ -173,7 +173,10 @@ def run_training(
         params = study["best_params"]
         log(f"[{family}] best {study['objective']} = {study['best_value']:.5g} after {study['n_trials']} trials")
     log(f"[{family}] training")
-    result = train_family(fs, cfg, oracle=load_oracle(source.oracle_dir), params=params)
+    try:
+        result = train_family(fs, cfg, oracle=load_oracle(source.oracle_dir), params=params)
+    except ConfigError as exc:  # a setting that does not fit the data (e.g. a condition it lacks): name the file
+        raise ConfigError(f"{config_path}: {exc}") from exc
     dropped = result.bundle.metadata.get("dropped_features", {})
     for name, why in dropped.items():
         log(f"[{family}] dropped feature {name}: {why}")

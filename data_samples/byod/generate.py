@@ -4,7 +4,10 @@ The tables are in the county's real format (the catalog's ``patients`` and ``pat
 CSV), plus what a real survey brings: a measurement the catalog does not know (``glucose_mmol_l``, declared
 in ``catalog.yaml`` beside the tables), checks from the late 1990s, a heart rate that was never measured
 (an empty column), and two real but unusual readings (a BMI of 67.1 and a diastolic pressure of 24 mmHg).
-Glucose carries signal: it raises the five-year onset of hypertension. Seeded: the same files every time.
+Glucose carries signal: it raises the five-year onset of hypertension. The follow-up also brings a condition
+the catalog does not know, ``diabetes_5y`` (diabetes found within five years, driven by glucose), declared with
+its horizon in ``catalog.yaml``; it is drawn after every other value, so the other columns are those of the
+example without it. Seeded: the same files every time.
 
     .venv/bin/python data_samples/byod/generate.py [--out data_samples/byod] [--seed 13]
 
@@ -97,6 +100,8 @@ def health_check(seed: int, n: int = PEOPLE) -> tuple[pd.DataFrame, pd.DataFrame
             "brucellosis": draw(-2.6 + 1.4 * abortions + 1.0 * births + 0.8 * raw_milk),
         }
     )
+    # Added last, so every value above is the same as without it (the rng stream is not disturbed).
+    outcomes["diabetes_5y"] = draw(-2.2 + 2.2 * (glucose - 5.4) + 0.04 * (bmi - 23.5))
     return patients, outcomes
 
 

@@ -49,9 +49,19 @@ class FieldSpec(BaseModel):
     families: tuple[str, ...] = ()  # registered model families (muzhang.families) that use the field
     display: str
     display_zh: str
+    # An outcome (a boolean field of an outcome table, e.g. a disease condition found at the follow-up): the
+    # years its risk covers, and the field that says a person already had it at the check (no risk given).
+    horizon_years: float | None = None
+    known_at_check: str | None = None
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Self:
+        if (self.horizon_years is not None or self.known_at_check is not None) and self.type != "boolean":
+            raise ValueError(f"{self.name}: horizon_years and known_at_check describe an outcome (a boolean field)")
+        if self.horizon_years is not None and not 0 < self.horizon_years <= 100:
+            raise ValueError(
+                f"{self.name}: horizon_years must be above 0 and at most 100 years, got {self.horizon_years}"
+            )
         unknown = sorted(set(self.families) - set(family_names()))
         if unknown:
             raise ValueError(f"{self.name}: unknown model families {unknown}; known: {', '.join(family_names())}")
@@ -160,6 +170,8 @@ class Catalog(BaseModel):
             unknown = sorted(set(f.tables) - set(self._tables))
             if unknown:
                 raise ValueError(f"field {f.name} lists unknown tables: {', '.join(unknown)}")
+            if f.known_at_check is not None and f.known_at_check not in self._fields:
+                raise ValueError(f"field {f.name}: known_at_check {f.known_at_check!r} is no field of the catalog")
         self._by_table = {t: tuple(f for f in self.fields if t in f.tables) for t in self._tables}
         for t in self.tables:
             columns = {f.name for f in self._by_table[t.name]}

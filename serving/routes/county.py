@@ -164,8 +164,8 @@ def disease_cutoffs(bundle: ModelBundle) -> list[ConditionCutoffs]:
     return [
         ConditionCutoffs(
             condition=condition,
-            label=disease.condition_label(condition, "en"),
-            label_zh=disease.condition_label(condition, "zh"),
+            label=term.label,
+            label_zh=term.label_zh,
             medium=term.bands.medium,
             high=term.bands.high,
             horizon_years=term.horizon_years,

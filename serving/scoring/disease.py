@@ -37,7 +37,9 @@ from serving.scoring.common import BAND_WORDS, explain_many, pct, risk_bands
 from serving.scoring.context import ScoringContext
 
 FAMILY = "disease"
-# Names without a horizon: the horizon comes from the model (experiments/disease.yaml) and is said apart.
+# Names without a horizon: the horizon comes from the model and is said apart. The served model carries each
+# condition's names (thresholds.outcomes: its catalog entry or the experiment YAML); these name the shipped
+# four for a model trained before it did.
 CONDITION_NAMES = {
     "echinococcosis": ("Echinococcosis", "包虫病"),
     "hypertension_5y": ("Hypertension", "高血压"),
@@ -79,7 +81,11 @@ def records_frame(records: Sequence[BaseModel], added: Mapping[str, FieldSpec] |
     return frame
 
 
-def condition_label(condition: str, lang: Lang) -> str:
+def condition_label(condition: str, lang: Lang, term: ConditionTerms | None = None) -> str:
+    """The condition's name without its horizon: the served model's (``term``), else the shipped name,
+    else the condition's own name."""
+    if term is not None:
+        return term.label if lang == "en" else term.label_zh
     names = CONDITION_NAMES.get(condition, (condition, condition))
     return names[0] if lang == "en" else names[1]
 
@@ -97,16 +103,20 @@ def horizon_text(years: float | None, lang: Lang) -> str:
 
 @dataclass(frozen=True)
 class ConditionTerms:
-    """What the served model says about one condition: its cut-offs, horizon and known-at-check input."""
+    """What the served model says about one condition: its cut-offs, horizon, known-at-check input and
+    names (English, Chinese)."""
 
     bands: RiskBands
     horizon_years: float | None
     known_at_check: str | None
+    label: str
+    label_zh: str
 
 
 def condition_terms(bundle: ModelBundle) -> dict[str, ConditionTerms]:
     """Per condition, the cut-offs fitted at training (``condition_bands``; a model trained before them
-    carries one pair for all), the horizon and the input that says the condition is already present."""
+    carries one pair for all), the horizon, the input that says the condition is already present and the
+    names (a model trained before it carried them: the shipped names)."""
     fallback = risk_bands(bundle)
     fitted: dict[str, Any] = bundle.thresholds.get("condition_bands") or {}
     outcomes: dict[str, Any] = bundle.thresholds.get("outcomes") or {}
@@ -114,10 +124,13 @@ def condition_terms(bundle: ModelBundle) -> dict[str, ConditionTerms]:
     for condition in bundle.tasks:
         cuts = fitted.get(condition)
         spec = outcomes.get(condition) or {}
+        shipped = CONDITION_NAMES.get(condition, (condition, condition))
         out[condition] = ConditionTerms(
             RiskBands(medium=float(cuts["medium"]), high=float(cuts["high"])) if cuts else fallback,
             spec.get("horizon_years"),
             spec.get("known_at_check"),
+            str(spec.get("display") or shipped[0]),
+            str(spec.get("display_zh") or spec.get("display") or shipped[1]),
         )
     return out
 
@@ -153,15 +166,15 @@ def incomplete_note(missing: Sequence[str], lang: Lang, added: Mapping[str, Fiel
     )
 
 
-def known_note(condition: str, years: float | None, lang: Lang) -> str:
-    label = condition_label(condition, lang)
+def known_note(condition: str, term: ConditionTerms, lang: Lang) -> str:
+    label, years = condition_label(condition, lang, term), term.horizon_years
     if lang == "zh":
         return f"体检时已有{label}：不给出其{horizon_text(years, lang)}。"
     return f"Already has {label.lower()} (recorded at the check): no {horizon_text(years, lang)} of it is given."
 
 
-def headline(condition: str, years: float | None, p: float, band: str, lang: Lang) -> str:
-    label = condition_label(condition, lang)
+def headline(condition: str, term: ConditionTerms, p: float, band: str, lang: Lang) -> str:
+    label, years = condition_label(condition, lang, term), term.horizon_years
     if lang == "zh":
         return f"{label}{horizon_text(years, lang)}{BAND_WORDS['zh'][band]}（{pct(p)}）"
     return f"{horizon_text(years, lang).capitalize()} of {label.lower()} is {band} ({pct(p)})"
@@ -194,7 +207,7 @@ def score_records(
         if term.known_at_check and term.known_at_check in frame:
             known = pd.to_numeric(frame[term.known_at_check], errors="coerce").to_numpy(dtype=float) == 1.0
         bands: list[Band] = [term.bands.band(v) for v in p]
-        heads = [headline(condition, term.horizon_years, v, b, lang) for v, b in zip(p, bands, strict=True)]
+        heads = [headline(condition, term, v, b, lang) for v, b in zip(p, bands, strict=True)]
         explanations = explain_many(
             bundle, condition, x, heads, lang, ctx.metrics, k=REASONS_PER_CONDITION, leave_out=leave_out
         )
@@ -243,7 +256,7 @@ def condition_risk(
     """One condition of one person: the risk, band and reasons, or, when already present, a note only."""
     return ConditionRisk(
         condition=condition,
-        label=condition_label(condition, lang),
+        label=condition_label(condition, lang, term),
         horizon=horizon_text(term.horizon_years, lang),
         horizon_years=term.horizon_years,
         known=known,
@@ -251,7 +264,7 @@ def condition_risk(
         band=None if known else band,
         cutoffs=BandCutoffs(medium=term.bands.medium, high=term.bands.high),
         explanation=None if known else explanation,
-        note=known_note(condition, term.horizon_years, lang) if known else None,
+        note=known_note(condition, term, lang) if known else None,
     )
 
 

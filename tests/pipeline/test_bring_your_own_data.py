@@ -2,7 +2,8 @@
 
 The example (data_samples/byod) is a 200-person health check with a glucose reading the shipped catalog
 does not know (declared in the directory's catalog.yaml), a heart rate never measured, two real but unusual
-readings, and outcomes: no other county table.
+readings, and outcomes, among them a condition the shipped catalog does not know (diabetes within five years,
+declared with its horizon in the same catalog.yaml): no other county table.
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from cli.main import app
 from features import build_features, load_county
+from features.disease import CONDITIONS
 from muzhang.catalog import catalog_for
 from muzhang.paths import DATA_SAMPLES
 from muzhang.settings import Settings, get_settings
+from serving.scoring.disease import condition_terms, headline
 from training.config import default_config_path, load_config
 from training.engine import train_family
 
@@ -103,3 +107,43 @@ def test_glucose_reaches_the_model_and_carries_its_signal() -> None:
         auroc[bool(drop)] = result.metrics["hypertension_5y_auroc"]
 
     assert auroc[False] > auroc[True] + 0.2, auroc
+
+
+def test_the_declared_condition_is_trained_with_its_horizon_and_named_in_answers() -> None:
+    """diabetes_5y is declared in the example's catalog.yaml alone (horizon 5 years, names): the shipped
+    experiment YAML trains it beside the four, the bundle carries its horizon and names, and an answer says
+    them, with no code change."""
+    catalog = catalog_for(BYOD)
+    tables = load_county(BYOD, tables=catalog.tables_for("disease"), catalog=catalog)
+    fs = build_features("disease", tables, catalog=catalog)
+    assert "diabetes_5y" in fs.targets and "diabetes_5y" not in fs.features  # an outcome, never an input
+
+    result = train_family(fs, load_config(default_config_path("disease"), **{"lightgbm.num_threads": 1}))
+
+    bundle = result.bundle
+    assert list(bundle.tasks) == [*CONDITIONS, "diabetes_5y"]
+    assert bundle.thresholds["outcomes"]["diabetes_5y"] == {
+        "horizon_years": 5.0,
+        "display": "Diabetes",
+        "display_zh": "糖尿病",
+    }
+    assert set(bundle.thresholds["condition_bands"]["diabetes_5y"]) >= {"medium", "high", "policy"}
+    assert result.metrics["diabetes_5y_auroc"] > 0.7, result.metrics  # drawn from glucose, which the model reads
+    term = condition_terms(bundle)["diabetes_5y"]
+    assert headline("diabetes_5y", term, 0.4, "high", "en").startswith("Five-year risk of diabetes is high")
+    assert headline("diabetes_5y", term, 0.4, "high", "zh").startswith("糖尿病5年风险")
+
+
+def test_a_condition_the_data_lacks_is_refused_naming_the_yaml(sandbox: tuple[Path, Any], tmp_path: Path) -> None:
+    raw = yaml.safe_load(default_config_path("disease").read_text(encoding="utf-8"))
+    raw["thresholds"]["outcomes"]["influenza_1y"] = {"horizon_years": 1}
+    config = tmp_path / "my_disease.yaml"
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+
+    result = CliRunner().invoke(app, ["train", "disease", "--data", str(BYOD), "--config", str(config)])
+
+    assert result.exit_code == 1, result.output
+    assert f"[disease] failed: {config}: thresholds.outcomes: 'influenza_1y' is no condition of the data" in (
+        result.output
+    )
+    assert "diabetes_5y" in result.output  # the conditions it has are listed

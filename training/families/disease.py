@@ -1,8 +1,11 @@
 """Disease risk: one calibrated probability per condition, split by person (stratified).
 
-Each condition carries its own band cut-offs, fitted on the validation rows from the policy in the
-experiment YAML (``thresholds.bands``, or a condition's own ``thresholds.outcomes.<c>.bands``), and its
-horizon and known-at-check input (``thresholds.outcomes``), all kept in the bundle for serving.
+The conditions are the outcome fields of the (extended) catalog (:func:`features.disease.conditions_of`).
+Each carries its own band cut-offs, fitted on the validation rows from the policy in the experiment YAML
+(``thresholds.bands``, or a condition's own ``thresholds.outcomes.<c>.bands``), and its horizon,
+known-at-check input and display names (its catalog entry, overridden key by key by
+``thresholds.outcomes.<c>``), all kept in the bundle (``thresholds.outcomes``) so serving needs no code
+for a new condition.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from training.config import BandPolicyConfig, ConfigError, ExperimentConfig
 from training.families.base import Family, TaskPlan
 from training.splits import Split, rows_in_file, split_by_person, split_people_around_test_rows
 
+OUTCOME_KEYS = ("horizon_years", "known_at_check", "display", "display_zh")  # read from a catalog entry
 BANDS_KEY = "condition_bands"  # bundle.thresholds[BANDS_KEY][condition] = {"medium", "high", "policy", ...}
 BANDS = ("low", "medium", "high")
 MIN_GAP = 1e-4  # cut-offs stay strictly ordered inside (0, 1) whatever the validation rows hold
@@ -29,11 +33,19 @@ class DiseaseFamily(Family):
 
     def __init__(self) -> None:
         self.condition_bands: dict[str, dict[str, Any]] = {}
+        self.conditions: dict[str, dict[str, Any]] | None = None
 
     def tasks(self, fs: FeatureSet, cfg: ExperimentConfig) -> list[TaskPlan]:
-        check_outcomes(cfg, fs)
-        # Each condition gets the risk directions DOMAIN.md publishes for it.
+        self.conditions = condition_settings(fs, cfg)
+        # Each condition gets the risk directions DOMAIN.md publishes for it (none for an added one).
         return [TaskPlan(t, t, "binary", unit="probability", monotone=monotone_for_condition(t)) for t in fs.targets]
+
+    def thresholds(self, cfg: ExperimentConfig) -> dict[str, Any]:
+        """The YAML's thresholds, with ``outcomes`` holding every condition's settings (catalog and YAML)."""
+        out = super().thresholds(cfg)
+        if self.conditions is not None:
+            out["outcomes"] = self.conditions
+        return out
 
     def split(self, fs: FeatureSet, cfg: ExperimentConfig) -> Split:
         # Stratify on how many conditions a person has, so rare outcomes land in every slice.
@@ -105,12 +117,39 @@ class DiseaseFamily(Family):
         return test.merge(table, on="patient_id", how="left").drop(columns="patient_id").reset_index(drop=True)
 
 
+def condition_settings(fs: FeatureSet, cfg: ExperimentConfig) -> dict[str, dict[str, Any]]:
+    """Per condition of the data: its horizon, known-at-check input, display names and band policy, from
+    its catalog entry (``fs.outcomes``) overridden key by key by ``thresholds.outcomes.<condition>``.
+
+    Raises:
+        ConfigError: naming the YAML key or catalog entry and the value, for a condition the data does not
+            have (no such outcome field of ``patient_outcomes``) or a known-at-check input that is no feature.
+    """
+    check_outcomes(cfg, fs)
+    declared = cfg.thresholds.outcomes or {}
+    out: dict[str, dict[str, Any]] = {}
+    for condition in fs.targets:
+        spec = fs.outcomes.get(condition) or {}
+        merged = {k: spec[k] for k in OUTCOME_KEYS if spec.get(k) is not None}
+        own = declared.get(condition)
+        if own is not None:
+            merged.update(own.model_dump(mode="json", exclude_none=True))
+        known = merged.get("known_at_check")
+        if known is not None and known not in fs.features:
+            where = f"thresholds.outcomes.{condition}" if own and own.known_at_check else f"catalog field {condition}"
+            raise ConfigError(f"{where}.known_at_check: {known!r} is not an input of the {fs.family} features")
+        if merged:
+            out[condition] = merged
+    return out
+
+
 def check_outcomes(cfg: ExperimentConfig, fs: FeatureSet) -> None:
     """Every condition the YAML configures is one the data has, and its known-at-check input a feature."""
     for condition, outcome in (cfg.thresholds.outcomes or {}).items():
         if condition not in fs.targets:
             raise ConfigError(
-                f"thresholds.outcomes: {condition!r} is no outcome of the data; outcomes: {', '.join(fs.targets)}"
+                f"thresholds.outcomes: {condition!r} is no condition of the data (an outcome field of "
+                f"patient_outcomes in the catalog or the data's catalog.yaml); conditions: {', '.join(fs.targets)}"
             )
         if outcome.known_at_check is not None and outcome.known_at_check not in fs.features:
             raise ConfigError(

@@ -99,7 +99,7 @@ def test_outcomes_the_data_does_not_have_are_refused(
     cfg: ExperimentConfig = fast_config("disease")
     fs = tiny_feature_sets["disease"]
     unknown = cfg.thresholds.model_copy(update={"outcomes": {"influenza": OutcomeConfig(horizon_years=1)}})
-    with pytest.raises(ConfigError, match="'influenza' is no outcome"):
+    with pytest.raises(ConfigError, match="'influenza' is no condition of the data"):
         check_outcomes(cfg.model_copy(update={"thresholds": unknown}), fs)
     bad_input = cfg.thresholds.model_copy(update={"outcomes": {"cms_5y": OutcomeConfig(known_at_check="cms_flag")}})
     with pytest.raises(ConfigError, match="'cms_flag' is not an input"):

@@ -1,0 +1,76 @@
+"""A disease condition is declared, not coded: a boolean field of ``patient_outcomes`` in a catalog
+extension (with its horizon and known-at-check input) or a key of ``thresholds.outcomes`` in the experiment
+YAML. A bad declaration is refused with a message naming the file, the field and the value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from features.disease import CONDITIONS, conditions_of
+from muzhang.catalog import CatalogExtensionError, catalog_for
+from training.config import ConfigError, default_config_path, load_config
+
+DIABETES = {
+    "name": "diabetes_5y",
+    "type": "boolean",
+    "tables": ["patient_outcomes"],
+    "families": ["disease"],
+    "horizon_years": 5,
+    "display": "Diabetes",
+    "display_zh": "糖尿病",
+}
+
+
+def extension(folder: Path, **changes: object) -> Path:
+    path = folder / "catalog.yaml"
+    path.write_text(yaml.safe_dump({"fields": [{**DIABETES, **changes}]}, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_the_shipped_conditions_are_the_catalogs_outcomes_and_an_extension_adds_one(tmp_path: Path) -> None:
+    assert list(conditions_of()) == list(CONDITIONS)
+
+    added = conditions_of(catalog_for(tmp_path, extension(tmp_path, known_at_check="baseline_hypertension")))
+
+    assert list(added) == [*CONDITIONS, "diabetes_5y"]
+    assert added["diabetes_5y"]["horizon_years"] == 5
+    assert added["diabetes_5y"]["known_at_check"] == "baseline_hypertension"
+    assert (added["diabetes_5y"]["display"], added["diabetes_5y"]["display_zh"]) == ("Diabetes", "糖尿病")
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"horizon_years": 0}, ["diabetes_5y", "horizon_years", "got 0"]),
+        ({"horizon_years": -5}, ["diabetes_5y", "horizon_years", "got -5"]),
+        ({"known_at_check": "baseline_diabetes"}, ["diabetes_5y", "known_at_check", "'baseline_diabetes'"]),
+        ({"type": "float"}, ["diabetes_5y", "horizon_years", "boolean"]),
+    ],
+)
+def test_a_bad_condition_in_the_catalog_names_file_field_and_value(
+    tmp_path: Path, changes: dict[str, object], named: list[str]
+) -> None:
+    path = extension(tmp_path, **changes)
+
+    with pytest.raises(CatalogExtensionError) as error:
+        catalog_for(tmp_path)
+
+    assert str(error.value).startswith(str(path)), error.value
+    assert all(word in str(error.value) for word in named), error.value
+
+
+def test_a_bad_horizon_in_the_experiment_yaml_names_file_field_and_value(tmp_path: Path) -> None:
+    raw = yaml.safe_load(default_config_path("disease").read_text(encoding="utf-8"))
+    raw["thresholds"]["outcomes"]["diabetes_5y"] = {"horizon_years": -5}
+    path = tmp_path / "my_disease.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+
+    message = str(error.value)
+    assert message.startswith(str(path)), message
+    assert "thresholds.outcomes.diabetes_5y.horizon_years" in message and "(got -5)" in message, message
