@@ -327,6 +327,12 @@ def growth_seen(frame: pd.DataFrame, domain: Domain = DEFAULT_DOMAIN) -> npt.NDA
     return growth_year(as_of, domain) == growth_year(month_number(frame["season_start"]), domain)
 
 
+def has_own_level(frame: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    """Whether a row's expected yield comes from the grid's own record (its level against the county or its
+    past mean of the season) rather than a fall-back (the first season of a record)."""
+    return (frame["yield_vs_county_recent"].notna() | frame["yield_mean_past"].notna()).to_numpy()
+
+
 def interval_group(frame: pd.DataFrame) -> npt.NDArray[np.str_]:
     """Each row's group for interval calibration (:mod:`models.conformal`): season, then lead time."""
     lead = frame["lead_months"].to_numpy(dtype=np.int64).astype(str)

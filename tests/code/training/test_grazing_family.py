@@ -127,3 +127,21 @@ def test_trained_grazing_model_learns_relative_to_each_grids_level_and_reports_c
     # the fair limit knows each grid but not the weather; the hindsight limit knows the weather too
     assert result.bayes["mae"] <= result.metrics["fair_limit_mae"]
     assert "ahead_over_recall" in result.metrics and "fair_limit_ahead_over_recall" in result.metrics
+
+
+def test_training_rows_without_the_grids_own_level_are_left_out_and_later_slices_kept(
+    tiny_feature_sets: dict[str, Any], fast_config: Any
+) -> None:
+    """The record's first season has no level of its own: its log ratio to a fall-back base is not learnt."""
+    from training.splits import split_by_time
+
+    fs = tiny_feature_sets["grazing"]
+    cfg = fast_config("grazing")
+    plain = split_by_time(fs.frame[fs.time_col], cfg.split.valid_months, cfg.split.test_months)
+    split = GrazingFamily().split(fs, cfg)
+    frame = fs.frame
+    own = frame["yield_vs_county_recent"].notna() | frame["yield_mean_past"].notna()
+    assert (~own.iloc[plain.train]).any()  # the tiny county has such rows, so the test can fail
+    assert own.iloc[split.train].all()
+    assert set(split.train) == set(plain.train[own.iloc[plain.train].to_numpy()])
+    assert (split.valid == plain.valid).all() and (split.test == plain.test).all()
