@@ -4,14 +4,18 @@ YAML. A bad declaration is refused with a message naming the file, the field and
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from features import FeatureSet
 from features.disease import CONDITIONS, conditions_of
 from muzhang.catalog import CatalogExtensionError, catalog_for
-from training.config import ConfigError, default_config_path, load_config
+from training.config import ConfigError, ExperimentConfig, default_config_path, load_config
+from training.families.disease import condition_settings
 
 DIABETES = {
     "name": "diabetes_5y",
@@ -74,3 +78,37 @@ def test_a_bad_horizon_in_the_experiment_yaml_names_file_field_and_value(tmp_pat
     message = str(error.value)
     assert message.startswith(str(path)), message
     assert "thresholds.outcomes.diabetes_5y.horizon_years" in message and "(got -5)" in message, message
+
+
+def test_the_yaml_overrides_a_catalog_entry_key_by_key(
+    tiny_feature_sets: dict[str, FeatureSet], fast_config: Any
+) -> None:
+    cfg: ExperimentConfig = fast_config("disease")
+    catalog_entry = {"horizon_years": 3.0, "display": "CMS", "display_zh": "高原病", "zh": "not a setting"}
+    fs = replace(tiny_feature_sets["disease"], outcomes={"cms_5y": catalog_entry})
+
+    settings = condition_settings(fs, cfg)
+
+    # horizon and known-at-check from experiments/disease.yaml, whose display names win too; keys that are
+    # no condition setting (zh) stay out
+    assert settings["cms_5y"] == {
+        "horizon_years": 5.0,
+        "known_at_check": "baseline_cms",
+        "display": "Chronic mountain sickness",
+        "display_zh": "慢性高原病",
+    }
+    bare = cfg.model_copy(update={"thresholds": cfg.thresholds.model_copy(update={"outcomes": None})})
+    assert condition_settings(fs, bare) == {"cms_5y": {"horizon_years": 3.0, "display": "CMS", "display_zh": "高原病"}}
+
+
+def test_a_catalog_known_at_check_that_is_no_input_is_named(
+    tiny_feature_sets: dict[str, FeatureSet], fast_config: Any
+) -> None:
+    cfg: ExperimentConfig = fast_config("disease")
+    bare = cfg.model_copy(update={"thresholds": cfg.thresholds.model_copy(update={"outcomes": None})})
+    fs = replace(
+        tiny_feature_sets["disease"], outcomes={"cms_5y": {"horizon_years": 5, "known_at_check": "check_date"}}
+    )
+
+    with pytest.raises(ConfigError, match=r"catalog field cms_5y\.known_at_check: 'check_date' is not an input"):
+        condition_settings(fs, bare)
