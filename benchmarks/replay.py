@@ -19,6 +19,9 @@ shocks from the simulator's scenario: drought year 2025, market shock from 2025-
 - none, shocked: 272 s wall, 0.9 training minutes (the first champions). Market: 1.18-1.32 in 2025-07..10,
   then 1.00, 0.79, 0.49, 0.34, 0.20 (2025-11..2026-03) all worse than test, the decay a retrained model
   cut short four months earlier; 0.25 / 0.26 / 0.19 worse than test again in 2026-09..11.
+- monthly, shocked: 939 s wall (load ~9), 12.7 training minutes for 72 retrains. Market as triggered (the
+  same promotion in 2025-11, judged on the recent months once its shift trigger fired); grazing promoted
+  three times before the drought season, whose MAE fell to 27.2 (39.7 triggered, 37.7 none).
 - triggered, calm (no scenario): 572 s wall beside another replay (load ~9), 5.9 training minutes. Dispute
   and grazing raised no retrain alarm (one dispute month worse than test, 2026-10; grazing retrained only
   on its 12 months). Market did: its scaled pinball rose past the test value 0.165 (0.25 in 2025-09..12,
