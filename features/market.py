@@ -67,6 +67,10 @@ LOG_SCALE = {"head_sold": "log1p", "price_yuan_per_head": "log"}
 # than in the years its season was learned from; the herd against the forecast sales (offtake pressure);
 # the same month a year earlier against the forecast (log1p scale).
 CORRECTIONS = ["target_festival_vs_usual", "herd_vs_classical_head_sold", "seasonal_naive_vs_classical_head_sold"]
+# The series' recent departure from its own classical forecast (log scale): the origin month's value against
+# the forecast made for it a month before, and the mean of the last three such one-month-ahead errors. A
+# deviation that persists (a short run of good sales) carries into the next months, most at horizon 1.
+DEVIATIONS = [f"{SHORT[c]}_origin_vs_classical{w}" for c in SERIES for w in (1, 3)]
 FEATURES = [
     "horizon",
     "species",
@@ -79,6 +83,7 @@ FEATURES = [
     *WEATHER,
     *CLASSICAL.values(),
     *CORRECTIONS,
+    *DEVIATIONS,
 ]
 TARGETS = list(SERIES.values())
 
@@ -107,7 +112,9 @@ def build_market_features(
     first_n = int(series["month_n"].min())  # an origin is a month with data
     rows = rows[(rows["origin_n"] >= first_n) & (forecast | (rows["target_n"] <= last_n))]
     rows = _join_series(rows, series, by, 0, {c: t for c, t in SERIES.items()})
-    rows = rows.merge(_classical_forecasts(series, by), on=[*by, "origin_n", "horizon"], how="left")
+    classical = _classical_forecasts(series, by)
+    rows = rows.merge(classical, on=[*by, "origin_n", "horizon"], how="left")
+    rows = rows.merge(_recent_deviations(series, classical, by), on=[*by, "origin_n"], how="left")
     for lag in SEASONAL_LAGS:
         names = {c: (f"seasonal_naive_{SHORT[c]}" if lag == 12 else f"{SHORT[c]}_seasonal{lag}") for c in SERIES}
         rows = _join_series(rows, series, by, lag, names)
@@ -222,4 +229,25 @@ def _classical_forecasts(series: pd.DataFrame, by: list[str]) -> pd.DataFrame:
         out[name] = np.maximum(np.expm1(forecast), 0.0) if LOG_SCALE[column] == "log1p" else np.exp(forecast)
         for part, values in zip(PARTS, parts, strict=True):
             out[f"{name}_{part}"] = values.reshape(-1)
+    return out
+
+
+def _recent_deviations(series: pd.DataFrame, classical: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Per series and origin month: the origin month's value against its one-month-ahead classical forecast
+    (made at the month before, log scale), and the mean of that error over the origin and the two months
+    before it (NaN unless all three are known). Data up to the origin only."""
+    one_ahead = classical.loc[classical["horizon"] == 1, [*by, "origin_n", *CLASSICAL.values()]]
+    one_ahead = one_ahead.assign(origin_n=one_ahead["origin_n"] + 1)  # the forecast made for the next month
+    frame = series[[*by, "month_n", *SERIES]].rename(columns={"month_n": "origin_n"})
+    frame = frame.merge(one_ahead, on=[*by, "origin_n"], how="left").sort_values([*by, "origin_n"])
+    out = frame[[*by, "origin_n"]].copy()
+    for column, name in CLASSICAL.items():
+        log = np.log1p if LOG_SCALE[column] == "log1p" else np.log
+        with np.errstate(divide="ignore", invalid="ignore"):
+            error = pd.Series(log(frame[column].to_numpy(dtype=float)) - log(frame[name].to_numpy(dtype=float)))
+        error = error.where(np.isfinite(error)).set_axis(frame.index)
+        out[f"{SHORT[column]}_origin_vs_classical1"] = error
+        out[f"{SHORT[column]}_origin_vs_classical3"] = error.groupby([frame[c] for c in by]).transform(
+            lambda v: v.rolling(3, min_periods=3).mean()
+        )
     return out

@@ -33,8 +33,10 @@ TASKS = {  # task -> (target column, seasonal-naive column, unit)
 # classical), so the served forecast is the classical one times exp(the trees' sum) ("hybrid"). The trees
 # learn only from inputs without units that the per-series forecast cannot see (festival months that move,
 # this summer's rain, the winter's snow, the herd against the forecast sales, the horizon), so a correction
-# learned in earlier years applies to a grown herd or a higher price. Beside it, the classical forecast
-# itself is a candidate (a zero correction).
+# learned in earlier years applies to a grown herd or a higher price. Price also learns from its recent
+# departure from its own forecast (last month's, the last three months'): on the sample's validation year that
+# made its hybrid beat the classical forecast, while the same inputs made head sold's hybrid lose to it, so
+# head sold goes without them. Beside it, the classical forecast itself is a candidate (a zero correction).
 TRANSFORMS: dict[str, tuple[Transform, str]] = {
     "head_sold": ("log1p_ratio", "classical_head_sold"),
     "price": ("log_ratio", "classical_price"),
@@ -52,7 +54,7 @@ LEARN_FROM = {
         "herd_vs_classical_head_sold",
         "seasonal_naive_vs_classical_head_sold",
     ),
-    "price": CALENDAR,
+    "price": (*CALENDAR, "price_origin_vs_classical1", "price_origin_vs_classical3"),
 }
 AT_ORIGIN = {"head_sold": "head_sold_at_origin", "price": "price_at_origin"}  # the series' value at t0
 LOG_SCALE = {"head_sold": "log1p", "price": "log"}  # counts may be 0; prices are positive
