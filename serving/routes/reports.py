@@ -84,19 +84,23 @@ def _out(result: IntakeResult) -> IntakeOut:
     )
 
 
-def _ingest(state: AppState, caller: Caller, frame: pd.DataFrame, source: str, lang: Any) -> IntakeResult:
+def _ingest(
+    state: AppState, caller: Caller, frame: pd.DataFrame, source: str, lang: Any, after: BackgroundTasks
+) -> IntakeResult:
     result = _intake(state, caller, frame, source, lang)
-    _close_if_due(state, lang)
+    _close_if_due(state, lang, after)
     return result
 
 
-def _close_if_due(state: AppState, lang: Any) -> None:
-    """A month closes by itself at the completeness or the day the settings name (see serving.months)."""
+def _close_if_due(state: AppState, lang: Any, after: BackgroundTasks) -> bool:
+    """A month closes by itself at the completeness or the day the settings name (see serving.months). As the
+    staff's close does, it answers first: the month's forecasts are kept and its outcomes joined after the
+    answer (``after``). Returns whether a month closed."""
     from serving import months
 
     settings = state.settings
     if settings.close_at_completeness is None and settings.close_on_day is None:
-        return
+        return False
     with state.close_lock:
         due = months.due_to_close(
             state,
@@ -104,8 +108,21 @@ def _close_if_due(state: AppState, lang: Any) -> None:
             completeness=settings.close_at_completeness,
             close_on_day=settings.close_on_day,
         )
-        if due is not None:
-            months.close_month(state, due, who="muzhang (automatic close)", lang=lang)
+        if due is None:
+            return False
+        closed = months.close_month(state, due, who="muzhang (automatic close)", lang=lang, monitor=False).closed
+    if closed:
+        after.add_task(_monitor_after_close, state)
+    return closed
+
+
+def _monitor_after_close(state: AppState) -> None:
+    """A closed month's monitoring step, after the answer (in the thread pool); it logs its own failure and the
+    next close or `muzhang retrain` catches it up."""
+    from serving import months
+
+    with state.close_lock:
+        months.monitor_closed_month(state)
 
 
 def _intake(state: AppState, caller: Caller, frame: pd.DataFrame, source: str, lang: Any) -> IntakeResult:
@@ -133,7 +150,9 @@ def _latest_month() -> pd.Timestamp:
     return pd.Timestamp(date.today().replace(day=1))
 
 
-def _ingest_one(state: AppState, caller: Caller, record: dict[str, Any], lang: Any) -> IntakeResult:
+def _ingest_one(
+    state: AppState, caller: Caller, record: dict[str, Any], lang: Any, after: BackgroundTasks
+) -> IntakeResult:
     store = county_store(state)
     result = ingest_record(
         store,
@@ -146,18 +165,24 @@ def _ingest_one(state: AppState, caller: Caller, record: dict[str, Any], lang: A
         allowed_grids=caller.grids if caller.role == "reporter" else None,
         lang=lang,
     )
-    _close_if_due(state, lang)
+    _close_if_due(state, lang, after)
     return result
 
 
 @router.post("/reports", response_model=IntakeOut)
-def post_report(state: StateDep, caller: ReporterDep, lang: LangDep, body: ReportIn) -> IntakeOut:  # type: ignore[valid-type]
+def post_report(
+    state: StateDep,
+    caller: ReporterDep,
+    lang: LangDep,
+    body: ReportIn,  # type: ignore[valid-type]
+    after: BackgroundTasks,
+) -> IntakeOut:
     """One grid-month report. A herder chief may report only their own grids (403 otherwise)."""
     county_store(state)
     sent: dict[str, Any] = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
     if caller.role == "reporter" and sent["grid_id"] not in caller.grids:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"grid_id: {sent['grid_id']} is not one of your grid areas")
-    return _out(_ingest_one(state, caller, sent, lang))
+    return _out(_ingest_one(state, caller, sent, lang, after))
 
 
 @router.post("/reports/upload", response_model=IntakeOut)
@@ -166,11 +191,12 @@ async def upload_reports(
     caller: StaffDep,
     lang: LangDep,
     file: Annotated[UploadFile, File(description="CSV (UTF-8) or XLSX, one report per row, with submission_id.")],
+    after: BackgroundTasks,
 ) -> IntakeOut:
     """A township's file of many reports: each bad row is refused with row, field, value and rule; the rest kept."""
     content = await read_upload(file, state.settings.max_body_bytes)
     frame = read_report_file(content, file.filename or "", max_rows=state.settings.batch_cap)
-    result = await asyncio.to_thread(_ingest, state, caller, frame, "upload", lang)
+    result = await asyncio.to_thread(_ingest, state, caller, frame, "upload", lang, after)
     return _out(result)
 
 
@@ -200,13 +226,9 @@ async def close_month(
         with state.close_lock:  # two staff closing at once: the second finds the month closed
             return months.close_month(state, pd.Timestamp(f"{month}-01"), who=caller.name, lang=lang, monitor=False)
 
-    def monitor() -> None:  # after the answer, in the thread pool; it logs its own failure and is caught up later
-        with state.close_lock:
-            months.monitor_closed_month(state)
-
     result = await asyncio.to_thread(close)
     if result.closed:
-        after.add_task(monitor)
+        after.add_task(_monitor_after_close, state)
     return MonthOut(
         month=result.month.date(),
         closed=result.closed,

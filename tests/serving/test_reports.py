@@ -266,3 +266,50 @@ def test_completeness_and_timeliness_per_chief_and_a_chiefs_history(
     assert body["months"][-1]["received"] == 1 and "dev1-2020-07" in {s["submission_id"] for s in body["submissions"]}
     assert http.get("/v1/data-quality/chiefs/nobody", headers=auth(STAFF_ROLE)).status_code == 404
     assert http.get("/v1/data-quality/chiefs/chief-1", headers=chief).status_code == 403
+
+
+def test_a_month_closed_by_itself_at_intake_answers_first_and_still_keeps_its_forecasts(
+    serving_state: AppState,
+    tiny_county: Path,
+    make_county_store: Any,
+    tmp_path: Path,
+    auth: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The automatic close (close_at_completeness) runs the monitoring step after the answer, as the staff's
+    close does: the close itself does not wait for it, and the next month's forecasts are logged all the same."""
+    import json
+
+    from muzhang.store.forecasts import read_forecasts
+    from serving import months
+
+    store = make_county_store()
+    state = AppState(
+        settings=serving_state.settings.model_copy(update={"close_at_completeness": 0.9}),
+        registry=serving_state.registry,
+        county=store_county_state(store, tiny_county),
+        metrics=Metrics(),
+        audit=AuditLog(tmp_path / "a.jsonl"),
+        keys=serving_state.keys,
+        store=store,
+    )
+    monitored_inside: list[bool] = []
+    real_close = months.close_month
+
+    def close_month(*args: Any, **kwargs: Any) -> Any:
+        monitored_inside.append(kwargs.get("monitor", True))
+        return real_close(*args, **kwargs)
+
+    monkeypatch.setattr(months, "close_month", close_month)
+    grids = sorted(state.county.grid_ids)
+    rows = [report_for(state, g, "2020-01-01", f"auto-{g}-2020-01") for g in grids]
+    buffer = io.StringIO()
+    pd.DataFrame(rows).to_csv(buffer, index=False)
+    with TestClient(create_app(state=state), raise_server_exceptions=False) as client:
+        files = {"file": ("all.csv", buffer.getvalue().encode(), "text/csv")}
+        answer = client.post("/v1/reports/upload", files=files, headers=auth(STAFF_ROLE))
+    assert answer.status_code == 200, answer.text
+    assert monitored_inside == [False]  # closed without waiting for the monitoring step
+    assert store.last_closed_month() == pd.Timestamp("2020-01-01")
+    february = read_forecasts(store, "dispute", target_from="2020-02-01", target_to="2020-02-01")
+    assert sorted(json.loads(k)["grid_id"] for k in february["series_key"]) == grids
