@@ -70,7 +70,9 @@ CORRECTIONS = ["target_festival_vs_usual", "herd_vs_classical_head_sold", "seaso
 # The series' recent departure from its own classical forecast (log scale): the origin month's value against
 # the forecast made for it a month before, and the mean of the last three such one-month-ahead errors. A
 # deviation that persists (a short run of good sales) carries into the next months, most at horizon 1.
-DEVIATIONS = [f"{SHORT[c]}_origin_vs_classical{w}" for c in SERIES for w in (1, 3)]
+# Head sold's last-month departure also as a horizon-1 input alone (NaN at longer horizons), so trees can
+# carry it into the next month without spreading it over six (chosen on validation).
+DEVIATIONS = [*(f"{SHORT[c]}_origin_vs_classical{w}" for c in SERIES for w in (1, 3)), "head_sold_h1_deviation"]
 FEATURES = [
     "horizon",
     "species",
@@ -126,6 +128,7 @@ def build_market_features(
     rows["seasonal_naive_vs_classical_head_sold"] = np.log1p(rows["seasonal_naive_head_sold"]) - np.log1p(
         rows["classical_head_sold"]
     )
+    rows["head_sold_h1_deviation"] = rows["head_sold_origin_vs_classical1"].where(rows["horizon"] == 1)
     rows["origin_month"] = month_timestamp(rows["origin_n"])
     rows["target_month"] = month_timestamp(rows["target_n"])
     frame = rows[ordered_columns(KEYS, ["target_month"], FEATURES, CLASSICAL_PARTS, TARGETS)]
