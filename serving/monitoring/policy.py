@@ -99,6 +99,60 @@ def recent_split(policy: RetrainPolicy, triggers: list[str], last_month: Any) ->
     return {"split.test_from": f"{first}", "split.valid_months": months}
 
 
+def shift_judged(decisions: pd.DataFrame, version: str | None) -> str | None:
+    """If ``version`` came from a retrain judged on the recent months after a detected shift, the champion it
+    replaced (else None). ``decisions``: the family's retrain decisions (version, action, triggers as lists,
+    champion_before)."""
+    if version is None or decisions.empty:
+        return None
+    rows = decisions[(decisions["version"].astype(str) == str(version)) & (decisions["action"] == "retrained")]
+    for row in rows.to_dict("records"):
+        if any(is_shift(t) for t in row["triggers"]) and row.get("champion_before"):
+            return str(row["champion_before"])
+    return None
+
+
+def reference_metrics(
+    version: str | None,
+    tests: Any,
+    decisions: pd.DataFrame,
+    recent_months: int | None,
+) -> tuple[dict[str, float], str | None]:
+    """The test values a version's live metrics are held to, and the version they come from when not its own.
+
+    A version promoted after a detected shift was tested on the shocked recent months, so its own test value
+    is the shocked one and a live metric would hardly ever be worse. Its reference is then, metric by
+    metric, the better of its own test value and that of the last version before the shift (the chain of
+    shift-judged champions followed back to one tested on the usual split). ``tests``: version -> test
+    metrics (a mapping or a callable); ``recent_months``: the family's window (None: shift retrains used the
+    usual split, so every version's own test value stands)."""
+    get = tests if callable(tests) else (lambda v: tests.get(v, {}))
+    own: dict[str, float] = dict(get(version) or {}) if version is not None else {}
+    if recent_months is None:
+        return own, None
+    seen = {version}
+    before = shift_judged(decisions, version)
+    while before is not None and before not in seen:
+        seen.add(before)
+        earlier = shift_judged(decisions, before)
+        if earlier is None:
+            break
+        before = earlier
+    if before is None:
+        return own, None
+    normal = dict(get(before) or {})
+    out = dict(own)
+    for metric, value in normal.items():
+        mine, direction = own.get(metric), direction_of(metric)
+        if mine is None or not np.isfinite(mine):
+            out[metric] = value
+        elif direction == "minimize":
+            out[metric] = min(mine, value)
+        elif direction == "maximize":
+            out[metric] = max(mine, value)
+    return out, before
+
+
 def metric_trigger(policy: RetrainPolicy, live: pd.DataFrame, test_metrics: dict[str, float]) -> str | None:
     """The live-metric trigger: the last ``months_in_a_row`` scored months (with ``min_rows``) all worse than
     test beyond their intervals. ``live``: one version's live metrics (metric, target_period, value, low, high, n)."""

@@ -19,7 +19,14 @@ from muzhang.families import FamilySpec, family_specs
 from muzhang.store.forecasts import read_decisions, read_forecasts
 from serving.monitoring.drift import DriftThresholds, drift_table
 from serving.monitoring.live import live_metrics, worse_than_test
-from serving.monitoring.policy import PolicyError, family_policy, months_between, retrain_triggers
+from serving.monitoring.policy import (
+    MonitoringPolicy,
+    PolicyError,
+    family_policy,
+    months_between,
+    reference_metrics,
+    retrain_triggers,
+)
 from serving.monitoring.versions import version_record
 from serving.scoring.context import ScoringContext
 
@@ -105,21 +112,40 @@ def family_report(
     if champion and not tests.get(champion) and slot is not None and slot.model is not None:
         tests[champion] = dict(slot.model.bundle.metadata.get("test_metrics", {}))
     live["test"] = [tests.get(v, {}).get(m) for v, m in zip(live["model_version"], live["metric"], strict=True)]
-    scored: list[dict[str, Any]] = live.to_dict("records")  # type: ignore[assignment]
-    live["worse"] = [worse_than_test(str(r["metric"]), r["low"], r["high"], r["test"]) for r in scored]
-    drift = current_drift(ctx, spec, thresholds)
+    all_decisions = read_decisions(store, spec.name)
+    all_decisions["triggers"] = [json.loads(t) for t in all_decisions["triggers"]]
     try:
-        policy = family_policy(spec.name)
+        policy: MonitoringPolicy | None = family_policy(spec.name)
+    except PolicyError as exc:
+        policy, out["error"] = None, str(exc)
+    recent = policy.retrain.recent_months if policy is not None else None
+
+    def test_of(version: str) -> dict[str, float]:
+        if version not in tests:
+            tests[version] = version_record(tracking_uri, name, version).test_metrics
+        return tests[version]
+
+    # A version promoted after a shift was tested on the shocked months: held to the pre-shift reference too.
+    references = {v: reference_metrics(v, test_of, all_decisions, recent) for v in versions}
+    live["reference"] = [
+        references[v][0].get(m) if v in references else None
+        for v, m in zip(live["model_version"], live["metric"], strict=True)
+    ]
+    scored: list[dict[str, Any]] = live.to_dict("records")  # type: ignore[assignment]
+    live["worse"] = [worse_than_test(str(r["metric"]), r["low"], r["high"], r["reference"]) for r in scored]
+    drift = current_drift(ctx, spec, thresholds)
+    if policy is not None:
         champion_live = live[live["model_version"] == champion] if champion else live.iloc[:0]
         record = records_by_version.get(champion) if champion else None
         since = months_between(record.data_cutoff if record else None, county.last_month)
-        out["triggers"] = retrain_triggers(policy, champion_live, tests.get(champion or "", {}), drift, since)
+        reference, reference_version = references.get(champion or "", ({}, None))
+        out["triggers"] = retrain_triggers(policy, champion_live, reference, drift, since)
         out["policy"] = policy.retrain.model_dump()
         out["months_since_training"] = since
-    except PolicyError as exc:
-        out["triggers"], out["policy"], out["error"] = [], None, str(exc)
-    decisions = read_decisions(store, spec.name, last=20)
-    decisions["triggers"] = [json.loads(t) for t in decisions["triggers"]]
+        out["reference_version"] = reference_version
+    else:
+        out["triggers"], out["policy"] = [], None
+    decisions = all_decisions.tail(20).reset_index(drop=True)
     out.update(
         {
             "test_metrics": tests.get(champion or "", {}),

@@ -17,6 +17,7 @@ from serving.monitoring.policy import (
     months_trigger,
     read_policy,
     recent_split,
+    reference_metrics,
     retrain_triggers,
 )
 
@@ -121,3 +122,39 @@ def test_a_bad_policy_names_the_file_and_field(tmp_path: Path) -> None:
     path.write_text("monitoring:\n  retrain:\n    metric: coverage_80\n", encoding="utf-8")
     with pytest.raises(PolicyError, match="no better direction"):
         read_policy(path)
+
+
+def decisions(*rows: tuple[str, str, list[str], str | None]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"version": v, "action": a, "triggers": t, "champion_before": b} for v, a, t, b in rows],
+        columns=["version", "action", "triggers", "champion_before"],
+    )
+
+
+def test_a_version_promoted_after_a_shift_is_held_to_the_reference_before_the_shift() -> None:
+    """Market after its shock: version 3 was judged on three shocked months (test spl 1.18), so its own test
+    value would let a live 0.4 pass; held to the better of its own and version 1's (the usual split: 0.165),
+    0.4 is worse again. Versions retrained on time alone, or without a recent window, keep their own."""
+    tests = {
+        "1": {"spl": 0.165, "auroc": 0.7},
+        "2": {"spl": 0.9, "auroc": 0.5},
+        "3": {"spl": 1.18, "auroc": 0.8, "mase": 2.0},
+        "4": {"spl": 0.2},
+    }
+    shift = "live spl worse than its test value 0.165 beyond the interval: ..."
+    log = decisions(
+        ("2", "retrained", [shift], "1"),  # shift-judged, champion 1 before it
+        ("3", "retrained", ["drift: 6 of 10 features above their bars"], "2"),  # shift-judged again
+        ("4", "retrained", ["12 months closed since the data it was trained on"], "3"),  # time alone
+        ("5", "failed", [shift], "4"),
+    )
+    reference, source = reference_metrics("3", tests, log, recent_months=3)
+    assert source == "1" and reference == {"spl": 0.165, "auroc": 0.8, "mase": 2.0}  # the better of each
+    worse = live([("2026-01-01", 0.4, 0.35, 0.45), ("2026-02-01", 0.42, 0.37, 0.47)], metric="spl")
+    rules = RetrainPolicy(metric="spl", tolerance=0.1, months_in_a_row=2, min_rows=30)
+    assert metric_trigger(rules, worse, tests["3"]) is None  # its own shocked test value: blind
+    assert metric_trigger(rules, worse, reference) is not None
+    assert reference_metrics("4", tests, log, recent_months=3) == (tests["4"], None)
+    assert reference_metrics("1", tests, log, recent_months=3) == (tests["1"], None)
+    assert reference_metrics("3", tests, log, recent_months=None) == (tests["3"], None)
+    assert reference_metrics("3", tests, decisions(), recent_months=3) == (tests["3"], None)
