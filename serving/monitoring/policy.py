@@ -13,6 +13,9 @@ monitoring:
     recent_months: 3       # after a detected shift (live metric or drift): the gate judges the retrained model
                            # and the champion on the last 3 closed months, validation on the 3 before (null:
                            # the experiment's usual split)
+    reference: seasonal    # test (default): a live month against the test value; seasonal: against the same
+                           # calendar month of the version's test year, interval against interval
+                           # (serving/monitoring/seasonal.py)
 ```
 
 Pure: the verdicts take the live metrics, the drift table and the count of months, and say which triggers fired
@@ -21,8 +24,9 @@ and why, in words a data scientist can check.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -31,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from muzhang.families import get_family
 from serving.monitoring.live import direction_of, worse_than_test
+from serving.monitoring.seasonal import worse_than_its_month
 
 
 class RetrainPolicy(BaseModel):
@@ -45,6 +50,7 @@ class RetrainPolicy(BaseModel):
     prediction_drift: bool = True
     new_months: int | None = Field(12, ge=1, le=240)
     recent_months: int | None = Field(None, ge=1, le=36)
+    reference: Literal["test", "seasonal"] = "test"
 
 
 class MonitoringPolicy(BaseModel):
@@ -153,24 +159,41 @@ def reference_metrics(
     return out, before
 
 
-def metric_trigger(policy: RetrainPolicy, live: pd.DataFrame, test_metrics: dict[str, float]) -> str | None:
+def metric_trigger(
+    policy: RetrainPolicy,
+    live: pd.DataFrame,
+    test_metrics: dict[str, float],
+    seasonal: Mapping[tuple[int, str], tuple[float, float, float]] | None = None,
+) -> str | None:
     """The live-metric trigger: the last ``months_in_a_row`` scored months (with ``min_rows``) all worse than
-    test beyond their intervals. ``live``: one version's live metrics (metric, target_period, value, low, high, n)."""
+    test beyond their intervals. ``live``: one version's live metrics (metric, target_period, value, low, high, n).
+    ``seasonal``: the version's test year by (calendar month, metric) -> (value, low, high); a month it has is
+    held to the same month of the test year instead (its whole interval beyond that month's interval)."""
     metric = policy.metric
     if metric is None or live.empty:
         return None
     rows = live[(live["metric"] == metric) & (live["n"] >= policy.min_rows)].sort_values("target_period")
     test = test_metrics.get(metric)
-    if len(rows) < policy.months_in_a_row or test is None:
+    if len(rows) < policy.months_in_a_row or (test is None and not seasonal):
         return None
     latest: list[dict[str, Any]] = rows.tail(policy.months_in_a_row).to_dict("records")  # type: ignore[assignment]
-    verdicts = [worse_than_test(metric, float(r["low"]), float(r["high"]), test, policy.tolerance) for r in latest]
+    verdicts, said, months = [], [], []
+    for r in latest:
+        month = pd.Timestamp(r["target_period"])
+        band = (seasonal or {}).get((month.month, metric))
+        where = f"{month:%Y-%m} {r['value']:.4g} [{r['low']:.4g}, {r['high']:.4g}]"
+        months.append(where)
+        if band is not None:
+            verdicts.append(worse_than_its_month(metric, float(r["low"]), float(r["high"]), band, policy.tolerance))
+            said.append(f"{where} against {month:%b} of its test year {band[0]:.4g} [{band[1]:.4g}, {band[2]:.4g}]")
+        else:
+            verdicts.append(worse_than_test(metric, float(r["low"]), float(r["high"]), test, policy.tolerance))
+            said.append(f"{where} against its test value {test:.4g}" if test is not None else where)
     if not all(verdicts):
         return None
-    months = ", ".join(
-        f"{pd.Timestamp(r['target_period']):%Y-%m} {r['value']:.4g} [{r['low']:.4g}, {r['high']:.4g}]" for r in latest
-    )
-    return f"live {metric} worse than its test value {test:.4g} beyond the interval: {months}"
+    if seasonal:
+        return f"live {metric} worse than test beyond the intervals: {'; '.join(said)}"
+    return f"live {metric} worse than its test value {test:.4g} beyond the interval: {', '.join(months)}"
 
 
 def drift_trigger(policy: RetrainPolicy, drift: pd.DataFrame) -> list[str]:
@@ -205,11 +228,12 @@ def retrain_triggers(
     test_metrics: dict[str, float],
     drift: pd.DataFrame,
     months_since: int | None,
+    seasonal: Mapping[tuple[int, str], tuple[float, float, float]] | None = None,
 ) -> list[str]:
     """Every trigger that fired, each in words; empty: no reason to retrain."""
     rules = policy.retrain
     fired = [
-        metric_trigger(rules, live, test_metrics),
+        metric_trigger(rules, live, test_metrics, seasonal),
         *drift_trigger(rules, drift),
         months_trigger(rules, months_since),
     ]

@@ -8,6 +8,7 @@ month are kept in a memo until a new outcome joins that month).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from serving.monitoring.policy import (
     reference_metrics,
     retrain_triggers,
 )
+from serving.monitoring.seasonal import test_year_by_month, worse_than_its_month
 from serving.monitoring.versions import version_record
 from serving.scoring.context import ScoringContext
 
@@ -36,6 +38,7 @@ class MonitoringMemo:
     """Live metrics already computed, per (family, version, month, joined rows): kept by the service."""
 
     live: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    seasonal: dict[tuple[str, str], Any] = field(default_factory=dict)  # (family, version): its test year by month
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -131,15 +134,31 @@ def family_report(
         references[v][0].get(m) if v in references else None
         for v, m in zip(live["model_version"], live["metric"], strict=True)
     ]
+    # A seasonal metric: each live month against the same month of the version's own test year.
+    seasonal: dict[str, dict[tuple[int, str], tuple[float, float, float]]] = {}
+    if policy is not None and policy.retrain.reference == "seasonal" and spec.serves_forecasts:
+        for v in versions:
+            if references[v][1] is None:  # a version tested after a shift keeps the reference before it
+                seasonal[v] = seasonal_reference(ctx, spec, v, records_by_version[v].data_cutoff, memo)
     scored: list[dict[str, Any]] = live.to_dict("records")  # type: ignore[assignment]
-    live["worse"] = [worse_than_test(str(r["metric"]), r["low"], r["high"], r["reference"]) for r in scored]
+    bands = [
+        seasonal.get(str(r["model_version"]), {}).get((pd.Timestamp(r["target_period"]).month, str(r["metric"])))
+        for r in scored
+    ]
+    live["reference"] = [b[0] if b is not None else r["reference"] for b, r in zip(bands, scored, strict=True)]
+    live["worse"] = [
+        worse_than_its_month(str(r["metric"]), r["low"], r["high"], b)
+        if b is not None
+        else worse_than_test(str(r["metric"]), r["low"], r["high"], r["reference"])
+        for b, r in zip(bands, scored, strict=True)
+    ]
     drift = current_drift(ctx, spec, thresholds)
     if policy is not None:
         champion_live = live[live["model_version"] == champion] if champion else live.iloc[:0]
         record = records_by_version.get(champion) if champion else None
         since = months_between(record.data_cutoff if record else None, county.last_month)
         reference, reference_version = references.get(champion or "", ({}, None))
-        out["triggers"] = retrain_triggers(policy, champion_live, reference, drift, since)
+        out["triggers"] = retrain_triggers(policy, champion_live, reference, drift, since, seasonal.get(champion or ""))
         out["policy"] = policy.retrain.model_dump()
         out["months_since_training"] = since
         out["reference_version"] = reference_version
@@ -157,6 +176,35 @@ def family_report(
         }
     )
     return out
+
+
+def seasonal_reference(
+    ctx: ScoringContext, spec: FamilySpec, version: str, data_cutoff: Any, memo: MonitoringMemo
+) -> dict[tuple[int, str], tuple[float, float, float]]:
+    """The version's test year month by month (:mod:`serving.monitoring.seasonal`), computed once per version;
+    empty (the test value stands) when its data month is unknown or its model cannot be read."""
+    key = (spec.name, str(version))
+    with memo.lock:
+        if key in memo.seasonal:
+            return dict(memo.seasonal[key])
+    out: dict[tuple[int, str], tuple[float, float, float]] = {}
+    if data_cutoff is not None:
+        try:
+            slot = ctx.registry.slots.get(spec.name)
+            if slot is not None and slot.model is not None and str(slot.model.version) == str(version):
+                bundle = slot.model.bundle
+            else:
+                bundle = ctx.registry._load_bundle(spec.registered_model, str(version))
+            out = test_year_by_month(
+                spec.name, str(version), bundle, ctx.county.tables, data_cutoff, ctx.settings.monitor_bootstrap
+            )
+        except Exception as exc:  # the annual test value stands; said once in the log
+            logging.getLogger("muzhang.monitoring").warning(
+                "%s version %s: no seasonal reference (%s: %s)", spec.name, version, type(exc).__name__, exc
+            )
+    with memo.lock:
+        memo.seasonal[key] = out
+    return dict(out)
 
 
 def monitoring_report(ctx: ScoringContext, memo: MonitoringMemo | None = None) -> dict[str, Any]:

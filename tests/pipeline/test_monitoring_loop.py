@@ -293,3 +293,26 @@ def test_a_failed_monitoring_step_never_fails_the_close_and_is_caught_up(
     assert months.monitor_closed_month(loop.ctx) == {"error": "OSError: disk full"}
     monkeypatch.undo()
     assert not any(log_and_join(loop.ctx)["logged"].values())  # the log was whole already: nothing to add
+
+
+def test_the_test_year_month_by_month_is_scored_like_the_live_months(loop: Loop) -> None:
+    """The market's seasonal reference: the champion's test year rebuilt from the served county and scored
+    per calendar month as live months are; the year's test value lies among its months, each with its
+    interval, and the same county gives the same months."""
+    from serving.monitoring.seasonal import test_year_by_month
+    from serving.monitoring.versions import version_record
+
+    model = loop.ctx.served("market")
+    record = version_record(loop.ctx.registry.tracking_uri, "muzhang-market", model.version)
+    assert record.data_cutoff is not None
+
+    def by_month() -> dict[tuple[int, str], tuple[float, float, float]]:
+        return test_year_by_month("market", model.version, model.bundle, loop.ctx.county.tables, record.data_cutoff, 50)
+
+    months = by_month()
+    spl = {m: band for (m, metric), band in months.items() if metric == "spl"}
+    assert sorted(spl) == list(range(1, 13))
+    assert all(low <= value <= high for value, low, high in spl.values())
+    values = [value for value, _, _ in spl.values()]
+    assert min(values) < record.test_metrics["spl"] < max(values)
+    assert by_month() == months

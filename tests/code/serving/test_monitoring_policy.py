@@ -158,3 +158,22 @@ def test_a_version_promoted_after_a_shift_is_held_to_the_reference_before_the_sh
     assert reference_metrics("1", tests, log, recent_months=3) == (tests["1"], None)
     assert reference_metrics("3", tests, log, recent_months=None) == (tests["3"], None)
     assert reference_metrics("3", tests, decisions(), recent_months=3) == (tests["3"], None)
+
+
+def test_a_seasonal_metric_is_held_to_the_same_month_of_its_test_year() -> None:
+    """The market's autumn: 0.16 over the test year, but its September and October scored 0.20 and 0.21 with
+    intervals up to 0.23; a calm autumn at 0.24 [0.22, 0.26] is no alarm against its own months, yet it is
+    against the year's value, and a shocked autumn (1.2) is an alarm either way."""
+    rules = RetrainPolicy(metric="spl", tolerance=0.1, months_in_a_row=2, min_rows=30, reference="seasonal")
+    test = {"spl": 0.16}
+    seasonal = {(9, "spl"): (0.20, 0.17, 0.23), (10, "spl"): (0.21, 0.18, 0.23), (3, "spl"): (0.10, 0.09, 0.11)}
+    calm = live([("2025-09-01", 0.24, 0.22, 0.26), ("2025-10-01", 0.24, 0.22, 0.26)], metric="spl")
+    shocked = live([("2025-09-01", 1.2, 1.1, 1.3), ("2025-10-01", 1.25, 1.15, 1.35)], metric="spl")
+    assert metric_trigger(rules, calm, test) is not None
+    assert metric_trigger(rules, calm, test, seasonal) is None
+    reason = metric_trigger(rules, shocked, test, seasonal)
+    assert reason is not None and reason.startswith("live spl") and "Sep of its test year 0.2" in reason
+    # a month the test year lacks falls back to the test value; a spring month worse than its own spring fires
+    spring = live([("2026-03-01", 0.15, 0.13, 0.17), ("2026-04-01", 0.2, 0.18, 0.22)], metric="spl")
+    assert metric_trigger(rules, spring, test, seasonal) is not None
+    assert metric_trigger(rules, spring, {"spl": 0.3}, seasonal) is None
