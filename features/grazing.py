@@ -287,9 +287,8 @@ def grid_level_panel(panel: pd.DataFrame, domain: Domain) -> pd.DataFrame:
     versus_county = (log_yield - log_yield.groupby(n).transform("mean")).groupby(g, sort=False).shift(1)
 
     def weighted(values: pd.Series, half_life: float, min_periods: int, ignore_na: bool = False) -> pd.Series:
-        return values.groupby(g, sort=False).transform(
-            lambda s: s.ewm(halflife=half_life, min_periods=min_periods, ignore_na=ignore_na).mean()
-        )
+        means = values.groupby(g, sort=False).ewm(halflife=half_life, min_periods=min_periods, ignore_na=ignore_na)
+        return means.mean().reset_index(level=0, drop=True).reindex(values.index)
 
     short, long = (weighted(versus_county, h, MIN_LEVEL_MONTHS) for h in TREND_HALF_LIVES)
     moy = pd.Series(month_of_year(n), index=panel.index)

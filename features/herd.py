@@ -67,7 +67,10 @@ def monthly_herd_change(panel: pd.DataFrame, drought: pd.Series, domain: Domain 
     in_winter = np.isin(moy, winter_months(domain))
     winter_id = np.where(moy >= first, calendar_year(n), calendar_year(n) - 1)
     snow = p["snow_days"].where(in_winter)
-    own = snow.groupby([p["grid_id"].to_numpy(), winter_id]).transform(lambda v: v.expanding().mean())
+    # The winter's mean so far per grid (an expanding mean skipping months without a report).
+    keys = [p["grid_id"].to_numpy(), winter_id]
+    seen = snow.notna().astype(float).groupby(keys).cumsum()
+    own = snow.fillna(0.0).groupby(keys).cumsum().div(seen.where(seen > 0))
     # The township's mean: one grid's snow days are a Poisson count, whose noise would attenuate the effect.
     snow_to_date = own.groupby([p["township_id"].to_numpy(), n]).transform("mean")
     summer_year = np.where(moy > max(domain.drought_growing_months), calendar_year(n), calendar_year(n) - 1)
@@ -205,6 +208,14 @@ def _fit_at(
     from the months of that calendar month up to ``as_of``."""
     last = as_of - ((month_of_year(as_of) - moy) % 12)
     pos = np.clip(last - months[0], -1, len(months) - 1)
+    # Rows share few distinct month positions: fit each once, then hand the fit to its rows.
+    unique, back = np.unique(pos, return_inverse=True)
+    beta, sigma2, mean_x = _fit_positions(stats, unique)
+    return beta[back], sigma2[back], mean_x[back]
+
+
+def _fit_positions(stats: dict[str, np.ndarray], pos: IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """:func:`_fit_at`'s fit at each month position (-1: no month of that calendar month yet)."""
     have = pos >= 0
     idx = np.where(have, pos, 0)
     xx = np.where(have[:, None, None], stats["xx"][idx], 0.0)
