@@ -125,7 +125,7 @@ def test_trained_grazing_model_learns_relative_to_each_grids_level_and_reports_c
     gaps = [abs(result.metrics[k] - 0.8) for k in cells]
     assert result.metrics["coverage_80_worst_gap"] == pytest.approx(max(gaps))
     # the fair limit knows each grid but not the weather; the hindsight limit knows the weather too
-    assert result.bayes["mae"] <= result.metrics["fair_limit_mae"]
+    assert result.bayes["mae"] <= result.metrics["fair_limit_knowing_noise_mae"] <= result.metrics["fair_limit_mae"]
     assert "ahead_over_recall" in result.metrics and "fair_limit_ahead_over_recall" in result.metrics
 
 
@@ -145,3 +145,18 @@ def test_training_rows_without_the_grids_own_level_are_left_out_and_later_slices
     assert own.iloc[split.train].all()
     assert set(split.train) == set(plain.train[own.iloc[plain.train].to_numpy()])
     assert (split.valid == plain.valid).all() and (split.test == plain.test).all()
+
+
+def test_the_fair_limit_with_the_year_noise_unknown_is_the_error_of_a_forecast_without_it() -> None:
+    """Monte Carlo: y = level x weather x noise; the oracle knows level x noise; a forecaster knowing only the
+    level scores what mae_with_unknown_noise computes from the oracle's forecast alone."""
+    from training.families.grazing import YEAR_NOISE_SD, mae_with_unknown_noise
+
+    rng = np.random.default_rng(7)
+    level = rng.uniform(200, 1500, 200_000)
+    noise = np.exp(YEAR_NOISE_SD * rng.standard_normal(level.size))
+    y = level * noise * rng.lognormal(0, 0.15, level.size)
+    knowing = level * noise
+    estimate = mae_with_unknown_noise(y, knowing)
+    assert estimate == pytest.approx(float(np.mean(np.abs(y - level))), rel=0.01)
+    assert estimate > float(np.mean(np.abs(y - knowing)))
