@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from models.linear import LinearBooster
 from serving.deps import AppState
 from serving.explain import OTHER_FEATURE, TOP_K, contributions
-from serving.scoring.grazing import QUESTION_FEATURES
+from serving.scoring.grazing.explanations import QUESTION_FEATURES
 
 # family -> tasks explained by the API
 TASKS = {"grazing": ("yield",), "dispute": ("any_dispute",), "market": ("head_sold", "price")}
