@@ -246,3 +246,17 @@ def months_between(first: Any, last: Any) -> int | None:
         return None
     a, b = pd.Timestamp(first), pd.Timestamp(last)
     return (b.year - a.year) * 12 + b.month - a.month
+
+
+def months_since_training(data_cutoff: Any, decisions: pd.DataFrame, last_month: Any) -> int | None:
+    """Months closed since the champion's data, or since the data of the family's latest retrain if later: a
+    retrain the gate did not promote has looked at those months already, so time alone does not ask again
+    every month until a candidate wins (``decisions``: the family's, with action and data_month)."""
+    since = months_between(data_cutoff, last_month)
+    if decisions.empty:
+        return since
+    retrained = decisions.loc[decisions["action"] == "retrained", "data_month"].dropna()
+    if retrained.empty:
+        return since
+    after_retrain = months_between(retrained.max(), last_month)
+    return after_retrain if since is None or after_retrain is None else min(since, after_retrain)

@@ -24,7 +24,7 @@ from serving.monitoring.policy import (
     MonitoringPolicy,
     PolicyError,
     family_policy,
-    months_between,
+    months_since_training,
     reference_metrics,
     retrain_triggers,
 )
@@ -137,9 +137,10 @@ def family_report(
     # A seasonal metric: each live month against the same month of the version's own test year.
     seasonal: dict[str, dict[tuple[int, str], tuple[float, float, float]]] = {}
     if policy is not None and policy.retrain.reference == "seasonal" and spec.serves_forecasts:
-        for v in versions:
-            if references[v][1] is None:  # a version tested after a shift keeps the reference before it
-                seasonal[v] = seasonal_reference(ctx, spec, v, records_by_version[v].data_cutoff, memo)
+        for v in versions:  # a version tested after a shift is held to the months of the version before it
+            source = references[v][1] or v
+            held_to = records_by_version.get(source) or version_record(tracking_uri, name, source)
+            seasonal[v] = seasonal_reference(ctx, spec, source, held_to.data_cutoff, memo)
     scored: list[dict[str, Any]] = live.to_dict("records")  # type: ignore[assignment]
     bands = [
         seasonal.get(str(r["model_version"]), {}).get((pd.Timestamp(r["target_period"]).month, str(r["metric"])))
@@ -156,7 +157,7 @@ def family_report(
     if policy is not None:
         champion_live = live[live["model_version"] == champion] if champion else live.iloc[:0]
         record = records_by_version.get(champion) if champion else None
-        since = months_between(record.data_cutoff if record else None, county.last_month)
+        since = months_since_training(record.data_cutoff if record else None, all_decisions, county.last_month)
         reference, reference_version = references.get(champion or "", ({}, None))
         out["triggers"] = retrain_triggers(policy, champion_live, reference, drift, since, seasonal.get(champion or ""))
         out["policy"] = policy.retrain.model_dump()

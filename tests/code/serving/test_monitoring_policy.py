@@ -14,6 +14,7 @@ from serving.monitoring.policy import (
     drift_trigger,
     metric_trigger,
     months_between,
+    months_since_training,
     months_trigger,
     read_policy,
     recent_split,
@@ -177,3 +178,21 @@ def test_a_seasonal_metric_is_held_to_the_same_month_of_its_test_year() -> None:
     spring = live([("2026-03-01", 0.15, 0.13, 0.17), ("2026-04-01", 0.2, 0.18, 0.22)], metric="spl")
     assert metric_trigger(rules, spring, test, seasonal) is not None
     assert metric_trigger(rules, spring, {"spl": 0.3}, seasonal) is None
+
+
+def test_time_alone_asks_again_twelve_months_after_the_latest_retrain_not_every_month() -> None:
+    """A champion trained on data to 2024-12 that no retrain has beaten: the 12-month trigger fired in 2025-12,
+    the retrain lost at the gate; the next month counts from that retrain (1), not from the champion's data
+    (13). A failed retrain or a skipped step does not count; without decisions the champion's data does."""
+    log = pd.DataFrame(
+        {
+            "action": ["skipped", "retrained", "failed"],
+            "data_month": pd.to_datetime(["2025-11-01", "2025-12-01", "2026-02-01"]),
+        }
+    )
+    cutoff, now = pd.Timestamp("2024-12-01"), pd.Timestamp("2026-01-01")
+    assert months_since_training(cutoff, log, now) == 1
+    assert months_since_training(cutoff, log.iloc[[0, 2]], now) == 13
+    assert months_since_training(cutoff, log.iloc[:0], now) == 13
+    assert months_since_training(None, log, now) == 1
+    assert months_trigger(RetrainPolicy(new_months=12), months_since_training(cutoff, log, now)) is None
