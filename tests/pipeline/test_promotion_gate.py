@@ -1,7 +1,9 @@
 """The promotion gate on a real registry: better models take ``champion``, worse ones and crashes do not.
 
-One store per module: a deliberately weak grazing model is made champion, a normal one challenges it,
-then a weak one again. Grazing is the cheapest family to train; the gate code is shared by all four.
+One store per module: a deliberately weak dispute model is made champion, a normal one challenges it,
+then a weak one again. Dispute is cheap to train and its weak model (one tree of four leaves: four
+risks for the county) is clearly worse than a trained one; grazing's no longer is, as it learns a ratio to each
+grid's own expected yield, which a tree without a split already gives. The gate code is shared by all four.
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ import mlflow
 import pytest
 
 import training.tracking
+from training.config import default_config_path, load_config
 from training.pipeline import RunSummary, run_training
 
 pytestmark = pytest.mark.slow
 
-FAMILY = "grazing"
-NAME = "muzhang-grazing"
-# One tree without a single split: the training mean for every row, far worse than the seasonal means.
-WEAK: dict[str, Any] = {"num_boost_round": 1, "lightgbm.min_data_in_leaf": 100_000}
+FAMILY = "dispute"
+NAME = "muzhang-dispute"
+# One tree of four leaves: four risks for the whole county (two would be refused as nearly constant).
+# LightGBM alone (the GLM would win both runs), so the runs differ in what the gate judges.
+LIGHTGBM: dict[str, Any] = {"candidates": ["lightgbm"]}
+WEAK: dict[str, Any] = {**LIGHTGBM, "num_boost_round": 1, "lightgbm.num_leaves": 4, "lightgbm.learning_rate": 1.0}
 
 
 @dataclass
@@ -52,7 +57,7 @@ def gate_history(
         if not weak.promoted:  # a first model must beat its baseline; force the weak one in to challenge it
             client.set_registered_model_alias(NAME, "champion", weak.version)
         aliases = {"weak": aliases_of(client)}
-        better = run_training(FAMILY, settings, overrides=fast_overrides)
+        better = run_training(FAMILY, settings, overrides={**fast_overrides, **LIGHTGBM})
         aliases["better"] = aliases_of(store_client(settings))
         worse = run_training(FAMILY, settings, overrides={**fast_overrides, **WEAK})
         aliases["worse"] = aliases_of(store_client(settings))
@@ -72,7 +77,8 @@ def test_better_challenger_run_records_the_champion_it_beat(gate_history: GateHi
     run = tracking_client(gate_history.settings).get_run(gate_history.better.run_id)
     assert run.data.tags["gate_decision"] == "promoted"
     assert run.data.tags["gate_reference"] == "champion v1"
-    assert run.data.metrics["gate_candidate"] < run.data.metrics["gate_reference"] - 1.0  # mae, margin 1
+    margin = load_config(default_config_path(FAMILY)).gate.margin
+    assert run.data.metrics["gate_candidate"] < run.data.metrics["gate_reference"] - margin  # brier
 
 
 def test_worse_challenger_stays_challenger_and_champion_is_unchanged(
@@ -117,7 +123,7 @@ def test_crash_mid_run_keeps_champion_and_every_version(
     monkeypatch.setattr(target, attribute, fail)
 
     with pytest.raises(DiskFull):
-        run_training(FAMILY, settings, overrides=fast_overrides)
+        run_training(FAMILY, settings, overrides={**fast_overrides, **LIGHTGBM})
 
     client = tracking_client(settings)
     assert aliases_of(client) == aliases_before
