@@ -15,7 +15,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from models.linear import LinearBooster, is_linear_model_file
+from models.linear import is_linear_model_file, load_json_model
 
 TaskKind = Literal["regression", "binary", "quantile"]
 Transform = Literal["none", "log1p", "log_ratio", "log1p_ratio"]
@@ -238,10 +238,10 @@ def require_complete_model_file(path: Path) -> None:
     process. A file ``Booster.save_model`` wrote completely has its trees, its parameters and ends with a
     ``pandas_categorical:`` line.
     """
-    if is_linear_model_file(path):  # a GLM or classical candidate: complete if its JSON parses
+    if is_linear_model_file(path):  # a GLM, classical or GLM-trees candidate: complete if its JSON parses
         try:
-            LinearBooster.from_string(Path(path).read_text(encoding="utf-8"))
-        except (ValueError, TypeError, KeyError) as exc:
+            load_json_model(Path(path).read_text(encoding="utf-8"))
+        except (ValueError, TypeError, KeyError, lgb.basic.LightGBMError) as exc:
             raise ValueError(f"linear model file {Path(path).name} is incomplete or damaged; not loading it") from exc
         return
     text = Path(path).read_bytes()
@@ -257,8 +257,8 @@ def require_complete_model_file(path: Path) -> None:
 
 
 def _booster(path: Path) -> lgb.Booster:
-    if is_linear_model_file(path):  # a GLM or classical candidate won: same interface, JSON file
-        return LinearBooster.from_string(Path(path).read_text(encoding="utf-8"))  # type: ignore[return-value]
+    if is_linear_model_file(path):  # a GLM, classical or GLM-trees candidate won: same interface, JSON file
+        return load_json_model(Path(path).read_text(encoding="utf-8"))  # type: ignore[return-value]
     require_complete_model_file(path)
     return lgb.Booster(model_file=str(path))
 

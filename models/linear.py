@@ -13,6 +13,11 @@ Raw score = intercept + sum of one term per feature:
 
 Contributions are each term minus its mean over the training rows, and the base value is intercept + the
 sum of those means: they add up to the raw score exactly, in the same shape as TreeSHAP's.
+
+:class:`GlmTreeBooster` is a GLM plus LightGBM trees boosted from the GLM's raw score (``init_score``): the
+GLM carries linear terms that extrapolate past the training range (a snowier winter), the trees the
+interactions it misses. Raw score = GLM raw + trees' raw; contributions = the GLM's terms + the trees'
+TreeSHAP values, feature by feature, so they add up to the raw score exactly as either alone does.
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import lightgbm as lgb
 import numpy as np
 
 FORMAT = "muzhang-linear-model"
+GLM_TREES_FORMAT = "muzhang-glm-trees-model"
 
 
 @dataclass
@@ -110,7 +117,78 @@ class LinearBooster:
         return cls(**doc)
 
 
+@dataclass
+class GlmTreeBooster:
+    """A GLM and LightGBM trees that learned a correction of its raw score, answering as one booster."""
+
+    glm: LinearBooster
+    trees: lgb.Booster
+    kind: str = "glm_trees"
+
+    @property
+    def link(self) -> str:
+        return self.glm.link
+
+    def predict(self, x: np.ndarray, raw_score: bool = False, pred_contrib: bool = False, **kw: Any) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        if x.ndim == 1:
+            x = x.reshape(1, -1)
+        trees_kw = {k: v for k, v in kw.items() if k == "num_threads"}
+        if pred_contrib:  # both (rows, features + 1), the last column the base value: they add feature by feature
+            trees = np.asarray(self.trees.predict(x, pred_contrib=True, **trees_kw), dtype=float)
+            return self.glm.predict(x, pred_contrib=True) + trees
+        raw = self.glm.predict(x, raw_score=True) + np.asarray(
+            self.trees.predict(x, raw_score=True, **trees_kw), dtype=float
+        )
+        if raw_score or self.link == "identity":
+            return raw
+        return 1.0 / (1.0 + np.exp(-raw))
+
+    def num_feature(self) -> int:
+        return self.glm.num_feature()
+
+    def num_trees(self) -> int:
+        return int(self.trees.num_trees())
+
+    def feature_importance(self, importance_type: str = "gain") -> np.ndarray:
+        """The trees' importance (the GLM has no gain; its terms show in the contributions)."""
+        return np.asarray(self.trees.feature_importance(importance_type=importance_type), dtype=float)
+
+    def model_to_string(self) -> str:
+        return json.dumps(
+            {"format": GLM_TREES_FORMAT, "glm": self.glm.model_to_string(), "trees": self.trees.model_to_string()}
+        )
+
+    def save_model(self, path: Path | str) -> None:
+        Path(path).write_text(self.model_to_string(), encoding="utf-8")
+
+    @classmethod
+    def from_string(cls, text: str) -> GlmTreeBooster:
+        doc = json.loads(text)
+        if doc.get("format") != GLM_TREES_FORMAT:
+            raise ValueError("not a Muzhang GLM-trees model")
+        trees = str(doc["trees"])
+        # LightGBM aborts the process on a model cut short rather than raising: check it is whole first.
+        last_line = trees.rstrip("\n").rsplit("\n", 1)[-1]
+        if not (
+            "\nend of trees\n" in trees
+            and "\nend of parameters\n" in trees
+            and last_line.startswith("pandas_categorical:")
+        ):
+            raise ValueError("the GLM-trees model's trees are incomplete")
+        return cls(LinearBooster.from_string(doc["glm"]), lgb.Booster(model_str=trees))
+
+
+def load_json_model(text: str) -> LinearBooster | GlmTreeBooster:
+    """A model :meth:`LinearBooster.save_model` or :meth:`GlmTreeBooster.save_model` wrote (by its format)."""
+    doc = json.loads(text)
+    if isinstance(doc, dict) and doc.get("format") == GLM_TREES_FORMAT:
+        return GlmTreeBooster.from_string(text)
+    return LinearBooster.from_string(text)
+
+
 def is_linear_model_file(path: Path) -> bool:
-    """A file :meth:`LinearBooster.save_model` wrote (JSON), not a LightGBM text model."""
+    """A file :meth:`LinearBooster.save_model` or :meth:`GlmTreeBooster.save_model` wrote (JSON), not a
+    LightGBM text model."""
     with open(path, "rb") as fh:
         return fh.read(1) == b"{"

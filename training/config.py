@@ -179,6 +179,10 @@ class ThresholdsConfig(BaseModel):
     outcomes: dict[str, OutcomeConfig] | None = None
 
 
+CandidateKind = Literal["lightgbm", "glm", "classical", "hybrid"]
+DEFAULT_CANDIDATES: tuple[CandidateKind, ...] = ("lightgbm", "glm", "classical")
+
+
 class ExperimentConfig(BaseModel):
     """Everything one training run of a family does."""
 
@@ -196,11 +200,10 @@ class ExperimentConfig(BaseModel):
     # Classical per-series forecasters fitted beside the model as peers (market: mstl, autoets, autotheta).
     peers: list[Literal["mstl", "autoets", "autotheta"]] = Field(default_factory=list)
     # The kinds of model that compete on validation for each task (those that do not apply to a task's kind
-    # are skipped: glm for probabilities, classical for forecasts with a classical base). A data scientist
-    # may narrow them, e.g. to LightGBM alone.
-    candidates: list[Literal["lightgbm", "glm", "classical"]] = Field(
-        default_factory=lambda: ["lightgbm", "glm", "classical"], min_length=1
-    )
+    # are skipped: glm and hybrid for probabilities, classical for forecasts with a classical base). A data
+    # scientist may narrow them, e.g. to LightGBM alone. "hybrid": LightGBM boosted from the GLM's log-odds
+    # (models.linear.GlmTreeBooster); named, not default.
+    candidates: list[CandidateKind] = Field(default_factory=lambda: list(DEFAULT_CANDIDATES), min_length=1)
     tuning: TuningConfig = Field(default_factory=TuningConfig)  # type: ignore[arg-type]
     gate: GateConfig
     thresholds: ThresholdsConfig = Field(default_factory=ThresholdsConfig)

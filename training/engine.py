@@ -13,6 +13,7 @@ import pandas as pd
 from features import FeatureSet
 from features.featureset import all_missing
 from models.bundle import FeatureEncoder, ModelBundle, TaskModel
+from models.linear import GlmTreeBooster
 from models.metrics import pinball_loss, probability_metrics, quantile_metrics
 from models.reference import bundle_reference
 from training.candidates import (
@@ -105,6 +106,7 @@ def fit_tasks(
             monotone: list[int] = monotone,
             scaled: dict[str, Any] = scaled,
             x_learn: np.ndarray = x_learn,
+            init_score: np.ndarray | None = None,
         ) -> Any:
             p = booster_params(scaled, kind, alpha=alpha, seed=cfg.seed, monotone=monotone)
             return fit_booster(
@@ -117,6 +119,7 @@ def fit_tasks(
                 categorical=encoder.categorical_indices,
                 num_boost_round=cfg.num_boost_round,
                 early_stopping_rounds=cfg.early_stopping_rounds,
+                init_score=None if init_score is None else (init_score[tr], init_score[va]),
             )
 
         candidates: dict[str, TaskModel] = {}
@@ -128,10 +131,23 @@ def fit_tasks(
                 candidates["lightgbm"] = TaskModel(
                     task.name, "binary", booster, calibration=calibration, unit=task.unit
                 )
-            if "glm" in allowed:
+            if allowed & {"glm", "hybrid"}:
                 glm = fit_logistic_glm(x[tr], y[tr], x[va], y[va], vocab_sizes, cfg.seed)
+            if "glm" in allowed:
                 glm_calibration = fit_platt(glm.predict(x[va], raw_score=True), y[va])
                 candidates["glm"] = TaskModel(task.name, "binary", glm, calibration=glm_calibration, unit=task.unit)  # type: ignore[arg-type]
+            if "hybrid" in allowed:
+                # LightGBM boosted from the GLM's log-odds: the GLM's linear terms extrapolate (a winter
+                # snowier than any in training), the trees learn the interactions it misses; calibrated alike.
+                hybrid = GlmTreeBooster(glm, fit("binary", init_score=glm.predict(x, raw_score=True)))
+                hybrid_calibration = fit_platt(hybrid.predict(x[va], raw_score=True), y[va])
+                candidates["hybrid"] = TaskModel(
+                    task.name,
+                    "binary",
+                    hybrid,  # type: ignore[arg-type]
+                    calibration=hybrid_calibration,
+                    unit=task.unit,
+                )
         else:
             if "lightgbm" in allowed and task.classical is not None and task.base == task.classical[1]:
                 candidates["lightgbm"] = fit_hybrid_task(task, cfg, fs.frame, features, x, split, fs.time_col, fit)

@@ -54,12 +54,22 @@ def fit_booster(
     num_boost_round: int,
     early_stopping_rounds: int,
     callbacks: Sequence[Callable[..., Any]] = (),
+    init_score: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> lgb.Booster:
-    """Train with early stopping on the validation slice; returns the booster at its best iteration."""
+    """Train with early stopping on the validation slice; returns the booster at its best iteration.
+
+    ``init_score`` (train, validation): raw scores to boost from, e.g. a GLM's log-odds; the booster then
+    holds only the correction, to be added to them when predicting."""
+    start_train, start_valid = init_score if init_score is not None else (None, None)
     train = lgb.Dataset(
-        x_train, y_train, feature_name=feature_names, categorical_feature=categorical, free_raw_data=False
+        x_train,
+        y_train,
+        init_score=start_train,
+        feature_name=feature_names,
+        categorical_feature=categorical,
+        free_raw_data=False,
     )
-    valid = lgb.Dataset(x_valid, y_valid, reference=train)
+    valid = lgb.Dataset(x_valid, y_valid, init_score=start_valid, reference=train)
     booster = lgb.train(
         params,
         train,

@@ -23,7 +23,11 @@ def test_market_scores_every_peer_and_seasonal_naive_on_the_models_rows(trained_
 
 @pytest.mark.parametrize(
     ("family", "allowed"),
-    [("market", {"lightgbm", "classical"}), ("dispute", {"lightgbm", "glm"}), ("disease", {"lightgbm", "glm"})],
+    [
+        ("market", {"lightgbm", "classical"}),
+        ("dispute", {"lightgbm", "glm", "hybrid"}),
+        ("disease", {"lightgbm", "glm"}),
+    ],
 )
 def test_each_task_keeps_the_candidate_with_the_best_validation_score(
     trained_results: dict[str, Any], family: str, allowed: set[str]

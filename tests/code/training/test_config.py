@@ -67,10 +67,12 @@ def test_unreadable_yaml_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_candidates_default_to_every_kind_and_can_be_narrowed() -> None:
-    path = default_config_path("dispute")
+    path = default_config_path("disease")  # its YAML names none
 
     assert load_config(path).candidates == ["lightgbm", "glm", "classical"]
     assert load_config(path, candidates=["lightgbm"]).candidates == ["lightgbm"]
+    # the GLM-trees hybrid is named, not default: dispute's YAML adds it
+    assert load_config(default_config_path("dispute")).candidates == ["lightgbm", "glm", "hybrid"]
 
 
 @pytest.mark.parametrize("candidates", [["xgboost"], []], ids=["unknown", "none"])
