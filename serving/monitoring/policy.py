@@ -260,3 +260,16 @@ def months_since_training(data_cutoff: Any, decisions: pd.DataFrame, last_month:
         return since
     after_retrain = months_between(retrained.max(), last_month)
     return after_retrain if since is None or after_retrain is None else min(since, after_retrain)
+
+
+def new_evidence(triggers: list[str], decisions: pd.DataFrame) -> list[str]:
+    """The triggers minus the live-metric ones a retrain has already answered: the same words (same months,
+    same values) as a trigger of the family's latest retrain. A family whose outcomes come once a season
+    (grazing) otherwise retrained every month on the one season the gate had judged already."""
+    if decisions.empty:
+        return triggers
+    retrained = decisions[decisions["action"] == "retrained"]
+    if retrained.empty:
+        return triggers
+    answered = set(retrained["triggers"].iloc[-1])
+    return [t for t in triggers if not (t.startswith("live ") and t in answered)]

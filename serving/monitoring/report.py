@@ -25,6 +25,7 @@ from serving.monitoring.policy import (
     PolicyError,
     family_policy,
     months_since_training,
+    new_evidence,
     reference_metrics,
     retrain_triggers,
 )
@@ -159,7 +160,8 @@ def family_report(
         record = records_by_version.get(champion) if champion else None
         since = months_since_training(record.data_cutoff if record else None, all_decisions, county.last_month)
         reference, reference_version = references.get(champion or "", ({}, None))
-        out["triggers"] = retrain_triggers(policy, champion_live, reference, drift, since, seasonal.get(champion or ""))
+        fired = retrain_triggers(policy, champion_live, reference, drift, since, seasonal.get(champion or ""))
+        out["triggers"] = new_evidence(fired, all_decisions)
         out["policy"] = policy.retrain.model_dump()
         out["months_since_training"] = since
         out["reference_version"] = reference_version

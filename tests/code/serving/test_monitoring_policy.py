@@ -16,6 +16,7 @@ from serving.monitoring.policy import (
     months_between,
     months_since_training,
     months_trigger,
+    new_evidence,
     read_policy,
     recent_split,
     reference_metrics,
@@ -196,3 +197,18 @@ def test_time_alone_asks_again_twelve_months_after_the_latest_retrain_not_every_
     assert months_since_training(cutoff, log.iloc[:0], now) == 13
     assert months_since_training(None, log, now) == 1
     assert months_trigger(RetrainPolicy(new_months=12), months_since_training(cutoff, log, now)) is None
+
+
+def test_a_live_trigger_a_retrain_has_answered_does_not_fire_again_on_the_same_months() -> None:
+    """Grazing's outcomes come once a season: after a retrain on 'live mae worse ... 2026-06', the same
+    words next month are no new evidence; a new month's evidence, drift and time still fire."""
+    stale = "live mae worse than its test value 33.08 beyond the interval: 2026-06 52.8 [47.1, 58.9]"
+    fresh = "live mae worse than its test value 33.08 beyond the interval: 2027-06 55.0 [49.0, 61.0]"
+    drifted = "drift: 6 of 10 features above their bars (at least 50% set): rain"
+    log = pd.DataFrame(
+        {"action": ["retrained", "skipped"], "triggers": [[stale, drifted], []]},
+    )
+    assert new_evidence([stale, drifted, "12 months closed"], log) == [drifted, "12 months closed"]
+    assert new_evidence([fresh], log) == [fresh]
+    assert new_evidence([stale], log.iloc[1:]) == [stale]  # a skipped step answered nothing
+    assert new_evidence([stale], log.iloc[:0]) == [stale]
