@@ -41,13 +41,14 @@ shocks from the simulator's scenario: drought year 2025, market shock from 2025-
   worse than the same test months from 2026-03, the live trigger fired 2026-06..10, and none of the five
   retrains judged on the recent months beat the champion (0.174 vs 0.176, 0.212 vs 0.213, ...): the
   county got harder to forecast, not the model stale. **Still not met** for the calm county's second year.
-- triggered, shocked, after the fix: 390 s wall, 3.6 training minutes. Market: the live trigger fired from
+- triggered, shocked, after the fix: 390 s wall beside the calm one, 3.6 training minutes; alone, once a
+  live trigger a retrain answered stops repeating: 118 s wall, 1.1 training minutes. Market: the live trigger fired from
   2025-08 (1.27, 1.33, 1.34, 1.19 in 2025-07..10); the retrain judged on the recent months was promoted in
   2025-10 (one month earlier); its 2025-11 value 0.29 is marked worse against the pre-shift reference (its
   own shocked test value was 1.19), then 0.20, 0.13, 0.13, 0.10, 0.11, 0.10, 0.09, 0.12, 0.13, 0.25, 0.26,
   0.18, 0.16 to 2026-12 (the shock a year back in 2026-09/10, a time-trigger retrain promoted 2026-10).
-  Grazing: drought season 18.4; 2026-06 52.8 worse than its test (33.1), its retrains did not beat the
-  champion. Dispute: no alarm.
+  Grazing: drought season 18.4; 2026-06 52.8 worse than its test (33.1): one retrain in 2026-09 (it did not
+  beat the champion), no longer one every month to 2026-12 on the same season. Dispute: no alarm.
 - The first replay of these months (before the gate judged a shifted family on recent months) kept the
   old champions throughout: every shift retrain was judged on a test year with one or two shocked months.
 """
