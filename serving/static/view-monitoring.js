@@ -22,10 +22,11 @@ const WORDS = {
     value: "实际值",
     interval: "95%区间",
     test: "测试值",
-    worse: "差于测试",
+    reference: "对照值",
+    worse: "差于对照",
     yes: "是",
     no: "否",
-    chart: "逐月实际表现（阴影：95%区间；虚线：测试值）",
+    chart: "逐月实际表现（阴影：95%区间；虚线：测试值；短横：该月对照值）",
     drift: "数据漂移（本月输入与训练数据对比）",
     what: "特征/预测",
     status: "状态",
@@ -54,10 +55,11 @@ const WORDS = {
     value: "Live",
     interval: "95 % interval",
     test: "Test",
-    worse: "Worse than test",
+    reference: "Held to",
+    worse: "Worse than it",
     yes: "yes",
     no: "no",
-    chart: "Live metric by month (band: 95 % interval; dashed: test value)",
+    chart: "Live metric by month (band: 95 % interval; dashed: test value; ticks: the value each month is held to)",
     drift: "Drift: this month's inputs against the training data",
     what: "Feature / prediction",
     status: "Status",
@@ -92,11 +94,12 @@ function headline(family) {
   return family.live[0]?.metric ?? null;
 }
 
-/** A line of the champion's live metric by month, its interval as a band, the test value as a dashed line. */
+/** A line of the champion's live metric by month, its interval as a band, the test value as a dashed line and
+ * the value each month is held to (the same month of the test year, or the pre-shift test value) as a tick. */
 export function liveChart(rows, test) {
   const points = rows.filter((r) => Number.isFinite(r.value)).sort((a, b) => a.target_period.localeCompare(b.target_period));
   if (!points.length) return null;
-  const values = points.flatMap((r) => [r.value, r.low, r.high]).concat(Number.isFinite(test) ? [test] : []).filter(Number.isFinite);
+  const values = points.flatMap((r) => [r.value, r.low, r.high, r.reference]).concat(Number.isFinite(test) ? [test] : []).filter(Number.isFinite);
   const lo = Math.min(...values);
   const hi = Math.max(...values);
   const span = hi - lo || Math.abs(hi) || 1;
@@ -118,6 +121,9 @@ export function liveChart(rows, test) {
     Number.isFinite(test)
       ? s("line", { x1: pad, x2: width - pad, y1: y(test), y2: y(test), stroke: "#636363", "stroke-dasharray": "5 4" })
       : null,
+    ...points.map((r, i) =>
+      Number.isFinite(r.reference) ? s("line", { class: "reference-tick", x1: x(i) - 6, x2: x(i) + 6, y1: y(r.reference), y2: y(r.reference), stroke: "#252525", "stroke-width": 2 }) : null,
+    ),
     s("polyline", { points: points.map((r, i) => `${x(i)},${y(r.value)}`).join(" "), fill: "none", stroke: "#08519c", "stroke-width": 2 }),
     ...points.map((r, i) => s("circle", { cx: x(i), cy: y(r.value), r: 3, fill: r.worse ? "#d73027" : "#08519c" }, s("title", { text: `${monthLabel(r.target_period)}: ${num(r.value)}` }))),
     s("text", { x: 4, y: y(hi) + 4, "font-size": 11, text: num(hi, 3) }),
@@ -167,8 +173,8 @@ function familySection(family) {
     parts.push(h("h4", { text: w("live") }));
     parts.push(
       table(
-        [w("metric"), w("month"), w("value"), w("interval"), w("test"), w("worse")],
-        live.map((r) => [r.metric, monthLabel(r.target_period), num(r.value), `${num(r.low)} – ${num(r.high)}`, num(r.test), r.worse ? w("yes") : w("no")]),
+        [w("metric"), w("month"), w("value"), w("interval"), w("test"), w("reference"), w("worse")],
+        live.map((r) => [r.metric, monthLabel(r.target_period), num(r.value), `${num(r.low)} – ${num(r.high)}`, num(r.test), num(r.reference ?? r.test), r.worse ? w("yes") : w("no")]),
       ),
     );
   }

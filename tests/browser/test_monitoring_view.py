@@ -38,9 +38,11 @@ REPORT = {
                     "high": v + 0.01,
                     "n": 440,
                     "test": 0.062,
-                    "worse": v - 0.01 > 0.062,
+                    "reference": ref,
+                    "worse": v - 0.01 > (ref if ref is not None else 0.062),
                 }
-                for m, v in zip(MONTHS, [0.060, 0.066, 0.081], strict=True)
+                # the last month is held to the same month of the test year (a seasonal reference)
+                for m, v, ref in zip(MONTHS, [0.060, 0.066, 0.081], [None, None, 0.075], strict=True)
             ],
             "outcomes": [
                 {"target_period": m, "model_version": "7", "forecasts": 457, "joined": 440, "missing": 17}
@@ -136,7 +138,10 @@ def test_only_data_scientists_get_the_view_and_it_draws_the_monitoring_report(
     section = page.locator('.monitoring-family[data-family="dispute"]')
     section.wait_for()
     assert section.locator("svg.monitoring-chart circle").count() == len(MONTHS)
-    assert section.locator("svg.monitoring-chart line").count() == 1  # the test value, dashed
+    assert section.locator("svg.monitoring-chart line").count() == 2  # the test value, dashed, and one tick
+    assert section.locator("svg.monitoring-chart line.reference-tick").count() == 1
+    held_to = section.locator("table").first.inner_text()
+    assert "0.075" in held_to and "对照值" in held_to  # the latest month's reference beside its test value
     assert section.locator(".drift-drifted").inner_text() == "漂移"
     assert "live brier worse than its test value" in section.locator("ul.triggers").inner_text()
     assert "6, 7" in section.inner_text()  # replaced mid-month: both versions made forecasts from 2024-12
