@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from models.linear import LinearBooster
+from models.linear import GlmTreeBooster, LinearBooster
 from serving.deps import AppState
 from serving.explain import OTHER_FEATURE, TOP_K, contributions
 from serving.scoring.grazing.explanations import QUESTION_FEATURES
@@ -59,11 +59,19 @@ def test_contributions_equal_shap_tree_explainer(
         assert np.allclose(terms, contributions(model, x)[:, :-1], rtol=1e-12, atol=1e-12)
         return
 
-    explainer = shap_module.TreeExplainer(model.booster)
+    glm = None
+    trees = model.booster
+    if isinstance(model.booster, GlmTreeBooster):  # trees learned a correction of a GLM: its terms + TreeSHAP
+        glm = model.booster.glm.predict(x, pred_contrib=True)
+        trees = model.booster.trees
+    explainer = shap_module.TreeExplainer(trees)
     values = explainer.shap_values(x)
     expected = explainer.expected_value
     if isinstance(values, list):  # older shap: one array per class of a binary model; the last is class 1
         values, expected = values[-1], np.atleast_1d(expected)[-1]
+    if glm is not None:
+        values = np.asarray(values) + glm[:, :-1]
+        expected = np.asarray(expected, dtype=float).ravel()[-1] + glm[:, -1]
 
     ours = contributions(model, x)
     assert np.allclose(np.asarray(values), ours[:, :-1], rtol=1e-7, atol=1e-9)
