@@ -23,16 +23,21 @@ class Split:
         return {"train": len(self.train), "valid": len(self.valid), "test": len(self.test)}
 
 
+def split_at_months(period: pd.Series, test_start: pd.Period, valid_start: pd.Period) -> Split:
+    """Rows from ``test_start`` on are test, from ``valid_start`` to before it validation, the rest train."""
+    pos = np.arange(len(period))
+    is_test = (period >= test_start).to_numpy()
+    is_valid = ((period >= valid_start) & (period < test_start)).to_numpy()
+    return Split(pos[~is_test & ~is_valid], pos[is_valid], pos[is_test])
+
+
 def split_by_time(times: pd.Series, valid_months: int, test_months: int) -> Split:
     """Test = the last ``test_months`` months present, validation = the months before, train = the rest."""
     period = pd.to_datetime(times).dt.to_period("M")
     last = period.max()
     test_start = last - (test_months - 1)
     valid_start = test_start - valid_months
-    pos = np.arange(len(times))
-    is_test = (period >= test_start).to_numpy()
-    is_valid = ((period >= valid_start) & (period < test_start)).to_numpy()
-    split = Split(pos[~is_test & ~is_valid], pos[is_valid], pos[is_test])
+    split = split_at_months(period, test_start, valid_start)
     if min(len(split.train), len(split.valid), len(split.test)) == 0:
         raise ValueError(
             f"time split needs data before {valid_start}: got {split.sizes()} rows from {period.min()} to {last}"
@@ -60,10 +65,7 @@ def split_from_month(times: pd.Series, test_from: Any, valid_months: int) -> Spl
     period = pd.to_datetime(times).dt.to_period("M")
     test_start = pd.Timestamp(test_from).to_period("M")
     valid_start = test_start - valid_months
-    pos = np.arange(len(times))
-    is_test = (period >= test_start).to_numpy()
-    is_valid = ((period >= valid_start) & (period < test_start)).to_numpy()
-    split = Split(pos[~is_test & ~is_valid], pos[is_valid], pos[is_test])
+    split = split_at_months(period, test_start, valid_start)
     if min(len(split.train), len(split.valid), len(split.test)) == 0:
         raise ValueError(
             f"test from {test_start} (validation from {valid_start}) leaves an empty slice: got {split.sizes()} "

@@ -10,54 +10,43 @@ import pytest
 
 from features import CountyTables, FeatureSet, build_features
 from features.grazing import FORECAST_USE_COLUMNS
-from muzhang.simulate.county import generate_county
 
 CUTOFFS = ("2017-01-01", "2017-06-01", "2017-10-01")
 
 
-@pytest.fixture(scope="module")
-def tables() -> CountyTables:
-    return CountyTables.from_mapping(generate_county(11, n_grids=30, last_month="2018-12-01").tables)
-
-
-@pytest.fixture(scope="module")
-def built(tables: CountyTables) -> FeatureSet:
-    return build_features("grazing", tables)
-
-
-def scale_from(tables: CountyTables, cutoff: pd.Timestamp) -> CountyTables:
+def scale_from(small_tables: CountyTables, cutoff: pd.Timestamp) -> CountyTables:
     """Every herd, rest, snow and rain figure from ``cutoff`` on changed."""
-    out = tables.grid_monthly.copy()
+    out = small_tables.grid_monthly.copy()
     later = out["month"] >= cutoff
     for col in ("yak", "sheep", "goat", "horse"):
         out.loc[later, col] = np.round(out.loc[later, col] * 1.7).astype(out[col].dtype) + 3
     for col in ("rested_share", "snow_days", "precip_mm", "forage_yield_kg_ha"):
         out.loc[later, col] = (out.loc[later, col] * 0.5 + 0.3).astype(out[col].dtype)
-    return dataclasses.replace(tables, grid_monthly=out)
+    return dataclasses.replace(small_tables, grid_monthly=out)
 
 
 @pytest.mark.parametrize("cutoff", CUTOFFS)
 def test_forecast_herd_and_rest_read_only_months_up_to_the_decision(
-    tables: CountyTables, built: FeatureSet, cutoff: str
+    small_tables: CountyTables, small_grazing: FeatureSet, cutoff: str
 ) -> None:
     """Risk: a season's herd forecast that reads the herd it forecasts. Changing every month from ``cutoff``
     on must leave the forecast use of every row decided before it unchanged, and change later rows."""
     when = pd.Timestamp(cutoff)
-    changed = build_features("grazing", scale_from(tables, when))
-    columns = [*built.keys, *FORECAST_USE_COLUMNS]
+    changed = build_features("grazing", scale_from(small_tables, when))
+    columns = [*small_grazing.keys, *FORECAST_USE_COLUMNS]
 
     def part(fs: FeatureSet, before: bool) -> pd.DataFrame:
         seen = fs.frame[fs.as_of_col] < when
         rows = fs.frame.loc[seen if before else ~seen, columns]
         return rows.sort_values(fs.keys, ignore_index=True)
 
-    pd.testing.assert_frame_equal(part(built, True), part(changed, True))
-    assert not part(built, False).equals(part(changed, False))
+    pd.testing.assert_frame_equal(part(small_grazing, True), part(changed, True))
+    assert not part(small_grazing, False).equals(part(changed, False))
 
 
-def test_forecast_herd_range_holds_the_forecast_and_covers_most_seasons(built: FeatureSet) -> None:
-    frame = built.frame.dropna(subset=["stocking_su_forecast"])  # rows decided before the first month have none
-    assert len(frame) > 0.8 * len(built.frame)
+def test_forecast_herd_range_holds_the_forecast_and_covers_most_seasons(small_grazing: FeatureSet) -> None:
+    frame = small_grazing.frame.dropna(subset=["stocking_su_forecast"])  # rows decided before the first month have none
+    assert len(frame) > 0.8 * len(small_grazing.frame)
     assert (frame["stocking_su_low"] <= frame["stocking_su_forecast"]).all()
     assert (frame["stocking_su_forecast"] <= frame["stocking_su_high"]).all()
     # forecasts with two years of history behind them, made up to a quarter ahead
@@ -71,8 +60,8 @@ def test_forecast_herd_range_holds_the_forecast_and_covers_most_seasons(built: F
     assert err_forecast < err_carried
 
 
-def test_forecast_rows_graze_the_forecast_herd_on_the_forecast_pasture(tables: CountyTables) -> None:
-    rows = build_features("grazing", tables, forecast=True).frame
+def test_forecast_rows_graze_the_forecast_herd_on_the_forecast_pasture(small_tables: CountyTables) -> None:
+    rows = build_features("grazing", small_tables, forecast=True).frame
     assert np.allclose(rows["stocking_su_season"], rows["stocking_su_forecast"])
     assert np.allclose(rows["area_ha_season"], rows["area_ha_full"] * (1 - rows["rested_share_forecast"]))
     assert (rows["rested_share_forecast"] >= rows["rested_share_last"].fillna(0) - 1e-12).all()
