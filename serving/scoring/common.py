@@ -48,14 +48,18 @@ def explain_many(
     other_item: bool = False,
     references: Sequence[tuple[float, str]] | None = None,
     leave_out: Sequence[frozenset[str]] | None = None,
+    base_shift: np.ndarray | None = None,
 ) -> list[ExplanationOut]:
     """Exact contributions for every row of ``x``, its ``k`` main reasons and one sentence each
     (``question``, ``other_item`` and ``references``: see :func:`serving.explain.explain_row`).
-    ``leave_out``: per row, further inputs never given as a reason (e.g. those not recorded)."""
+    ``leave_out``: per row, further inputs never given as a reason (e.g. those not recorded);
+    ``base_shift``: per row, added to the base value (a base forecast the trees correct)."""
     model = bundle.tasks[task]
     asked = frozenset(question)
     with Timer() as timer:
         contrib = contributions(model, x)
+        if base_shift is not None:
+            contrib[:, -1] += base_shift
         out = [
             to_schema(
                 explain_row(

@@ -11,8 +11,8 @@ import pandas as pd
 from models.bundle import ModelBundle, TaskModel, quantile_label
 from models.linear import LinearBooster
 from serving.errors import NotFound
-from serving.explain import Explanation, Lang, Reason, contributions, explain_row, feature_label, format_value
-from serving.observability import Metrics, Timer
+from serving.explain import Explanation, Lang, Reason, feature_label, format_value
+from serving.observability import Metrics
 from serving.schemas import ExplanationOut, ForecastPoint, HistoryPoint, MarketForecast, MarketHistory
 from serving.scoring.common import explain_many, require_columns, to_schema
 from serving.scoring.context import ScoringContext
@@ -82,30 +82,22 @@ def explain_hybrid(
     the reasons."""
     model = bundle.tasks[task]
     assert model.base_index is not None
-    with Timer() as timer:
-        contrib = contributions(model, x)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            start = LOG_SCALE[task](x[:, model.base_index])
-        contrib[:, -1] += start
-        name = "本系列自身水平、趋势与季节的推算" if lang == "zh" else "the series' own level, trend and season"
-        out = [
-            to_schema(
-                explain_row(
-                    bundle.encoder,
-                    model,
-                    x[i],
-                    contrib[i],
-                    headlines[i],
-                    lang,
-                    other_item=True,
-                    reference=(float(start[i]), name),
-                )
-            )
-            for i in range(len(x))
-        ]
-        if rows is not None:
-            out = [with_parts(task, e, rows.iloc[i], lang) for i, e in enumerate(out)]
-    metrics.explain.labels(bundle.family).observe(timer.seconds)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        start = LOG_SCALE[task](x[:, model.base_index])
+    name = "本系列自身水平、趋势与季节的推算" if lang == "zh" else "the series' own level, trend and season"
+    out = explain_many(
+        bundle,
+        task,
+        x,
+        headlines,
+        lang,
+        metrics,
+        other_item=True,
+        references=[(float(v), name) for v in start],
+        base_shift=start,
+    )
+    if rows is not None:
+        out = [with_parts(task, e, rows.iloc[i], lang) for i, e in enumerate(out)]
     return out
 
 
