@@ -109,6 +109,8 @@ def main() -> None:
             if result["decisions"]:
                 print("retrain decisions:")
                 print(pd.DataFrame(result["decisions"]).to_string(index=False))
+            for family, why in result["raised"].items():
+                print(f"{family} reference raised: {why}")
     print(f"\ntotal {time.perf_counter() - wall:.0f} s")
 
 

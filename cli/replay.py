@@ -121,7 +121,8 @@ def replay(county: Path, first: pd.Timestamp, months: int, policy: str, scenario
         [pd.DataFrame(f["live"]).assign(family=f["family"]) for f in report["families"] if f.get("live")],
         ignore_index=True,
     )
-    return {"live": live, "decisions": decisions, "train_minutes": train_seconds / 60}
+    raised = {f["family"]: f["reference_raised"] for f in report["families"] if f.get("reference_raised")}
+    return {"live": live, "decisions": decisions, "train_minutes": train_seconds / 60, "raised": raised}
 
 
 def headline_table(live: pd.DataFrame) -> pd.DataFrame:
@@ -200,5 +201,7 @@ def replay_command(
     typer.echo(headline_table(result["live"]).to_string())
     if result["decisions"]:
         typer.echo(pd.DataFrame(result["decisions"]).to_string(index=False))
+    for family, why in result["raised"].items():
+        typer.echo(f"{family} reference raised: {why}")
     if png is not None:
         typer.echo(f"drawn: {draw_png(result['live'], png, f'policy {policy}, {what}')}")

@@ -20,11 +20,20 @@ monitoring:
 
 Pure: the verdicts take the live metrics, the drift table and the count of months, and say which triggers fired
 and why, in words a data scientist can check.
+
+A failed retrain is evidence: when a live-metric alarm made the gate judge a retrained model on the recent
+months and the champion won, the champion's own score on those months (the gate's reference, in the decision's
+note) is what the county allows now. From then on that champion's live metric is held to it
+(:func:`failed_retrain`, :func:`raise_reference`, :func:`raise_seasonal`): a county that got harder to forecast
+does not ask for the same retrain every month. A new shift, drift or the months trigger fire as before; a
+promoted retrain makes a new champion, whose references start from its own test.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -157,6 +166,105 @@ def reference_metrics(
         elif direction == "maximize":
             out[metric] = max(mine, value)
     return out, before
+
+
+_NUMBER = r"([-+]?(?:\d+\.?\d*(?:e[-+]?\d+)?|nan|inf))"
+
+
+def champion_scores(note: str, champion: str) -> dict[str, float]:
+    """The champion's gate metrics on the candidate's test rows, as the gate's note says them
+    (``spl 0.174 does not beat champion v3 0.176 by margin 0.005; fails spl 0.174 vs champion v3 0.176``)."""
+    label = re.escape(f"champion v{champion}")
+    out: dict[str, float] = {}
+    main = re.search(rf"(\w+) {_NUMBER} (?:beats|does not beat) {label} {_NUMBER}", note)
+    if main:
+        out[main.group(1)] = float(main.group(3))
+    for metric, _, reference in re.findall(rf"(\w+) {_NUMBER} vs {label} {_NUMBER}", note):
+        out.setdefault(metric, float(reference))
+    return out
+
+
+@dataclass(frozen=True)
+class HeldTo:
+    """A champion's score on the recent months a retrain judged it on and could not beat."""
+
+    version: str
+    metric: str
+    score: float
+    first: pd.Period  # the recent months the gate judged on
+    last: pd.Period
+    challenger: str | None
+
+    def words(self) -> str:
+        return (
+            f"held to v{self.version}'s {self.metric} {self.score:.4g} on {self.first}..{self.last} "
+            f"after a retrain could not beat it" + (f" (v{self.challenger})" if self.challenger else "")
+        )
+
+
+def failed_retrain(
+    decisions: pd.DataFrame, version: str | None, metric: str | None, recent_months: int | None
+) -> HeldTo | None:
+    """The latest retrain a live-metric alarm asked for, judged on the recent months, that left ``version``
+    champion (kept as challenger), with the champion's ``metric`` on those months; None when there is none
+    (or the family's shift retrains use the usual split, which says nothing about the recent months)."""
+    if version is None or metric is None or recent_months is None or decisions.empty:
+        return None
+    rows = decisions[(decisions["action"] == "retrained") & (decisions["champion_before"].astype(str) == str(version))]
+    for row in reversed(rows.to_dict("records")):
+        promoted = row.get("promoted")
+        if promoted is None or pd.isna(promoted) or bool(promoted) or pd.isna(row.get("data_month")):
+            continue
+        if not any(str(t).startswith("live ") for t in row["triggers"]):
+            continue
+        score = champion_scores(str(row["note"]), str(version)).get(metric)
+        if score is None or not np.isfinite(score):
+            continue
+        last = pd.Timestamp(row["data_month"]).to_period("M")
+        challenger = None if row.get("version") is None or pd.isna(row.get("version")) else str(row["version"])
+        return HeldTo(str(version), metric, float(score), last - (recent_months - 1), last, challenger)
+    return None
+
+
+def raise_reference(reference: Mapping[str, float], held: HeldTo | None) -> dict[str, float]:
+    """A plain reference raised to the champion's recent score: max(reference, score) for a metric to
+    minimise (min for one to maximise); unchanged without evidence."""
+    out = dict(reference)
+    direction = direction_of(held.metric) if held is not None else None
+    if held is None or direction is None:
+        return out
+    value = out.get(held.metric)
+    if value is None or not np.isfinite(value):
+        out[held.metric] = held.score
+    else:
+        out[held.metric] = max(value, held.score) if direction == "minimize" else min(value, held.score)
+    return out
+
+
+def raise_seasonal(
+    seasonal: Mapping[tuple[int, str], tuple[float, float, float]], held: HeldTo | None
+) -> tuple[dict[tuple[int, str], tuple[float, float, float]], float]:
+    """The test year by month scaled so its recent months average the champion's recent score: each month's
+    value and interval times max(1, score / mean of the references of the judged months) (min for a metric
+    to maximise). Returns the scaled months and the factor (1.0: unchanged, also when none of the judged
+    months has a reference)."""
+    out = dict(seasonal)
+    direction = direction_of(held.metric) if held is not None else None
+    if held is None or direction is None:
+        return out, 1.0
+    months = pd.period_range(held.first, held.last, freq="M")
+    values = [out[(p.month, held.metric)][0] for p in months if (p.month, held.metric) in out]
+    mean = float(np.mean(values)) if values else float("nan")
+    if not np.isfinite(mean) or mean <= 0:
+        return out, 1.0
+    ratio = held.score / mean
+    factor = max(1.0, ratio) if direction == "minimize" else min(1.0, ratio)
+    if factor == 1.0:
+        return out, 1.0
+    for key, band in seasonal.items():
+        if key[1] == held.metric:
+            out[key] = (band[0] * factor, band[1] * factor, band[2] * factor)
+    return out, factor
 
 
 def metric_trigger(

@@ -21,11 +21,15 @@ from muzhang.store.forecasts import read_decisions, read_forecasts
 from serving.monitoring.drift import DriftThresholds, drift_table
 from serving.monitoring.live import live_metrics, worse_than_test
 from serving.monitoring.policy import (
+    HeldTo,
     MonitoringPolicy,
     PolicyError,
+    failed_retrain,
     family_policy,
     months_since_training,
     new_evidence,
+    raise_reference,
+    raise_seasonal,
     reference_metrics,
     retrain_triggers,
 )
@@ -131,23 +135,42 @@ def family_report(
 
     # A version promoted after a shift was tested on the shocked months: held to the pre-shift reference too.
     references = {v: reference_metrics(v, test_of, all_decisions, recent) for v in versions}
-    live["reference"] = [
-        references[v][0].get(m) if v in references else None
-        for v, m in zip(live["model_version"], live["metric"], strict=True)
-    ]
     # A seasonal metric: each live month against the same month of the version's own test year.
     seasonal: dict[str, dict[tuple[int, str], tuple[float, float, float]]] = {}
     if policy is not None and policy.retrain.reference == "seasonal" and spec.serves_forecasts:
         for v in versions:  # a version tested after a shift is held to the months of the version before it
             source = references[v][1] or v
-            held_to = records_by_version.get(source) or version_record(tracking_uri, name, source)
-            seasonal[v] = seasonal_reference(ctx, spec, source, held_to.data_cutoff, memo)
+            source_record = records_by_version.get(source) or version_record(tracking_uri, name, source)
+            seasonal[v] = seasonal_reference(ctx, spec, source, source_record.data_cutoff, memo)
+    # A failed retrain is evidence: a champion a retrain judged on the recent months could not beat is held,
+    # for the months after that retrain, to its own score on those months when that is worse than its reference.
+    metric = policy.retrain.metric if policy is not None else None
+    raised: dict[str, tuple[HeldTo, dict[str, float], dict[tuple[int, str], tuple[float, float, float]], float]] = {}
+    for v in versions:
+        evidence = failed_retrain(all_decisions, v, metric, recent)
+        if evidence is not None:
+            plain_ref = raise_reference(references[v][0], evidence)
+            months_raised, factor = raise_seasonal(seasonal.get(v, {}), evidence)
+            moved = factor != 1.0 if seasonal.get(v) else plain_ref != references[v][0]
+            if moved:
+                raised[v] = (evidence, plain_ref, months_raised, factor)
+
+    def held_to(version: str, month: Any) -> tuple[dict[str, float], dict[tuple[int, str], tuple[float, float, float]]]:
+        """The reference and test year by month a version's live month is held to."""
+        if version in raised and pd.Timestamp(month).to_period("M") > raised[version][0].last:
+            return raised[version][1], raised[version][2]
+        return references[version][0] if version in references else {}, seasonal.get(version, {})
+
     scored: list[dict[str, Any]] = live.to_dict("records")  # type: ignore[assignment]
+    held = [held_to(str(r["model_version"]), r["target_period"]) for r in scored]
     bands = [
-        seasonal.get(str(r["model_version"]), {}).get((pd.Timestamp(r["target_period"]).month, str(r["metric"])))
-        for r in scored
+        s.get((pd.Timestamp(r["target_period"]).month, str(r["metric"])))
+        for (_, s), r in zip(held, scored, strict=True)
     ]
-    live["reference"] = [b[0] if b is not None else r["reference"] for b, r in zip(bands, scored, strict=True)]
+    live["reference"] = [
+        b[0] if b is not None else ref.get(str(r["metric"])) for b, (ref, _), r in zip(bands, held, scored, strict=True)
+    ]
+    scored = live.to_dict("records")  # type: ignore[assignment]
     live["worse"] = [
         worse_than_its_month(str(r["metric"]), r["low"], r["high"], b)
         if b is not None
@@ -160,11 +183,19 @@ def family_report(
         record = records_by_version.get(champion) if champion else None
         since = months_since_training(record.data_cutoff if record else None, all_decisions, county.last_month)
         reference, reference_version = references.get(champion or "", ({}, None))
-        fired = retrain_triggers(policy, champion_live, reference, drift, since, seasonal.get(champion or ""))
+        by_month: dict[tuple[int, str], tuple[float, float, float]] | None = seasonal.get(champion or "")
+        if champion in raised:  # the trigger, deciding now, is after the failed retrain: every month held to it
+            reference, by_month = raised[champion][1], raised[champion][2]
+        fired = retrain_triggers(policy, champion_live, reference, drift, since, by_month)
         out["triggers"] = new_evidence(fired, all_decisions)
         out["policy"] = policy.retrain.model_dump()
         out["months_since_training"] = since
         out["reference_version"] = reference_version
+        out["reference_raised"] = None
+        if champion in raised:
+            evidence, _, _, factor = raised[champion]
+            scale = f" (each month of its test year x {factor:.3g})" if factor != 1.0 else ""
+            out["reference_raised"] = evidence.words() + scale
     else:
         out["triggers"], out["policy"] = [], None
     decisions = all_decisions.tail(20).reset_index(drop=True)
