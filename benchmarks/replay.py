@@ -7,9 +7,9 @@
 Measured (2 shared cores, load average 5-11 from other work, 40-grid county, seed 7, 2025-01 to 2026-12;
 shocks from the simulator's scenario: drought year 2025, market shock from 2025-07; `muzhang replay` each):
 
-- triggered, shocked (before the seasonal reference): 284 s wall (load ~5), 2.5 training minutes. Market: the live metric trigger fired
-  from 2025-08; each retrain was judged on the last 3 closed months (validation the 3 before), the gate
-  kept the champion three times and promoted the retrained model in 2025-11. Market scaled pinball
+- triggered, shocked (before the seasonal reference): 284 s wall (load ~5), 2.5 training minutes. Market: the
+  live metric trigger fired from 2025-08; each retrain was judged on the last 3 closed months (validation the
+  3 before), the gate kept the champion three times and promoted the retrained model in 2025-11. Market scaled pinball
   (test 0.165): 0.18-0.11 before the shock, 1.18-1.32 in 2025-07..10, then 0.25 (2025-12), 0.13, 0.13, 0.10,
   0.10, 0.12, 0.10, 0.12, 0.13 back within the test value, 0.25 / 0.26 / 0.19 in 2026-09..11 (the shock a
   year back in the seasonal features). Grazing MAE: the drought's warm season 39.7 kg DM/ha, within the first
@@ -36,11 +36,24 @@ shocks from the simulator's scenario: drought year 2025, market shock from 2025-
 - triggered, calm, after the fix: 402 s wall beside a shocked replay, 4.0 training minutes. 2025 is quiet
   for all three families (market autumn 0.255 / 0.257 / 0.23 / 0.256 against test months 0.20-0.26: within
   10 %; no live or drift trigger, single months marked worse: grazing 2025-05, dispute 2026-10); one
-  time-trigger retrain per family in 2025-12 (the market's lost at the gate, no longer repeated monthly). In 2026 the calm county itself moves: herds grew, autumn sales were 13.7-16.5 head per series
+  time-trigger retrain per family in 2025-12 (the market's lost at the gate, no longer repeated monthly). In
+  2026 the calm county itself moves: herds grew, autumn sales were 13.7-16.5 head per series
   against 7.3-8.8 in 2025 and prices came in ~5 % under the forecasts from spring; market spl 0.13-0.38 is
   worse than the same test months from 2026-03, the live trigger fired 2026-06..10, and none of the five
   retrains judged on the recent months beat the champion (0.174 vs 0.176, 0.212 vs 0.213, ...): the
-  county got harder to forecast, not the model stale. **Still not met** for the calm county's second year.
+  county got harder to forecast, not the model stale (answered by the next entry).
+- triggered, calm, after 'a failed retrain is evidence' (serving/monitoring/policy.py failed_retrain): 168 s
+  wall (load ~3, a test run beside it), 1.3 training minutes, 6 retrains. Live-metric or drift alarms per
+  family and year: 2025 grazing 0, market 0, dispute 0; 2026 grazing 0, market 1 (2026-06, was 5 in
+  2026-06..10), dispute 0. Its retrain, judged on 2026-04..06, lost (0.1736 vs the champion's 0.1759 by margin
+  0.005), so v1 is held from 2026-07 to 0.1759 on those months: each month of its test year x 1.5 ("held to
+  v1's spl 0.1759 on 2026-04..2026-06 after a retrain could not beat it"). After it 0.224, 0.23, 0.375*,
+  0.326, 0.22, 0.189: 2026-09 alone is worse than its raised month, two months running are needed, no alarm.
+  Time triggers as before (2025-12 all three, grazing promoted; 2026-12 grazing promoted, dispute kept; the
+  market's counts from its 2026-06 retrain).
+  Single months marked worse: grazing 2025-06, dispute 2026-10, market 2025-09..11 and 2026-03..06 (before
+  the evidence; kept as they were), 2026-09. So the calm replay is quiet except the one alarm that taught
+  the monitor the county's new level.
 - triggered, shocked, after the fix: 390 s wall beside the calm one, 3.6 training minutes; alone, once a
   live trigger a retrain answered stops repeating: 118 s wall, 1.1 training minutes. Market: the live trigger fired from
   2025-08 (1.27, 1.33, 1.34, 1.19 in 2025-07..10); the retrain judged on the recent months was promoted in
