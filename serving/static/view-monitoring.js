@@ -23,6 +23,7 @@ const WORDS = {
     interval: "95%区间",
     test: "测试值",
     reference: "对照值",
+    raised: "对照值已上调（再训练未能胜过在用模型）",
     worse: "差于对照",
     yes: "是",
     no: "否",
@@ -56,6 +57,7 @@ const WORDS = {
     interval: "95 % interval",
     test: "Test",
     reference: "Held to",
+    raised: "Reference raised (a retrain could not beat the champion)",
     worse: "Worse than it",
     yes: "yes",
     no: "no",
@@ -162,6 +164,7 @@ function familySection(family) {
   }
   parts.push(h("h4", { text: w("triggers") }));
   parts.push(family.triggers?.length ? h("ul", { class: "triggers" }, family.triggers.map((x) => h("li", { text: x }))) : h("p", { text: w("no_trigger") }));
+  if (family.reference_raised) parts.push(h("p", { class: "reference-raised", text: `${w("raised")}: ${family.reference_raised}` }));
   const metric = family.live?.length ? headline(family) : null;
   if (metric) {
     const rows = family.live.filter((r) => r.metric === metric && r.model_version === family.champion);

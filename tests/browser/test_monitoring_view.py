@@ -88,6 +88,7 @@ REPORT = {
                 "live brier worse than its test value 0.062 beyond the interval: 2025-03 0.081 [0.071, 0.091]"
             ],
             "policy": {"metric": "brier"},
+            "reference_raised": "held to v7's brier 0.07 on 2025-01..2025-03 after a retrain could not beat it",
             "months_since_training": 3,
             "decisions": [],
             "band_counts": [],
@@ -142,6 +143,7 @@ def test_only_data_scientists_get_the_view_and_it_draws_the_monitoring_report(
     assert section.locator("svg.monitoring-chart line.reference-tick").count() == 1
     held_to = section.locator("table").first.inner_text()
     assert "0.075" in held_to and "对照值" in held_to  # the latest month's reference beside its test value
+    assert "after a retrain could not beat it" in section.locator(".reference-raised").inner_text()
     assert section.locator(".drift-drifted").inner_text() == "漂移"
     assert "live brier worse than its test value" in section.locator("ul.triggers").inner_text()
     assert "6, 7" in section.inner_text()  # replaced mid-month: both versions made forecasts from 2024-12
