@@ -618,3 +618,15 @@ def test_health_staff_see_band_cutoffs_and_export_a_referral_list(
     assert high, "the made-up samples should include someone to refer"
     rows = csv_download(page, "#referrals-csv")
     assert [(r[0], r[1]) for r in rows[1:]] == high
+
+
+def test_health_view_fits_a_phone(sign_in: Any, page: Any) -> None:
+    """On a 390 px phone the health view, its band table and the scored people never widen the page: the
+    cut-off table scrolls by itself."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in("health")
+    page.click("#health-samples")
+    page.click("#health-score")
+    page.locator("#health-results article.person").first.wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.evaluate("getComputedStyle(document.getElementById('health-bands')).overflowX") == "auto"
