@@ -222,6 +222,9 @@ retrain_decisions = sa.Table(
     sa.Column("promoted", sa.Boolean(), nullable=True),
     sa.Column("run_id", sa.String(), nullable=True),
     sa.Column("note", sa.Text(), nullable=False),
+    # Migration 0004: JSON, the gate's numbers ({"metric", "candidate", "champion", "champion_version",
+    # "months"}); null when no gate judged a candidate against a champion, and for decisions kept before 0004
+    sa.Column("gate_metrics", sa.Text(), nullable=True),
     sa.Index(None, "family", "decided_at"),
 )
 

@@ -42,7 +42,7 @@ def test_migrations_match_the_metadata(pg_store: Store) -> None:
     with pg_store.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True, "version_table": VERSION_TABLE})
         assert compare_metadata(context, metadata) == []
-        assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() == "0003"
+        assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() == "0004"
 
 
 def test_import_is_idempotent_and_reads_equal_the_files(

@@ -62,7 +62,7 @@ def test_open_twice_is_one_engine_and_migrations_are_idempotent(store_url: str) 
 
     migrate(store_url)  # already at head: nothing to do
     with first.engine.connect() as conn:
-        assert conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalar() == "0003"
+        assert conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalar() == "0004"
 
 
 def test_load_order_puts_parents_first() -> None:
@@ -109,3 +109,32 @@ def test_migration_0002_lets_a_submission_be_carried_and_downgrades_cleanly(tmp_
     command.downgrade(alembic_config(url), "0001")
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM submissions").scalar() == 0
+
+
+def test_migration_0004_keeps_old_decisions_and_adds_gate_metrics(tmp_path: Path) -> None:
+    """Upgrade adds a nullable gate_metrics to retrain_decisions (old rows read NULL); downgrade drops it and
+    keeps the rows."""
+    from alembic import command
+
+    from muzhang.store.engine import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    migrate(url, "0003")
+    engine = get_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO retrain_decisions (family, decided_at, triggers, action, note) "
+                "VALUES ('market', '2025-02-01 00:00:00', '[]', 'skipped', 'old')"
+            )
+        )
+    migrate(url, "0004")
+    columns = {c["name"]: c for c in sa.inspect(engine).get_columns("retrain_decisions")}
+    assert "gate_metrics" in columns and columns["gate_metrics"]["nullable"]
+    with engine.begin() as conn:
+        assert conn.exec_driver_sql("SELECT note, gate_metrics FROM retrain_decisions").one() == ("old", None)
+        conn.exec_driver_sql("UPDATE retrain_decisions SET gate_metrics = '{\"metric\": \"spl\"}'")
+    command.downgrade(alembic_config(url), "0003")
+    assert "gate_metrics" not in {c["name"] for c in sa.inspect(engine).get_columns("retrain_decisions")}
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT note FROM retrain_decisions").scalar() == "old"
