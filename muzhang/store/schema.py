@@ -228,6 +228,32 @@ retrain_decisions = sa.Table(
     sa.Index(None, "family", "decided_at"),
 )
 
+# Migration 0005: fields a data directory's catalog extension added to a county table (a data scientist's
+# own measurement, e.g. a grid-month's ``herder_meetings``), kept without changing the shipped schema. One row
+# per (table, field) with the field's catalog entry (``FieldSpec`` as JSON): a later import with another
+# definition of the same field is refused. Each value is one row of ``added_values``: the row's primary key
+# as JSON (as in ``value_audit``) and the value as JSON (null: no value). Changed values are audited as any.
+added_fields = sa.Table(
+    "added_fields",
+    metadata,
+    sa.Column("table_name", sa.String(), primary_key=True),
+    sa.Column("field", sa.String(), primary_key=True),
+    sa.Column("spec", sa.Text(), nullable=False),  # JSON: the catalog entry
+    sa.Column("defined_by", sa.String(), nullable=False),
+    sa.Column("defined_at", UTCDateTime(), nullable=False),
+    sa.Column("source", sa.Text(), nullable=False),  # where the definition came from (the import's source)
+)
+
+added_values = sa.Table(
+    "added_values",
+    metadata,
+    sa.Column("table_name", sa.String(), primary_key=True),
+    sa.Column("field", sa.String(), primary_key=True),
+    sa.Column("row_key", sa.String(), primary_key=True),  # JSON object of the row's primary key
+    sa.Column("value", sa.Text(), nullable=True),  # JSON value; null: none
+    sa.ForeignKeyConstraint(["table_name", "field"], ["added_fields.table_name", "added_fields.field"]),
+)
+
 __all__ = [
     "CATALOG",
     "FLAG_STATUSES",
@@ -236,6 +262,8 @@ __all__ = [
     "SUBMISSION_STATUSES",
     "VERSION_TABLE",
     "UTCDateTime",
+    "added_fields",
+    "added_values",
     "column_type",
     "county_tables",
     "flags",

@@ -1,4 +1,7 @@
-"""Importing catalog tables: an upsert by primary key in one transaction, each changed value audited."""
+"""Importing catalog tables: an upsert by primary key in one transaction, each changed value audited.
+
+The tables may carry fields a catalog extension added (the directory's ``catalog.yaml``): given that catalog,
+the import keeps their definitions and values too (:mod:`muzhang.store.added`), in the same transaction."""
 
 from __future__ import annotations
 
@@ -11,8 +14,10 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from muzhang.catalog import Catalog, FieldSpec
 from muzhang.store import frames as fr
-from muzhang.store.base import MONTHLY_TABLES, StoreBase, StoreError
+from muzhang.store.added import AddedFields, added_columns, first_broken_rule
+from muzhang.store.base import MONTHLY_TABLES, StoreError
 from muzhang.store.cells import first_line, now_utc
 from muzhang.store.schema import county_tables, frame_columns, months, value_audit
 
@@ -34,14 +39,19 @@ class ImportSummary:
     months_closed: int = 0  # months of the history that were new to the store, recorded as closed
     audited_values: int = 0  # value_audit rows written (one per changed value)
     seconds: float = 0.0
+    # "table.field" -> values of a field the catalog extension added: new, changed (audited), already there
+    added: dict[str, TableCounts] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
-        return any(c.inserted or c.updated for c in self.tables.values())
+        return any(c.inserted or c.updated for c in (*self.tables.values(), *self.added.values()))
 
     def lines(self) -> list[str]:
         rows = [f"{'table':<18} {'inserted':>9} {'updated':>9} {'unchanged':>9}"]
         rows += [f"{t:<18} {c.inserted:>9,} {c.updated:>9,} {c.unchanged:>9,}" for t, c in self.tables.items()]
+        if self.added:
+            rows.append("added fields (values)")
+            rows += [f"  {t:<16} {c.inserted:>9,} {c.updated:>9,} {c.unchanged:>9,}" for t, c in self.added.items()]
         rows.append(
             f"{self.audited_values:,} changed values audited, {self.months_closed:,} months closed, "
             f"{self.seconds:.1f} s"
@@ -60,13 +70,20 @@ class _Prepared:
     frame: pd.DataFrame  # canonical, catalog column order
     dtypes: dict[str, str] = field(default_factory=dict)
     positions: dict[str, int] = field(default_factory=dict)
+    added: dict[str, tuple[FieldSpec, pd.Series]] = field(default_factory=dict)  # canonical added columns
 
 
-class TableImports(StoreBase):
+class TableImports(AddedFields):
     """:meth:`import_tables` and its steps."""
 
     def import_tables(
-        self, tables: Mapping[str, pd.DataFrame], *, who: str, source: str, reason: str | None = None
+        self,
+        tables: Mapping[str, pd.DataFrame],
+        *,
+        who: str,
+        source: str,
+        reason: str | None = None,
+        catalog: Catalog | None = None,
     ) -> ImportSummary:
         """Upsert catalog tables by primary key, all in one transaction (on any failure nothing changes).
 
@@ -76,27 +93,48 @@ class TableImports(StoreBase):
         mapping lacks are kept: an import adds and corrects, it never deletes. Months of ``grid_monthly``
         and ``market_monthly`` new to the store are recorded as closed (an imported history is closed).
 
+        ``catalog``: the catalog the tables were read with, when a catalog extension adds fields to them
+        (:func:`muzhang.catalog.catalog_for`). Their definitions and values are kept (:mod:`muzhang.store.added`);
+        values are checked against their entry's hard rules first. A table's column missing from the import
+        leaves the field's stored values as they are.
+
         Raises:
             ValueError: an unknown table, missing or extra columns, values of the wrong type, an empty
-                value in a non-nullable field, or a repeated primary key (checked before any write).
+                value in a non-nullable field, an added field's value that breaks its rule, or a repeated
+                primary key (checked before any write).
+            AddedFieldConflict: (a ValueError) an added field the store keeps with another type, unit,
+                limits, categories or pattern.
             StoreError: the database refused the write (e.g. a foreign key to a missing grid).
         """
         start = time.perf_counter()
         unknown = sorted(set(tables) - set(self.order))
         if unknown:
             raise ValueError(f"not catalog tables: {', '.join(unknown)}; known: {', '.join(self.order)}")
-        prepared = [self._prepare(name, tables[name]) for name in self.order if name in tables]
+        prepared = [self._prepare(name, tables[name], catalog) for name in self.order if name in tables]
         reason = reason or f"import ({source})"
         now = now_utc()
         counts: dict[str, TableCounts] = {}
+        added: dict[str, TableCounts] = {}
         audits = 0
         current = ""
         try:
             with self._write() as conn:
+                definitions = {item.name: [s for s, _ in item.added.values()] for item in prepared if item.added}
+                self._check_and_record_definitions(conn, definitions, who=who, source=source, now=now)
                 for item in prepared:
                     current = item.name
                     counts[item.name], n = self._upsert(conn, item, who=who, reason=reason, now=now)
                     audits += n
+                    if item.added:
+                        key = list(self.catalog.table(item.name).primary_key)
+                        key_lists = [fr.stored(item.frame[k], self.catalog.field(k)) for k in key]
+                        keys = [fr.key_text(key, values) for values in zip(*key_lists, strict=True)]
+                        for name, (spec, values) in item.added.items():
+                            c, n = self._upsert_added_values(
+                                conn, item.name, keys, spec, values, who=who, reason=reason, now=now
+                            )
+                            added[f"{item.name}.{name}"] = TableCounts(*c)
+                            audits += n
                     self._remember_columns(conn, item)
                 current = "months"
                 history = {
@@ -108,21 +146,23 @@ class TableImports(StoreBase):
                 closed = self._close_new_months(conn, sorted(history), who=who, reason=reason, now=now)
         except sa.exc.DBAPIError as exc:
             raise StoreError(f"import refused at table {current!r}, nothing changed: {first_line(exc)}") from exc
-        return ImportSummary(counts, closed, audits, time.perf_counter() - start)
+        return ImportSummary(counts, closed, audits, time.perf_counter() - start, added)
 
-    def _prepare(self, name: str, frame: pd.DataFrame) -> _Prepared:
+    def _prepare(self, name: str, frame: pd.DataFrame, catalog: Catalog | None = None) -> _Prepared:
         specs = self.catalog.fields_of(name)
         columns = [s.name for s in specs]
+        extension = {s.name: s for s in added_columns(catalog, self.catalog, name)} if catalog is not None else {}
         missing = [c for c in columns if c not in frame.columns]
-        extra = [str(c) for c in frame.columns if c not in columns]
+        extra = [str(c) for c in frame.columns if c not in columns and c not in extension]
         if missing or extra:
+            hint = " (declare a field of your own in the directory's catalog.yaml, or --catalog FILE)"
             raise ValueError(
                 f"table {name!r}: "
                 + "; ".join(
                     part
                     for part in (
                         f"missing columns {', '.join(missing)}" if missing else "",
-                        f"columns not in the catalog {', '.join(extra)}" if extra else "",
+                        f"columns not in the catalog {', '.join(extra)}{hint}" if extra else "",
                     )
                     if part
                 )
@@ -145,7 +185,19 @@ class TableImports(StoreBase):
             row = int(np.flatnonzero(duplicated.to_numpy())[0])
             raise ValueError(f"table {name!r}: primary key {key} repeated (row {row})")
         positions = {str(c): i for i, c in enumerate(frame.columns)}
-        return _Prepared(name, canonical, dtypes, positions)
+        added: dict[str, tuple[FieldSpec, pd.Series]] = {}
+        for column, spec in extension.items():
+            if column not in frame.columns:
+                continue  # not in this import: the stored values stay as they are
+            broken = first_broken_rule(name, frame[column], spec)
+            if broken is not None:
+                raise ValueError(broken)
+            try:
+                added[column] = (spec, fr.canonical(frame[column], spec))
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"table {name!r}, column {column!r}: not {spec.type} values ({exc})") from exc
+            dtypes[column] = fr.read_dtype_for(frame[column], spec)
+        return _Prepared(name, canonical, dtypes, positions, added)
 
     def _stored_rows(self, name: str, frame: pd.DataFrame, columns: Sequence[str] | None = None) -> list[dict]:
         specs = [self.catalog.field(c) for c in (columns or self.catalog.columns(name))]

@@ -17,7 +17,17 @@ from muzhang.store import Store, load_order, migrate, open_store
 from muzhang.store.engine import get_engine
 from muzhang.store.schema import VERSION_TABLE, metadata
 
-RECORD_TABLES = {"submissions", "value_audit", "flags", "months", "frame_columns", "forecast_log", "retrain_decisions"}
+RECORD_TABLES = {
+    "submissions",
+    "value_audit",
+    "flags",
+    "months",
+    "frame_columns",
+    "forecast_log",
+    "retrain_decisions",
+    "added_fields",
+    "added_values",
+}
 
 
 def test_migrations_create_every_table(store: Store) -> None:
@@ -62,7 +72,7 @@ def test_open_twice_is_one_engine_and_migrations_are_idempotent(store_url: str) 
 
     migrate(store_url)  # already at head: nothing to do
     with first.engine.connect() as conn:
-        assert conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalar() == "0004"
+        assert conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalar() == "0005"
 
 
 def test_load_order_puts_parents_first() -> None:
@@ -133,8 +143,30 @@ def test_migration_0004_keeps_old_decisions_and_adds_gate_metrics(tmp_path: Path
     assert "gate_metrics" in columns and columns["gate_metrics"]["nullable"]
     with engine.begin() as conn:
         assert conn.exec_driver_sql("SELECT note, gate_metrics FROM retrain_decisions").one() == ("old", None)
-        conn.exec_driver_sql("UPDATE retrain_decisions SET gate_metrics = '{\"metric\": \"spl\"}'")
+        conn.exec_driver_sql('UPDATE retrain_decisions SET gate_metrics = \'{"metric": "spl"}\'')
     command.downgrade(alembic_config(url), "0003")
     assert "gate_metrics" not in {c["name"] for c in sa.inspect(engine).get_columns("retrain_decisions")}
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT note FROM retrain_decisions").scalar() == "old"
+
+
+def test_migration_0005_adds_the_added_field_tables_and_downgrades_cleanly(tmp_path: Path) -> None:
+    """Upgrade creates added_fields and added_values (a value needs its field's definition); downgrade drops them."""
+    from alembic import command
+
+    from muzhang.store.engine import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    migrate(url, "0004")
+    engine = get_engine(url)
+    assert not {"added_fields", "added_values"} & set(sa.inspect(engine).get_table_names())
+    migrate(url, "0005")
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO added_values VALUES ('grid_monthly', 'x', '{}', '1')"))
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("INSERT INTO added_fields VALUES ('grid_monthly', 'x', '{}', 'me', '2025-02-01 00:00:00', 'here')")
+        )
+        conn.execute(sa.text("INSERT INTO added_values VALUES ('grid_monthly', 'x', '{}', '1')"))
+    command.downgrade(alembic_config(url), "0004")
+    assert not {"added_fields", "added_values"} & set(sa.inspect(engine).get_table_names())
