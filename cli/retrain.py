@@ -33,6 +33,7 @@ class Decision:
     promoted: bool | None = None
     run_id: str | None = None
     seconds: float = 0.0
+    gate_metrics: dict[str, Any] | None = None  # the gate's numbers and the months it judged on (None: no gate)
     logged: dict[str, Any] = field(default_factory=dict)
 
 
@@ -115,7 +116,23 @@ def decide(
         promoted=bool(summary.promoted),
         run_id=summary.run_id,
         seconds=time.perf_counter() - start,
+        gate_metrics=getattr(summary, "gate_metrics", None),
     )
+
+
+def judged_months(recent: dict[str, Any], last_month: Any) -> list[str] | None:
+    """The recent months a shift-judged retrain tested on, ``[first, last]`` as YYYY-MM (None: the
+    experiment's usual split)."""
+    if not recent or last_month is None:
+        return None
+    import pandas as pd
+
+    return [str(recent["split.test_from"]), f"{pd.Timestamp(last_month):%Y-%m}"]
+
+
+def with_months(gate_metrics: dict[str, Any] | None, months: list[str] | None) -> dict[str, Any] | None:
+    """The gate's numbers with the months it judged on."""
+    return None if gate_metrics is None else {**gate_metrics, "months": months}
 
 
 def retrain_families(
@@ -144,11 +161,13 @@ def retrain_families(
     echo(f"forecast log as of {month}: logged {caught_up['logged']}, joined {caught_up['joined']}")
     report = {f["family"]: f for f in monitoring_report(ctx, memo_of(ctx))["families"]}
 
+    def recent_of(family: str) -> dict[str, Any]:
+        triggers = report.get(family, {}).get("triggers", [])
+        return recent_split(family_policy(family).retrain, triggers, ctx.county.last_month)
+
     def train(family: str) -> Any:
         # After a detected shift the gate judges on the recent months, where a model that saw the shift can win.
-        recent = recent_split(
-            family_policy(family).retrain, report.get(family, {}).get("triggers", []), ctx.county.last_month
-        )
+        recent = recent_of(family)
         if recent:
             start, k = recent["split.test_from"], recent["split.valid_months"]
             echo(f"  [{family}] shift detected: test from {start}, validation the {k} months before")
@@ -160,6 +179,10 @@ def retrain_families(
     for family in families:
         entry = report.get(family, {})
         decision = decide(ctx, family, list(entry.get("triggers", [])), if_needed=if_needed, train=train)
+        if decision.gate_metrics is not None:
+            decision.gate_metrics = with_months(
+                decision.gate_metrics, judged_months(recent_of(family), ctx.county.last_month)
+            )
         if decision.promoted:
             ctx.registry.reload(family)  # the new champion's forecasts of this month are kept beside the old's
             decision.logged = log_and_join(ctx, {family: ctx.served(family)})["logged"]
@@ -174,6 +197,7 @@ def retrain_families(
             version=decision.version,
             promoted=decision.promoted,
             run_id=decision.run_id,
+            gate_metrics=decision.gate_metrics,
         )
         try:
             log_decision_to_mlflow(settings, decision, ctx.county.last_month)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from models.metrics import is_better
 
@@ -56,6 +56,28 @@ class GateDecision:
     reference: float
     reference_kind: str  # "champion vN" or "baseline NAME"
     note: str
+    # The numbers behind the note, as data: the candidate's and the champion's value on each gate metric
+    # (champion_scores None: no champion judged), and which version the champion was (set by the caller that
+    # knows it, ``training.tracking.ChampionScores.judge``).
+    candidate_scores: Mapping[str, float] = field(default_factory=dict)
+    champion_scores: Mapping[str, float] | None = None
+    champion_version: str | None = None
+
+    def gate_metrics(self) -> dict[str, Any]:
+        """The gate's numbers as a JSON-ready record (kept with a retrain decision, read by the monitoring):
+        ``{"metric", "candidate": {metric: value}, "champion": {metric: value} or None, "champion_version"}``;
+        a non-finite value is None."""
+        champion = self.champion_scores
+        return {
+            "metric": self.metric,
+            "candidate": {k: _finite(v) for k, v in self.candidate_scores.items()},
+            "champion": None if champion is None else {k: _finite(v) for k, v in champion.items()},
+            "champion_version": self.champion_version,
+        }
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
 
 
 def check_gate_metric(
@@ -144,7 +166,19 @@ def decide_promotion(
         )
     elif len(checks) > len(main_checks):
         note += f"; passes {', '.join(sorted({r.metric for r, *_ in checks}))} against {len(checks)} references"
-    return GateDecision(promoted, main.metric, value, reference, ref_kind, note)
+    champion_scores = None
+    if champion_score is not None:
+        champion_scores = {r.metric: float(champion[r.metric]) for r in rules if r.metric in champion}
+    return GateDecision(
+        promoted,
+        main.metric,
+        value,
+        reference,
+        ref_kind,
+        note,
+        candidate_scores={r.metric: float(candidate[r.metric]) for r in rules},
+        champion_scores=champion_scores,
+    )
 
 
 def _strongest(

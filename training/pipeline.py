@@ -36,6 +36,7 @@ class RunSummary:
     seconds: float
     study: dict[str, Any] | None = None
     rows: dict[str, int] = field(default_factory=dict)
+    gate_metrics: dict[str, Any] | None = None  # the gate's numbers (training.gate.GateDecision.gate_metrics)
 
 
 def data_fingerprint(data_dir: Path) -> str:
@@ -205,6 +206,7 @@ def run_training(
         result.seconds,
         study,
         rows,
+        decision.gate_metrics(),
     )
 
 

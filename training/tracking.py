@@ -13,6 +13,7 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +163,10 @@ class ChampionScores:
         if champion is not None:
             score = self.score(str(champion.version))
             label = f"champion v{champion.version}"
-        return decide_promotion(self.cfg.gate, self.result.metrics, self.result.baselines, score, label)
+        decision = decide_promotion(self.cfg.gate, self.result.metrics, self.result.baselines, score, label)
+        if champion is None:
+            return decision
+        return replace(decision, champion_version=str(champion.version))
 
 
 def register_version(model_uri: str, name: str) -> str:

@@ -1,4 +1,4 @@
-"""The forecast log and the retrain decisions (migration 0003): written in batches, never on the request path.
+"""The forecast log and the retrain decisions (migrations 0003, 0004): written in batches, never on the request path.
 
 A forecast is kept once per (family, model version, target period, series key): writing the same batch again
 changes nothing (``INSERT ... ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL), so a month closed twice, a
@@ -11,7 +11,7 @@ Ground floor: plain frames in, plain frames out; what a prediction or an outcome
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -188,8 +188,10 @@ def record_decision(
     promoted: bool | None = None,
     run_id: str | None = None,
     decided_at: datetime | None = None,
+    gate_metrics: Mapping[str, Any] | None = None,
 ) -> int:
-    """Keep one retrain decision; returns its id.
+    """Keep one retrain decision; returns its id. ``gate_metrics``: the promotion gate's numbers (metric,
+    candidate and champion values per gate metric, champion version, months judged on), kept as JSON.
 
     Raises:
         ValueError: an action other than skipped, retrained or failed.
@@ -207,6 +209,7 @@ def record_decision(
         "promoted": promoted,
         "run_id": run_id,
         "note": note,
+        "gate_metrics": None if gate_metrics is None else json.dumps(dict(gate_metrics), ensure_ascii=False),
     }
     with _write(store) as conn, conn.begin():
         result = conn.execute(sa.insert(retrain_decisions).values(**values).returning(retrain_decisions.c.id))

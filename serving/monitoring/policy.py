@@ -22,8 +22,8 @@ Pure: the verdicts take the live metrics, the drift table and the count of month
 and why, in words a data scientist can check.
 
 A failed retrain is evidence: when a live-metric alarm made the gate judge a retrained model on the recent
-months and the champion won, the champion's own score on those months (the gate's reference, in the decision's
-note) is what the county allows now. From then on that champion's live metric is held to it
+months and the champion won, the champion's own score on those months (the gate's numbers, kept with the
+decision as ``gate_metrics``) is what the county allows now. From then on that champion's live metric is held to it
 (:func:`failed_retrain`, :func:`raise_reference`, :func:`raise_seasonal`): a county that got harder to forecast
 does not ask for the same retrain every month. A new shift, drift or the months trigger fire as before; a
 promoted retrain makes a new champion, whose references start from its own test.
@@ -31,7 +31,7 @@ promoted retrain makes a new champion, whose references start from its own test.
 
 from __future__ import annotations
 
-import re
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,20 +168,24 @@ def reference_metrics(
     return out, before
 
 
-_NUMBER = r"([-+]?(?:\d+\.?\d*(?:e[-+]?\d+)?|nan|inf))"
+def gate_record(value: Any) -> Mapping[str, Any] | None:
+    """A decision's ``gate_metrics`` as a mapping (stored as JSON text; None for a decision with no gate, or
+    one kept before the store had the column)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, Mapping) else None
 
 
-def champion_scores(note: str, champion: str) -> dict[str, float]:
-    """The champion's gate metrics on the candidate's test rows, as the gate's note says them
-    (``spl 0.174 does not beat champion v3 0.176 by margin 0.005; fails spl 0.174 vs champion v3 0.176``)."""
-    label = re.escape(f"champion v{champion}")
-    out: dict[str, float] = {}
-    main = re.search(rf"(\w+) {_NUMBER} (?:beats|does not beat) {label} {_NUMBER}", note)
-    if main:
-        out[main.group(1)] = float(main.group(3))
-    for metric, _, reference in re.findall(rf"(\w+) {_NUMBER} vs {label} {_NUMBER}", note):
-        out.setdefault(metric, float(reference))
-    return out
+def champion_score_on(gate: Mapping[str, Any] | None, champion: str, metric: str) -> float | None:
+    """The champion's ``metric`` on the candidate's test rows as the gate measured it, if the gate judged
+    that very version (else None)."""
+    if gate is None or str(gate.get("champion_version")) != str(champion):
+        return None
+    value = (gate.get("champion") or {}).get(metric)
+    return float(value) if isinstance(value, int | float) and np.isfinite(value) else None
 
 
 @dataclass(frozen=True)
@@ -217,12 +221,14 @@ def failed_retrain(
             continue
         if not any(str(t).startswith("live ") for t in row["triggers"]):
             continue
-        score = champion_scores(str(row["note"]), str(version)).get(metric)
-        if score is None or not np.isfinite(score):
-            continue
-        last = pd.Timestamp(row["data_month"]).to_period("M")
+        gate = gate_record(row.get("gate_metrics"))
+        score = champion_score_on(gate, str(version), metric)
+        months = (gate or {}).get("months")
+        if score is None or not months or len(months) != 2:
+            continue  # no numbers (a decision kept before 0004), or judged on the usual split
+        first, last = (pd.Period(m, freq="M") for m in months)
         challenger = None if row.get("version") is None or pd.isna(row.get("version")) else str(row["version"])
-        return HeldTo(str(version), metric, float(score), last - (recent_months - 1), last, challenger)
+        return HeldTo(str(version), metric, score, first, last, challenger)
     return None
 
 

@@ -26,6 +26,7 @@ from serving.monitoring.policy import (
     PolicyError,
     failed_retrain,
     family_policy,
+    gate_record,
     months_since_training,
     new_evidence,
     raise_reference,
@@ -122,6 +123,9 @@ def family_report(
     live["test"] = [tests.get(v, {}).get(m) for v, m in zip(live["model_version"], live["metric"], strict=True)]
     all_decisions = read_decisions(store, spec.name)
     all_decisions["triggers"] = [json.loads(t) for t in all_decisions["triggers"]]
+    all_decisions["gate_metrics"] = pd.Series(
+        [gate_record(g) for g in all_decisions["gate_metrics"]], index=all_decisions.index, dtype=object
+    )
     try:
         policy: MonitoringPolicy | None = family_policy(spec.name)
     except PolicyError as exc:

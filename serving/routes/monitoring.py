@@ -67,6 +67,11 @@ class DecisionOut(BaseModel):
     promoted: bool | None
     run_id: str | None
     note: str
+    gate_metrics: dict[str, Any] | None = Field(
+        None,
+        description="The promotion gate's numbers: metric, candidate and champion values per gate metric, "
+        "champion_version, months judged on ([first, last] or null for the usual split); null without a gate.",
+    )
 
 
 class BandCountOut(BaseModel):

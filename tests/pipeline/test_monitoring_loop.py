@@ -197,6 +197,7 @@ class FakeRun:
     promoted: bool = False
     gate_note: str = "kept as challenger: spl 0.2 not better than champion 0.18"
     run_id: str = "fake-run"
+    gate_metrics: dict[str, Any] | None = None
 
 
 def test_retrain_if_needed_skips_without_a_trigger_and_says_why(
@@ -226,6 +227,7 @@ def test_retrain_records_the_gate_decision_in_the_store_and_mlflow(
     assert decision.triggers == ["asked: retrain without --if-needed"] and decision.note.startswith("gate: kept")
     stored = read_decisions(loop.ctx.store, "market").iloc[-1]
     assert (stored["action"], stored["version"], bool(stored["promoted"])) == ("retrained", "77", False)
+    assert stored["gate_metrics"] is None  # a run that reported no gate numbers keeps none
     experiment = mlflow.get_experiment_by_name(DECISIONS_EXPERIMENT)
     (run,) = mlflow.search_runs([experiment.experiment_id], "tags.family = 'market'", output_format="list")
     assert run.data.tags["action"] == "retrained" and run.data.tags["version"] == "77"
@@ -244,15 +246,20 @@ def test_a_retrain_after_a_shift_is_judged_on_the_recent_months(
     )
     asked: dict[str, Any] = {}
 
+    gate = {"metric": "spl", "candidate": {"spl": 0.2}, "champion": {"spl": 0.18}, "champion_version": "1"}
+
     def run(family: str, settings: Any, **kw: Any) -> FakeRun:
         asked.update(kw["overrides"])
-        return FakeRun()
+        return FakeRun(gate_metrics=gate)
 
     monkeypatch.setattr("training.pipeline.run_training", run)
     (decision,) = retrain_families(retrain_settings, ["market"], if_needed=True, echo=lambda _: None)
     assert decision.action == "retrained"
     # the store's last closed month is 2020-01: test 2019-11..2020-01, validation the 3 months before
     assert asked == {"split.test_from": "2019-11", "split.valid_months": 3}
+    # the gate's numbers are kept as data with the months it judged on (what the monitoring reads back)
+    stored = read_decisions(loop.ctx.store, "market").iloc[-1]
+    assert json.loads(stored["gate_metrics"]) == {**gate, "months": ["2019-11", "2020-01"]}
 
 
 def test_a_crashed_retrain_is_recorded_the_champion_stays_and_no_forecast_is_lost(

@@ -1,5 +1,6 @@
 """A failed retrain is evidence (issue 11): a champion a live-alarm retrain could not beat on the recent months is
-held, from then on, to its own score on those months; a promoted retrain raises nothing."""
+held, from then on, to its own score on those months; a promoted retrain raises nothing. The score is the gate's
+number kept with the decision (``gate_metrics``, migration 0004), never read back from the note's words."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import pandas as pd
 from serving.monitoring.policy import (
     MonitoringPolicy,
     RetrainPolicy,
-    champion_scores,
+    champion_score_on,
     failed_retrain,
+    gate_record,
     metric_trigger,
     raise_reference,
     raise_seasonal,
@@ -27,8 +29,27 @@ RULES = RetrainPolicy(
 )
 
 
+def gate(champion: dict[str, float], months: list[str] | None = None, version: str = "3") -> dict[str, object]:
+    """The gate's numbers as `muzhang retrain` keeps them (training.gate.GateDecision.gate_metrics + months)."""
+    return {
+        "metric": "spl",
+        "candidate": {"spl": 0.174, "mase": 1.02},
+        "champion": champion,
+        "champion_version": version,
+        "months": months,
+    }
+
+
+LOST_GATE = gate({"spl": 0.176, "mase": 0.98}, ["2026-04", "2026-06"])
+
+
 def decision(
-    version: str, promoted: bool | None, note: str, triggers: list[str], month: str = "2026-06-01"
+    version: str,
+    promoted: bool | None,
+    note: str,
+    triggers: list[str],
+    month: str = "2026-06-01",
+    gate_metrics: object = LOST_GATE,
 ) -> dict[str, object]:
     return {
         "version": version,
@@ -38,6 +59,7 @@ def decision(
         "triggers": triggers,
         "note": note,
         "data_month": pd.Timestamp(month),
+        "gate_metrics": gate_metrics if promoted is not None else None,
     }
 
 
@@ -54,11 +76,24 @@ def live(values: list[tuple[str, float, float, float]]) -> pd.DataFrame:
     )
 
 
-def test_the_gate_note_gives_the_champions_score_on_the_candidates_test_rows() -> None:
-    assert champion_scores(LOST, "3") == {"spl": 0.176, "mase": 0.98}
-    assert champion_scores(WON, "3") == {"spl": 0.176}
-    assert champion_scores(LOST, "31") == {}  # another version's note says nothing of v31
-    assert champion_scores("first model: spl 0.2 beats baseline seasonal_naive 0.3", "3") == {}
+def test_the_champions_score_is_the_gates_number_for_that_version() -> None:
+    assert champion_score_on(LOST_GATE, "3", "spl") == 0.176
+    assert champion_score_on(LOST_GATE, "3", "mase") == 0.98
+    assert champion_score_on(LOST_GATE, "31", "spl") is None  # the gate judged v3, says nothing of v31
+    assert champion_score_on(gate({"spl": None}), "3", "spl") is None  # the champion could not be scored
+    assert champion_score_on(gate(None), "3", "spl") is None  # a first model: no champion
+    assert champion_score_on(None, "3", "spl") is None
+    # stored as JSON text; a decision kept before the column existed reads NULL (None, or NaN in a frame)
+    assert gate_record('{"metric": "spl", "champion_version": "3"}') == {"metric": "spl", "champion_version": "3"}
+    assert gate_record(None) is None and gate_record(float("nan")) is None and gate_record("not json") is None
+
+
+def test_a_decision_without_gate_numbers_is_no_evidence_even_if_its_note_has_them() -> None:
+    """Decisions kept before migration 0004 have only words: they are not parsed, so they raise nothing."""
+    old = decision("7", False, LOST, [ALARM], gate_metrics=None)
+    assert failed_retrain(log(old), "3", "spl", 3) is None
+    usual_split = decision("7", False, LOST, [ALARM], gate_metrics=gate({"spl": 0.176}, None))
+    assert failed_retrain(log(usual_split), "3", "spl", 3) is None  # judged on the usual split, not recent months
 
 
 def test_a_failed_retrain_raises_the_plain_reference_and_silences_the_same_level_alarm() -> None:
@@ -117,8 +152,11 @@ def test_no_evidence_without_a_failed_live_alarm_retrain_judged_on_the_recent_mo
     assert failed_retrain(log(decision("7", False, LOST, [ALARM])), "3", "spl", None) is None
     assert failed_retrain(log(decision("7", False, LOST, [ALARM])), "3", "brier", 3) is None
     # the latest failed retrain is the evidence: a later one judged on later months replaces an earlier one
-    later = LOST.replace("0.176", "0.213")
+    later = gate({"spl": 0.213}, ["2026-07", "2026-09"])
     held = failed_retrain(
-        log(decision("7", False, LOST, [ALARM]), decision("8", False, later, [ALARM], "2026-09-01")), "3", "spl", 3
+        log(decision("7", False, LOST, [ALARM]), decision("8", False, LOST, [ALARM], "2026-09-01", later)),
+        "3",
+        "spl",
+        3,
     )
     assert held is not None and (held.score, str(held.last), held.challenger) == (0.213, "2026-09", "8")

@@ -87,3 +87,12 @@ def test_retrain_decisions_are_kept_in_order(store: Store) -> None:
     assert read_decisions(store, "dispute", last=1)["action"].tolist() == ["retrained"]
     with pytest.raises(ValueError, match="action 'maybe'"):
         record_decision(store, family="dispute", action="maybe", triggers=[], note="")
+
+
+def test_a_decision_keeps_the_gates_numbers_as_json(store: Store) -> None:
+    gate = {"metric": "spl", "candidate": {"spl": 0.174}, "champion": {"spl": 0.176}, "champion_version": "3"}
+    gate["months"] = ["2026-04", "2026-06"]
+    record_decision(store, family="market", action="retrained", triggers=["live spl"], note="gate", gate_metrics=gate)
+    record_decision(store, family="market", action="skipped", triggers=[], note="no trigger fired")
+    kept = read_decisions(store, "market")["gate_metrics"].tolist()
+    assert json.loads(kept[0]) == gate and kept[1] is None

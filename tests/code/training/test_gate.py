@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
@@ -59,7 +61,17 @@ def test_challenger_must_beat_champion_by_margin(
     gate: GateConfig, candidate: float, champion: float, promoted: bool
 ) -> None:
     decision = decide_promotion(gate, {gate.metric: candidate}, BASELINES, champion, "champion v3")
-    assert decision == GateDecision(promoted, gate.metric, candidate, champion, "champion v3", decision.note), decision
+    expected = GateDecision(
+        promoted,
+        gate.metric,
+        candidate,
+        champion,
+        "champion v3",
+        decision.note,
+        candidate_scores={gate.metric: candidate},
+        champion_scores={gate.metric: champion},
+    )
+    assert decision == expected, decision
     assert ("does not beat" in decision.note) is not promoted
     assert "champion v3" in decision.note
 
@@ -186,3 +198,21 @@ def test_floor_that_is_no_baseline_is_refused_before_training_is_logged() -> Non
 def test_every_gate_metric_must_be_a_metric_of_the_model() -> None:
     with pytest.raises(ValueError, match="'mase'"):
         check_gate_metric(MARKET, {"spl": 0.1}, MARKET_BASELINES, "market")
+
+
+def test_the_gate_keeps_its_numbers_as_data_beside_the_note() -> None:
+    """What `muzhang retrain` stores (retrain_decisions.gate_metrics) and the monitoring reads: every gate metric
+    of the candidate and of the champion, JSON-ready (a NaN is None), no words to parse."""
+    champion = {"spl": 0.160, "mase": NAN}
+    decision = decide_promotion(MARKET, {"spl": 0.150, "mase": 0.60}, MARKET_BASELINES, champion, "champion v2")
+    record = replace(decision, champion_version="2").gate_metrics()
+    assert record == {
+        "metric": "spl",
+        "candidate": {"spl": 0.150, "mase": 0.60},
+        "champion": {"spl": 0.160, "mase": None},
+        "champion_version": "2",
+    }
+    json.dumps(record, allow_nan=False)  # strict JSON
+    first = decide_promotion(MARKET, {"spl": 0.16, "mase": 0.60}, MARKET_BASELINES).gate_metrics()
+    assert first["champion"] is None and first["champion_version"] is None
+    assert first["candidate"] == {"spl": 0.16, "mase": 0.60}
