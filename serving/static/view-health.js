@@ -3,7 +3,9 @@
 
 import * as api from "./api.js";
 import { clear, h, s } from "./dom.js";
+import { fieldName } from "./errors.js";
 import { downloadCsv, printSection } from "./export.js";
+import { addedFields, measurementFieldset, measurementLabel, typedValues, unreadable, withMeasurements } from "./health-measurements.js";
 import { getLang, numberFormat, percent, t } from "./i18n.js";
 import { badge, contributionBars, errorLine, loadingLine } from "./widgets.js";
 
@@ -30,12 +32,18 @@ export class HealthView {
     this.allowed = null; // null: not opened yet for this key
     this.cutoffs = null; // {medium, high}: a served model's one pair for every condition (older models)
     this.conditions = null; // [{condition, label, label_zh, horizon_years, medium, high, policy}] (api.access)
+    this.added = []; // the served disease model's added measurements (catalog entries, api.models)
+    this.measurements = null; // their inputs (a fieldset), when there are any
+    this.asking = false; // the added measurements are being asked for (the form is busy)
   }
 
   /** Forget everything: results, records typed or chosen, the permission check, and their DOM. */
   reset() {
     this.results = null;
     this.allowed = null;
+    this.added = [];
+    this.asking = false;
+    this.measurements = null; // values typed are personal: forgotten with the rest
     if (this.textarea) this.textarea.value = "";
     if (this.file) this.file.value = "";
     this.textarea = null;
@@ -48,7 +56,24 @@ export class HealthView {
   async open() {
     if (this.allowed === true) return;
     this.allowed = true;
+    this.asking = true;
     this.#renderForm();
+    // The served disease model's own measurements (e.g. glucose): one input each, once they are known.
+    try {
+      this.added = addedFields(await api.models());
+    } catch (err) {
+      if (api.isStale(err)) return;
+      this.added = []; // the CSV still takes them as columns; the service says which it knows
+    }
+    this.asking = false;
+    if (this.allowed !== true) return;
+    if (!this.added.length) {
+      this.root.querySelector(".health-form")?.removeAttribute("aria-busy");
+      return;
+    }
+    const focused = document.activeElement; // the file and paste boxes are kept: one typed in keeps its focus
+    this.#renderForm();
+    if (focused && focused !== document.body && this.root.contains(focused)) focused.focus();
   }
 
   /** Draw the view again in the current language, keeping what was chosen, typed and scored. */
@@ -78,14 +103,18 @@ export class HealthView {
       this.results = null;
       this.file.value = "";
       this.textarea.value = "";
+      for (const input of this.measurements?.querySelectorAll("[data-measurement]") ?? []) input.value = "";
       clear(this.output);
     });
+    this.measurements = measurementFieldset(this.added, typedValues(this.measurements));
     const form = h(
       "form",
-      { class: "health-form", autocomplete: "off" },
+      // novalidate: a value beyond an input's limits goes to the service, whose refusal names the rule
+      { class: "health-form", autocomplete: "off", novalidate: true, "aria-busy": this.asking ? "true" : null },
       h("p", { class: "muted", text: t("health_intro") }),
       h("label", { class: "field" }, h("span", { text: t("health_file") }), this.file),
       h("label", { class: "field" }, h("span", { text: t("health_paste") }), this.textarea),
+      this.measurements,
       h("div", { class: "buttons" }, samples, score, wipe),
     );
     form.addEventListener("submit", (e) => {
@@ -107,7 +136,8 @@ export class HealthView {
         : `${getLang() === "zh" ? c.label_zh : c.label} (${horizonText(c.horizon_years)})`;
     return h(
       "table",
-      { class: "bands", id: "health-bands" },
+      // focusable: on a phone the table scrolls by itself, and a keyboard must be able to scroll it
+      { class: "bands", id: "health-bands", tabindex: "0" },
       h("caption", { text: t("health_bands_title") }),
       h(
         "thead",
@@ -148,7 +178,22 @@ export class HealthView {
       clear(this.output).append(h("p", { class: "error", text: t("health_empty") }));
       return;
     }
-    const file = chosen ?? new Blob([text], { type: "text/csv" });
+    const unread = unreadable(this.measurements);
+    if (unread.length) {
+      clear(this.output).append(errorLine({ status: 422, detail: unread }, { labelOf: (f) => this.#labelOf(f) }));
+      return;
+    }
+    const typed = typedValues(this.measurements);
+    let file = chosen ?? new Blob([text], { type: "text/csv" });
+    if (Object.keys(typed).length) {
+      // Typed measurements go to the one record as columns: the service puts them in its measurements.
+      const merged = withMeasurements(chosen ? await chosen.text() : text, typed, this.added);
+      if (merged.problem) {
+        clear(this.output).append(h("p", { class: "error", role: "alert", text: merged.problem }));
+        return;
+      }
+      file = new Blob([merged.text], { type: "text/csv" });
+    }
     clear(this.output).append(loadingLine());
     try {
       this.results = await api.diseaseScoreCsv(file, chosen?.name ?? "records.csv");
@@ -157,8 +202,15 @@ export class HealthView {
       if (api.isStale(err)) return;
       this.results = null;
       // every problem of every row, as sentences in the page's language (errors.js)
-      clear(this.output).append(errorLine(err));
+      clear(this.output).append(errorLine(err, { labelOf: (f) => this.#labelOf(f) }));
     }
+  }
+
+  /** A refused field's label: an added measurement's from its catalog entry, any other field's from i18n. */
+  #labelOf(field) {
+    const name = String(field ?? "").split(".").pop();
+    const spec = this.added.find((f) => f.name === name);
+    return spec ? measurementLabel(spec) : fieldName(field);
   }
 
   #renderResults() {

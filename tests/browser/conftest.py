@@ -8,6 +8,9 @@ A second app (``store_server``) reads the county from a county store: the tiny c
 temporary SQLite file, with a herder chief's ``reporter`` key bound to two grid areas, for the monthly
 report and data-quality views.
 
+A third app (``byod_server``) serves a disease model trained on data_samples/byod, whose catalog adds a
+measurement (glucose), for the health form's inputs of a model's added fields.
+
 Playwright's Python package and ``/usr/bin/chromium`` are required: when either is missing the tests fail
 and say what to install (CI installs both: ``.ci/install-browser.sh`` and the dev extras).
 """
@@ -351,3 +354,58 @@ POINT_OF_GRID = """(id) => {
 def grid_point() -> Callable[[Any, str], dict[str, Any]]:
     """``grid_point(page, grid_id)``: where the grid's middle is on screen and which grid is drawn there."""
     return lambda page, grid_id: page.evaluate(POINT_OF_GRID, grid_id)
+
+
+# --- an app whose disease model added a measurement (bring your own data) ---------------------------------
+BYOD = Path(__file__).resolve().parents[2] / "data_samples" / "byod"  # its catalog.yaml adds glucose_mmol_l
+
+
+@pytest.fixture(scope="session")
+def byod_state(
+    tiny_county: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    new_store: Any,
+    store_client: Any,
+    fast_overrides: dict[str, Any],
+    browser_keys: dict[str, str],
+) -> AppState:
+    """The app's state with a disease champion trained (fast) on data_samples/byod, whose catalog adds glucose;
+    the tiny county is the county; only the disease family is served. Same keys as the main browser app."""
+    from training.pipeline import run_training
+
+    work = tmp_path_factory.mktemp("browser-byod")
+    with new_store(work / "work", tiny_county) as settings:
+        summary = run_training("disease", settings, data_dir=BYOD, overrides=fast_overrides, log=lambda _: None)
+        if not summary.promoted:
+            store_client(settings).set_registered_model_alias(FAMILY_MODELS["disease"], "champion", summary.version)
+        keys = [
+            ApiKey(name=f"byod-{role}", role=role, sha256=hashlib.sha256(key.encode()).hexdigest())  # type: ignore[arg-type]
+            for role, key in browser_keys.items()
+        ]
+        served = settings.model_copy(
+            update={"api_keys": keys, "poll_seconds": 0, "batch_cap": BATCH_CAP, "audit_log": work / "audit.jsonl"}
+        )
+        state = build_state(served)  # loaded here: the tracking sandbox ends before the other apps' fixtures
+    assert state.registry.slots["disease"].model is not None, state.registry.slots["disease"].error
+    return state
+
+
+@pytest.fixture(scope="session")
+def byod_server(byod_state: AppState) -> Iterator[str]:
+    """The app serving the glucose-trained disease model under uvicorn; yields its base URL."""
+    with serve(byod_state) as url:
+        yield url
+
+
+@pytest.fixture
+def byod_sign_in(page: Any, guard: Guard, byod_server: str, browser_keys: dict[str, str]) -> Callable[[], Any]:
+    """``byod_sign_in()``: open the glucose-trained app with the health key, wait for the health form."""
+
+    def enter() -> Any:
+        page.goto(f"{byod_server}/")
+        page.fill("#key-input", browser_keys["health"])
+        page.click("#login")
+        page.wait_for_selector("#health-samples", state="visible")
+        return page
+
+    return enter
