@@ -5,7 +5,9 @@ For every year Y of the county (from its third year on), fits the dispute booste
 early on Y-1, and prints the calibration-in-the-large (mean risk / observed rate - 1) on Y of
 
 * ``raw``: the booster's own probabilities (the level the training years taught it), and
-* ``platt``: recalibrated on Y-1 as training does (Platt scaling on the validation year),
+* ``platt``: recalibrated on Y-1 (Platt scaling on the validation year), and
+* ``wN`` (N = 3, 6, 12): Platt, then the level refitted month by month on the N closed months before each
+  month of Y (models/recent_level.py; what ``recent_level_months`` in ``experiments/dispute.yaml`` does),
 
 beside ``raw`` on Y-1 (how wrong the level was in the recalibration year). The last year is the test year of
 a training run; every earlier row is out-of-sample in the same way, so a level rule can be judged on the years
@@ -31,8 +33,20 @@ def citl(p: np.ndarray, y: np.ndarray) -> float:
     return float(p.mean() / y.mean() - 1) if y.mean() > 0 else float("nan")
 
 
+WINDOWS = (3, 6, 12)
+
+
+def rolled(margins: np.ndarray, y: np.ndarray, months: np.ndarray, score: np.ndarray, window: int) -> np.ndarray:
+    """Probabilities of the ``score`` rows, each month at the level of the ``window`` months before it."""
+    from models.recent_level import rolling_offsets
+
+    offsets = rolling_offsets(margins, y, months, months[score], window)
+    return expit(margins[score] + np.array([offsets[int(m)] for m in months[score]]))
+
+
 def main() -> None:
     from features import build_features, load_county
+    from features.common import month_number
     from models.bundle import FeatureEncoder
     from models.linear import GlmTreeBooster
     from models.metrics import probability_metrics
@@ -53,9 +67,11 @@ def main() -> None:
     x = encoder.encode(fs.frame)
     y = fs.frame["any_dispute"].to_numpy(dtype=float)
     years = pd.to_datetime(fs.frame["month"]).dt.year.to_numpy()
+    months = month_number(fs.frame["month"])
     monotone = [fs.monotone.get(f, 0) for f in features]
     vocab_sizes = {features.index(f): len(v) for f, v in encoder.vocabularies.items()}
-    print(f"{'year':>6}{'rate':>8}{'raw':>8}{'platt':>8}{'raw on Y-1':>12}")
+    window_heads = "".join(f"{'w' + str(w):>8}" for w in WINDOWS)
+    print(f"{'year':>6}{'rate':>8}{'raw':>8}{'platt':>8}{window_heads}{'raw on Y-1':>12}")
     for year in sorted(set(years.tolist()))[2:]:
         train, valid, test = (np.flatnonzero(c) for c in (years <= year - 2, years == year - 1, years == year))
         params = booster_params(
@@ -84,9 +100,15 @@ def main() -> None:
         booster = fit()
         margin_valid, margin_test = (np.asarray(booster.predict(x[r], raw_score=True)) for r in (valid, test))
         a, b = fit_platt(margin_valid, y[valid])
+        recent = np.flatnonzero(years >= year - 1)  # validation year and Y: the windows reach back into Y-1
+        margin_recent = a * np.asarray(booster.predict(x[recent], raw_score=True)) + b
+        in_test = years[recent] == year
+        windows = "".join(
+            f"{citl(rolled(margin_recent, y[recent], months[recent], in_test, w), y[test]):>+8.1%}" for w in WINDOWS
+        )
         print(
             f"{year:>6}{y[test].mean():>8.4f}{citl(expit(margin_test), y[test]):>+8.1%}"
-            f"{citl(expit(a * margin_test + b), y[test]):>+8.1%}{citl(expit(margin_valid), y[valid]):>+12.1%}",
+            f"{citl(expit(a * margin_test + b), y[test]):>+8.1%}{windows}{citl(expit(margin_valid), y[valid]):>+12.1%}",
             flush=True,
         )
         if not with_candidates:

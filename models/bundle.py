@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from models.linear import is_linear_model_file, load_json_model
+from models.recent_level import RecentLevel
 
 TaskKind = Literal["regression", "binary", "quantile"]
 Transform = Literal["none", "log1p", "log_ratio", "log1p_ratio"]
@@ -105,18 +106,34 @@ class TaskModel:
     # around its own median, e.g. the market's LightGBM correction of the classical forecast), instead of
     # quantiles of their own.
     offsets_on_point: bool = False
+    # Binary tasks: the log-odds offset that puts the probabilities at the most recent closed months' level
+    # (models.recent_level; None: the validation year's level, as calibrated).
+    level: RecentLevel | None = None
 
     def raw(self, x: np.ndarray) -> np.ndarray:
         """The booster's raw score (log-odds for binary tasks)."""
         return np.asarray(self.booster.predict(x, raw_score=True, num_threads=predict_threads(x)), dtype=float)
 
-    def point(self, x: np.ndarray) -> np.ndarray:
-        """Probability (binary, calibrated) or value (regression / median quantile)."""
+    def point(self, x: np.ndarray, level_offset: float | None = None) -> np.ndarray:
+        """Probability (binary, calibrated, at the recent level; ``level_offset`` replaces the bundle's, e.g.
+        refitted on a county's newer months) or value (regression / median quantile)."""
         raw = self.raw(x)
         if self.kind == "binary":
-            a, b = self.calibration or (1.0, 0.0)
+            a, b = self.platt(level_offset)
             return 1.0 / (1.0 + np.exp(-(a * raw + b)))
         return self.untransform(raw, x)
+
+    def platt(self, level_offset: float | None = None) -> tuple[float, float]:
+        """``(a, b)`` with probability = sigmoid(a * raw + b): the calibration plus the recent level's offset."""
+        a, b = self.calibration or (1.0, 0.0)
+        if level_offset is None:
+            level_offset = self.level.offset if self.level is not None else 0.0
+        return a, b + level_offset
+
+    def calibrated_margin(self, x: np.ndarray) -> np.ndarray:
+        """a * raw + b, before any recent-level offset (what :func:`models.recent_level.level_offset` fits on)."""
+        a, b = self.calibration or (1.0, 0.0)
+        return a * self.raw(x) + b
 
     def untransform(self, values: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Back to the target's unit (quantiles survive a monotone transform exactly)."""
@@ -214,6 +231,7 @@ def save_bundle(bundle: ModelBundle, folder: Path) -> Path:
                 "base_index": task.base_index,
                 "quantile_shifts": {repr(q): v for q, v in task.quantile_shifts.items()},
                 "offsets_on_point": task.offsets_on_point,
+                "level": task.level.to_json() if task.level is not None else None,
             }
         )
     doc = {
@@ -287,6 +305,7 @@ def load_bundle_files(folder: Path) -> ModelBundle:
                 t.get("base_index"),
                 shifts,
                 offsets_on_point=bool(t.get("offsets_on_point", False)),
+                level=RecentLevel.from_json(t.get("level")),  # none in a bundle written before it
             )
         encoder = FeatureEncoder(doc["features"], doc["vocabularies"])
         bundle = ModelBundle(

@@ -207,6 +207,10 @@ class ExperimentConfig(BaseModel):
     tuning: TuningConfig = Field(default_factory=TuningConfig)  # type: ignore[arg-type]
     gate: GateConfig
     thresholds: ThresholdsConfig = Field(default_factory=ThresholdsConfig)
+    # Binary tasks: recalibrate the level (one log-odds offset) on this many most recent closed months
+    # (models.recent_level); on test rows rolled month by month, in serving refitted as months close.
+    # None: the validation year's calibration alone.
+    recent_level_months: int | None = Field(None, ge=1, le=36)
     seed: int = 42
     # Read by serving.monitoring (live metrics, drift, retrain triggers; issue 11), not by training.
     monitoring: dict[str, Any] = Field(default_factory=dict)

@@ -25,6 +25,7 @@ from muzhang.families import family_specs
 from muzhang.store.forecasts import record_forecasts, series_key
 from serving.errors import Unavailable
 from serving.scoring.context import ScoringContext
+from serving.scoring.recent_level import at_county_level
 
 log = logging.getLogger("muzhang.monitoring")
 
@@ -174,7 +175,8 @@ def log_county_forecasts(ctx: ScoringContext, families: Mapping[str, Any] | None
             if fs is None or fs.frame.empty:
                 continue
             x = model.bundle.encoder.encode(fs.frame)
-            rows = forecast_rows(spec.name, model.version, fs, x, model.bundle, county.tables)
+            served = at_county_level(model.bundle, county)  # what the service answers for this county
+            rows = forecast_rows(spec.name, model.version, fs, x, served, county.tables)
         elif spec.personal:
             counts = band_counts_of_month(ctx.settings.audit_path(), county.last_month)
             if not counts:

@@ -94,7 +94,7 @@ def current_drift(ctx: ScoringContext, spec: FamilySpec, thresholds: DriftThresh
     if model is None or not reference or not spec.serves_forecasts:
         return pd.DataFrame(columns=["what", "target", "status"])
     prep = ctx.prepared(model)
-    predictions = {name: task.point(prep.x) for name, task in model.bundle.tasks.items()}
+    predictions = {name: task.point(prep.x) for name, task in prep.bundle.tasks.items()}
     return drift_table(reference, prep.frame, predictions, thresholds)
 
 

@@ -13,12 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from models.bundle import ModelBundle
 from muzhang.families import get_family
 from muzhang.settings import Settings
-from serving.county import CountyState
+from serving.county import CountyState, absent_added_fields, absent_fields_message
 from serving.errors import TooMany, Unavailable
 from serving.observability import AuditLog, Metrics
 from serving.registry import ModelRegistry, ServedModel
+from serving.scoring.recent_level import at_county_level
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class Prepared:
     x: np.ndarray
     frame: pd.DataFrame
     index: dict[tuple[str, ...], list[int]]
+    # The served model at this county's recent level (serving.scoring.recent_level): predict with this.
+    bundle: ModelBundle
 
     def rows(self, keys: Sequence[tuple[str, ...]]) -> np.ndarray:
         return np.array([p for k in keys for p in self.index[k]], dtype=int)
@@ -67,17 +71,13 @@ class ScoringContext:
             if keys is None:
                 raise ValueError(f"family {model.family!r} has no forecast rows (requests bring their own)")
             frame = county.forecasts[model.family].frame
-            absent = [f for f in model.bundle.added_fields if f not in frame.columns]
+            absent = absent_added_fields(county, model.family, model.bundle.added_fields)
             if absent:  # trained with a catalog extension's field the served county's rows do not carry
-                raise Unavailable(
-                    f"{model.family} model version {model.version} reads {', '.join(absent)}, added to the catalog "
-                    "for its training data; the county this service reads has no such field, so it cannot be "
-                    "served here (retrain without it, or serve a county whose tables carry it)"
-                )
+                raise Unavailable(absent_fields_message(county, model.family, model.version, absent))
             index: dict[tuple[str, ...], list[int]] = {}
             columns = [frame[c].astype(str).tolist() for c in keys]
             for i, k in enumerate(zip(*columns, strict=True)):
                 index.setdefault(k, []).append(i)
-            cached = Prepared(model.bundle.encoder.encode(frame), frame, index)
+            cached = Prepared(model.bundle.encoder.encode(frame), frame, index, at_county_level(model.bundle, county))
             self.encoded = {k: v for k, v in self.encoded.items() if k[0] != model.family} | {key: cached}
         return cached

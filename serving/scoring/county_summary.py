@@ -74,7 +74,7 @@ def dispute_layer(ctx: ScoringContext) -> DisputeLayer:
     """Probability of a dispute next month and its band, for every grid (the rules of ``dispute.score``)."""
     model = ctx.served(dispute.FAMILY)
     prep = ctx.prepared(model)
-    p = model.bundle.tasks[dispute.TASK].point(prep.x)
+    p = prep.bundle.tasks[dispute.TASK].point(prep.x)
     cuts = risk_bands(model.bundle)
     return DisputeLayer(
         month=pd.Timestamp(prep.frame["month"].iloc[0]).date(),

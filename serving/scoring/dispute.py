@@ -63,13 +63,13 @@ def score(ctx: ScoringContext, grid_ids: list[str], lang: Lang) -> list[DisputeR
     prep = ctx.prepared(model)
     pos = prep.rows([(g,) for g in grid_ids])
     x = prep.x[pos]
-    p = bundle.tasks[TASK].point(x)
+    p = prep.bundle.tasks[TASK].point(x)
     cuts = risk_bands(bundle)
     bands = [cuts.band(v) for v in p]
     explanations = explain_many(
         bundle, TASK, x, [headline(v, b, lang) for v, b in zip(p, bands, strict=True)], lang, ctx.metrics
     )
-    calibration = bundle.tasks[TASK].calibration
+    calibration = prep.bundle.tasks[TASK].platt()  # with the recent level's offset
     explanations = [with_percentage_points(e, calibration, lang) for e in explanations]
     grids = ctx.county.grids
     months = prep.frame["month"].to_numpy()[pos]
@@ -100,7 +100,7 @@ def watchlist(ctx: ScoringContext, top: int, township_id: str | None, lang: Lang
             raise NotFound(f"township_id: unknown township {township_id}")
         keep = (prep.frame["grid_id"].map(ctx.county.grids["township_id"]) == township_id).to_numpy()
     candidates = np.flatnonzero(keep)
-    p = model.bundle.tasks[TASK].point(prep.x[candidates])
+    p = prep.bundle.tasks[TASK].point(prep.x[candidates])
     order = candidates[np.argsort(-p, kind="stable")[:top]]
     chosen = [str(prep.frame["grid_id"].iloc[i]) for i in order]
     risks = score(ctx, chosen, lang) if chosen else []
