@@ -122,7 +122,9 @@ def add_measurements(fs: FeatureSet, tables: Mapping[str, pd.DataFrame], catalog
     """``fs`` with every declared measurement of its family joined on as a feature (NaN where a row has none).
 
     A measurement is joined from the first of its tables whose primary key the family's rows carry (the
-    health check's ``patient_id``, a grid-month's ``grid_id`` and ``month``...).
+    health check's ``patient_id``, a grid's ``grid_id``...). A monthly table's value (``month`` in its key,
+    e.g. a grid-month's) is the one of the row's ``as_of_col`` month, the last month its features may use:
+    a dispute row for month t reads month t - 1, as its other features do, never the month it forecasts.
 
     Raises:
         ValueError: naming the field, its tables and the family when no table can be joined to the rows.
@@ -133,12 +135,18 @@ def add_measurements(fs: FeatureSet, tables: Mapping[str, pd.DataFrame], catalog
             continue
         for table in spec.tables:
             key = list(catalog.table(table).primary_key)
+            as_of = fs.as_of_col if "month" in key else None
+            on = [as_of if k == "month" and as_of else k for k in key]
             source = tables.get(table)
-            if source is None or spec.name not in source.columns or not set(key) <= set(frame.columns):
+            if source is None or spec.name not in source.columns or not set(on) <= set(frame.columns):
                 continue
             values = source[[*key, spec.name]].copy()
             values[spec.name] = measurement_values(spec, values[spec.name])
-            frame = frame.merge(values, on=key, how="left", validate="many_to_one")
+            if as_of:  # the same month resolution on both sides
+                values = values.rename(columns={"month": as_of})
+                values[as_of] = pd.to_datetime(values[as_of]).astype("datetime64[ns]")
+                frame = frame.assign(**{as_of: pd.to_datetime(frame[as_of]).astype("datetime64[ns]")})
+            frame = frame.merge(values, on=on, how="left", validate="many_to_one")
             added.append(spec.name)
             specs.append(spec)
             break
