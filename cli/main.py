@@ -118,16 +118,19 @@ def data_emit(
 def data_import(
     path: Annotated[Path, typer.Argument(help="A county data directory (the catalog's layout).")],
     who: Annotated[str | None, typer.Option(help="Who imports (kept in the audit); default: the OS user.")] = None,
+    catalog: Annotated[Path | None, typer.Option(help=CATALOG_HELP)] = None,
 ) -> None:
     """Validate a county directory, then import its tables into the county store (MUZHANG_STORE_URL).
 
     Idempotent: rows already there as given are not written; changed values are audited; the imported
-    months are recorded as closed. Exit 2 if PATH is not a valid county directory, 1 if the store refuses.
+    months are recorded as closed. Fields the directory's catalog.yaml (or --catalog) adds to its tables are
+    kept too, with their definitions. Exit 2 if PATH is not a valid county directory, 1 if the store refuses.
     """
     import getpass
     from dataclasses import fields
 
     from features.tables import load_county
+    from muzhang.catalog import CatalogExtensionError, catalog_for
     from muzhang.catalog.validate import format_report, validate_path
     from muzhang.settings import get_settings
     from muzhang.store import StoreError, open_store
@@ -138,20 +141,26 @@ def data_import(
     if not path.is_dir():
         typer.echo(f"cannot import {path}: no such directory")
         raise typer.Exit(code=2)
-    report = validate_path(path)
+    try:
+        extended = catalog_for(path, catalog)
+    except CatalogExtensionError as exc:
+        typer.echo(f"cannot import {path}: {exc}")
+        raise typer.Exit(code=2) from None
+    report = validate_path(path, extended)
     if not report.ok:
         typer.echo(format_report(report))
-        typer.echo(f"not imported: {path} fails validation (muzhang data validate {path})")
+        option = f" --catalog {catalog}" if catalog else ""
+        typer.echo(f"not imported: {path} fails validation (muzhang data validate {path}{option})")
         raise typer.Exit(code=2)
     try:
         who = who or getpass.getuser()
     except (KeyError, OSError):
         who = "cli"
-    county = load_county(path)
+    county = load_county(path, catalog=extended)
     tables = {f.name: getattr(county, f.name) for f in fields(county)}
     url = get_settings().county_store_url()
     try:
-        summary = open_store(url).import_tables(tables, who=who, source=path.resolve().name)
+        summary = open_store(url).import_tables(tables, who=who, source=path.resolve().name, catalog=extended)
     except (StoreError, ValueError) as exc:
         typer.echo(f"not imported: {exc}")
         raise typer.Exit(code=1) from None

@@ -77,7 +77,8 @@ def read_county(
     catalog_path: Path | None = None,
 ) -> CountySource:
     """The store at its last closed month (when settings read the store and no directory is given), else the
-    directory, validated first. A store's data was validated when it was imported.
+    directory, validated first. A store's data was validated when it was imported; the fields a catalog
+    extension added to it come with the catalog that describes them (``muzhang data import DIR``).
 
     For a directory, ``family`` limits the tables required to those the family needs, and the catalog is
     extended by the directory's ``catalog.yaml`` and ``catalog_path`` (:func:`muzhang.catalog.catalog_for`);
@@ -91,9 +92,10 @@ def read_county(
         if cutoff is None:
             raise DataValidationError("the county store has no closed month: import a county first")
         log(f"reading the county store at cut-off {cutoff:%Y-%m}")
-        tables = CountyTables.from_mapping(store.read_tables(cutoff))
+        frames, catalog = store.read_county(cutoff)  # with the fields a catalog extension added, and their catalog
+        tables = CountyTables.from_mapping(frames)
         tags = {"data_source": "store", "data_cutoff": f"{cutoff:%Y-%m}"}
-        return CountySource(tables, store.fingerprint(cutoff), tags, Path(settings.data_dir))
+        return CountySource(tables, store.fingerprint(cutoff), tags, Path(settings.data_dir), catalog)
     folder = Path(data_dir or settings.data_dir)
     catalog = catalog_for(folder, catalog_path)
     needed = catalog.tables_for(family) if family is not None else catalog.table_names

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
+from serving.county import refresh_for_added_fields
 from serving.deps import AnyRoleDep, ReloaderDep, StateDep
 from serving.schemas import KEY_RESPONSES, Health, ModelsOut, ModelStatus, ReloadOut
 
@@ -52,6 +53,8 @@ def list_models(state: StateDep, caller: AnyRoleDep) -> ModelsOut:
 
 @router.post("/v1/models/reload", response_model=ReloadOut, responses=KEY_RESPONSES)
 def reload_models(state: StateDep, caller: ReloaderDep) -> ReloadOut:
-    """Load each family's current champion now (data scientists); a failed load keeps the old model."""
+    """Load each family's current champion now (data scientists); a failed load keeps the old model. A new
+    champion that reads a field added to the catalog since the county was read has the county read again."""
     results = state.registry.reload()
+    refresh_for_added_fields(state)
     return ReloadOut(results=results, models=_models(state))
