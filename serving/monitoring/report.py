@@ -234,7 +234,13 @@ def seasonal_reference(
             else:
                 bundle = ctx.registry._load_bundle(spec.registered_model, str(version))
             out = test_year_by_month(
-                spec.name, str(version), bundle, ctx.county.tables, data_cutoff, ctx.settings.monitor_bootstrap
+                spec.name,
+                str(version),
+                bundle,
+                ctx.county.tables,
+                data_cutoff,
+                ctx.settings.monitor_bootstrap,
+                catalog=ctx.county.catalog,
             )
         except Exception as exc:  # the annual test value stands; said once in the log
             logging.getLogger("muzhang.monitoring").warning(

@@ -29,12 +29,13 @@ TEST_MONTHS = 12
 
 
 def test_year_by_month(
-    family: str, version: str, bundle: Any, tables: Any, data_cutoff: Any, resamples: int
+    family: str, version: str, bundle: Any, tables: Any, data_cutoff: Any, resamples: int, catalog: Any = None
 ) -> dict[tuple[int, str], tuple[float, float, float]]:
     """(calendar month, metric) -> (value, low, high) of the version's test year, scored like live months.
 
+    ``catalog``: the one the county's tables were read with (its added fields are the version's inputs too).
     Empty when the family has no time column, or no row falls in the test year."""
-    fs = build_features(family, tables)
+    fs = build_features(family, tables, catalog=catalog)
     if fs.time_col is None or fs.as_of_col is None or data_cutoff is None:
         return {}
     period = pd.to_datetime(fs.frame[fs.time_col]).dt.to_period("M")
