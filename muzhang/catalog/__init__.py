@@ -242,6 +242,9 @@ class Catalog(BaseModel):
 
 EXTENSION_FILE = "catalog.yaml"  # an extension a county data directory may carry beside its tables
 EXTENSION_KEYS = frozenset({"fields"})
+# Tables whose boolean fields a family predicts (its outcomes), not reads: table -> family. A boolean field an
+# extension adds there for that family is a new condition, and a condition is declared with its horizon.
+OUTCOME_TABLES: Mapping[str, str] = {"patient_outcomes": "disease"}
 
 
 class CatalogExtensionError(ValueError):
@@ -274,10 +277,33 @@ def extend_catalog(base: Catalog, extension: Mapping[str, Any], source: str = "e
             fields[name] = {**defaults, **entry}
     raw = {**base.model_dump(exclude={"fields"}), "fields": list(fields.values())}
     try:
-        return Catalog.model_validate(raw)
+        extended = Catalog.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise CatalogExtensionError(f"{source}: {problems}") from None
+    missing = [m for f in extended.added_fields(base) if is_condition(f) and (m := missing_horizon(f))]
+    if missing:
+        raise CatalogExtensionError(f"{source}: {'; '.join(missing)}")
+    return extended
+
+
+def is_condition(spec: FieldSpec) -> bool:
+    """Whether a field is an outcome a family predicts: a boolean of one of :data:`OUTCOME_TABLES` given to
+    that table's family (a disease condition of the follow-up)."""
+    return spec.type == "boolean" and any(OUTCOME_TABLES.get(t) in spec.families for t in spec.tables)
+
+
+def missing_horizon(spec: FieldSpec) -> str | None:
+    """The rule a condition an extension adds must meet, in words naming the field (None: it does). Every
+    answer names how far ahead its risk is ("five-year risk of diabetes"), so a condition without one is
+    refused rather than trained and answered as a bare "risk"."""
+    if spec.horizon_years is not None:
+        return None
+    return (
+        f"fields.{spec.name}.horizon_years: required for a condition (a boolean outcome of "
+        f"{', '.join(t for t in spec.tables if t in OUTCOME_TABLES)} for {', '.join(spec.families)}): "
+        f"the years its risk covers, named in every answer, e.g. horizon_years: 5"
+    )
 
 
 def read_extension(path: Path) -> dict[str, Any]:
@@ -315,6 +341,7 @@ def load_catalog() -> Catalog:
 
 __all__ = [
     "EXTENSION_FILE",
+    "OUTCOME_TABLES",
     "Catalog",
     "CatalogExtensionError",
     "CountyLayout",
@@ -323,6 +350,7 @@ __all__ = [
     "TableSpec",
     "catalog_for",
     "extend_catalog",
+    "is_condition",
     "load_catalog",
     "parse_catalog",
     "read_extension",

@@ -123,7 +123,8 @@ def condition_settings(fs: FeatureSet, cfg: ExperimentConfig) -> dict[str, dict[
 
     Raises:
         ConfigError: naming the YAML key or catalog entry and the value, for a condition the data does not
-            have (no such outcome field of ``patient_outcomes``) or a known-at-check input that is no feature.
+            have (no such outcome field of ``patient_outcomes``), a known-at-check input that is no feature,
+            or a condition whose horizon neither its catalog entry nor the YAML gives.
     """
     check_outcomes(cfg, fs)
     declared = cfg.thresholds.outcomes or {}
@@ -138,8 +139,12 @@ def condition_settings(fs: FeatureSet, cfg: ExperimentConfig) -> dict[str, dict[
         if known is not None and known not in fs.features:
             where = f"thresholds.outcomes.{condition}" if own and own.known_at_check else f"catalog field {condition}"
             raise ConfigError(f"{where}.known_at_check: {known!r} is not an input of the {fs.family} features")
-        if merged:
-            out[condition] = merged
+        if merged.get("horizon_years") is None:
+            raise ConfigError(
+                f"thresholds.outcomes.{condition}.horizon_years: required (the years the risk of {condition} "
+                f"covers, named in every answer); set it there or as horizon_years in the condition's catalog entry"
+            )
+        out[condition] = merged
     return out
 
 

@@ -98,7 +98,9 @@ def test_the_yaml_overrides_a_catalog_entry_key_by_key(
         "display_zh": "慢性高原病",
     }
     bare = cfg.model_copy(update={"thresholds": cfg.thresholds.model_copy(update={"outcomes": None})})
-    assert condition_settings(fs, bare) == {"cms_5y": {"horizon_years": 3.0, "display": "CMS", "display_zh": "高原病"}}
+    only_cms = replace(fs, targets=["cms_5y"])
+    expected = {"cms_5y": {"horizon_years": 3.0, "display": "CMS", "display_zh": "高原病"}}
+    assert condition_settings(only_cms, bare) == expected
 
 
 def test_a_catalog_known_at_check_that_is_no_input_is_named(
@@ -107,8 +109,49 @@ def test_a_catalog_known_at_check_that_is_no_input_is_named(
     cfg: ExperimentConfig = fast_config("disease")
     bare = cfg.model_copy(update={"thresholds": cfg.thresholds.model_copy(update={"outcomes": None})})
     fs = replace(
-        tiny_feature_sets["disease"], outcomes={"cms_5y": {"horizon_years": 5, "known_at_check": "check_date"}}
+        tiny_feature_sets["disease"],
+        targets=["cms_5y"],
+        outcomes={"cms_5y": {"horizon_years": 5, "known_at_check": "check_date"}},
     )
 
     with pytest.raises(ConfigError, match=r"catalog field cms_5y\.known_at_check: 'check_date' is not an input"):
         condition_settings(fs, bare)
+
+
+def test_a_condition_added_without_its_horizon_is_refused_naming_it_and_the_rule(tmp_path: Path) -> None:
+    """Issue 13: "each condition's horizon named". A condition trained without one would be answered as a
+    bare "risk"; the extension that declares it is refused, before any data is read."""
+    entry = {k: v for k, v in DIABETES.items() if k != "horizon_years"}
+    path = tmp_path / "catalog.yaml"
+    path.write_text(yaml.safe_dump({"fields": [entry]}, allow_unicode=True), encoding="utf-8")
+
+    with pytest.raises(CatalogExtensionError) as error:
+        catalog_for(tmp_path)
+
+    message = str(error.value)
+    assert message.startswith(f"{path}: fields.diabetes_5y.horizon_years: required for a condition"), message
+    assert "patient_outcomes" in message and "the years its risk covers" in message, message
+    # a known-at-check input says who has it already; the others still get an onset risk over some horizon
+    path.write_text(
+        yaml.safe_dump({"fields": [{**entry, "known_at_check": "baseline_hypertension"}]}), encoding="utf-8"
+    )
+    with pytest.raises(CatalogExtensionError, match=r"diabetes_5y\.horizon_years: required"):
+        catalog_for(tmp_path)
+    # a boolean that is no outcome (a patients' field) needs no horizon
+    flag = {**entry, "name": "smoker", "tables": ["patients"]}
+    path.write_text(yaml.safe_dump({"fields": [flag]}), encoding="utf-8")
+    assert catalog_for(tmp_path).field("smoker").horizon_years is None
+
+
+def test_a_condition_whose_horizon_neither_catalog_nor_yaml_gives_is_refused_before_training(
+    tiny_feature_sets: dict[str, FeatureSet], fast_config: Any
+) -> None:
+    cfg: ExperimentConfig = fast_config("disease")
+    outcomes = dict(cfg.thresholds.outcomes or {})
+    outcomes["brucellosis"] = outcomes["brucellosis"].model_copy(update={"horizon_years": None})
+    no_horizon = cfg.model_copy(update={"thresholds": cfg.thresholds.model_copy(update={"outcomes": outcomes})})
+    fs = replace(tiny_feature_sets["disease"], outcomes={})
+
+    with pytest.raises(ConfigError, match=r"thresholds\.outcomes\.brucellosis\.horizon_years: required"):
+        condition_settings(fs, no_horizon)
+    assert condition_settings(fs, cfg)["brucellosis"]["horizon_years"] == 5
