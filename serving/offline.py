@@ -1,9 +1,9 @@
 """Offline scoring from the command line: ``muzhang predict FAMILY --input in.csv --output out.csv``.
 
-Uses the same champions, feature rows and explanations as the API, through each family's registered
-offline scorer (:mod:`serving.scoring`), never a router. Input columns by family: grazing
-``grid_id[,season]``; dispute ``grid_id``; market ``township_id[,species]``; disease one health-check
-record per row (the fields of ``POST /v1/disease/score``).
+Uses the same champions, county (the store when the settings read it), feature rows and explanations as the
+API, through each family's registered offline scorer (:mod:`serving.scoring`), never a router. Input columns
+by family: grazing ``grid_id[,season]``; dispute ``grid_id``; market ``township_id[,species]``; disease one
+health-check record per row (the fields of ``POST /v1/disease/score``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pandas as pd
 
 from muzhang.families import get_family, resolve
 from muzhang.settings import Settings
-from serving.county import load_county_state
+from serving.county import CountyState, load_county_state, store_county_state
 from serving.errors import ScoringError
 from serving.observability import AuditLog, Metrics
 from serving.registry import ModelRegistry
@@ -39,6 +39,21 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def offline_county(settings: Settings) -> CountyState:
+    """The county the service would read: the store at its last closed month (its added fields included) when
+    the settings read the store, else the data directory."""
+    if not settings.reads_store():
+        return load_county_state(settings.data_dir)
+    from muzhang.store import open_store
+
+    store = open_store(settings.county_store_url())
+    if store.last_closed_month() is None:
+        raise OfflineInputError(
+            "the county store has no closed month: import a county first (`muzhang data import DIR`)"
+        )
+    return store_county_state(store, settings.data_dir)
+
+
 def offline_context(settings: Settings, family: str) -> ScoringContext:
     """The county and the family's champion, loaded as the service loads them."""
     registry = ModelRegistry(settings.tracking_uri(), families={family: get_family(family).registered_model})
@@ -48,7 +63,7 @@ def offline_context(settings: Settings, family: str) -> ScoringContext:
     return ScoringContext(
         settings=settings,
         registry=registry,
-        county=load_county_state(settings.data_dir),
+        county=offline_county(settings),
         metrics=Metrics(),
         audit=AuditLog(settings.audit_path()),
     )

@@ -27,6 +27,7 @@ from muzhang.store import dispose_engine, open_store
 from serving.app import build_state, create_app
 from serving.county import store_county_state
 from serving.deps import AppState
+from serving.offline import predict_file
 from training.pipeline import run_training
 
 FIELD = "herder_meetings"
@@ -105,6 +106,14 @@ def test_the_champion_trained_from_the_store_scores_with_the_stored_field(
     as_of = monthly[pd.to_datetime(monthly["month"]) == pd.to_datetime(rows["as_of_month"]).max()]
     expected = as_of.set_index("grid_id")[FIELD].astype(float)
     assert rows.set_index("grid_id")[FIELD].to_dict() == expected.loc[rows["grid_id"]].to_dict()
+
+
+def test_muzhang_predict_reads_the_store_as_the_service_does(served: AppState, tmp_path: Path) -> None:
+    grids = sorted(served.county.grid_ids)[:3]
+    (tmp_path / "in.csv").write_text("grid_id\n" + "\n".join(grids) + "\n", encoding="utf-8")
+    n = predict_file(served.settings, "dispute", tmp_path / "in.csv", tmp_path / "out.csv", "en")
+    scored = pd.read_csv(tmp_path / "out.csv")
+    assert n == 3 and scored["grid_id"].tolist() == grids and scored["probability"].between(0, 1).all()
 
 
 def test_a_store_without_the_field_answers_503_saying_how_to_import_it_until_it_is(
