@@ -126,7 +126,9 @@ def test_switching_keys_drops_the_old_sessions_answers(page: Any, guard: Any, br
     assert page.locator("#status").is_hidden(), page.inner_text("#status")
     after = sent[switched:]
     assert after and all(role == "health" for role, _ in after), after
-    assert {path for _, path in after} <= {"/v1/county/access", "/v1/disease/score", "/v1/disease/score-csv"}
+    # /v1/models: the health form asks for the served disease model's added measurements (their inputs)
+    health_paths = {"/v1/county/access", "/v1/models", "/v1/disease/score", "/v1/disease/score-csv"}
+    assert {path for _, path in after} <= health_paths
 
 
 # --- 1. keyboard and screen reader ----------------------------------------------------------------------
