@@ -183,7 +183,9 @@ def refresh_for_added_fields(ctx: ScoringContext) -> bool:
         return False
     for family, slot in ctx.registry.slots.items():
         model = slot.model
-        if model is not None and absent_added_fields(ctx.county, family, model.bundle.added_fields):
+        if family not in ctx.county.forecasts or model is None:  # disease requests bring their own fields
+            continue
+        if absent_added_fields(ctx.county, family, model.bundle.added_fields):
             refresh_county(ctx)
             return True
     return False

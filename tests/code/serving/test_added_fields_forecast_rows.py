@@ -59,3 +59,15 @@ def test_a_field_the_rows_cannot_take_gives_the_reason() -> None:
         context("store", unjoined={"dispute": "dispute: measurement herder_meetings ... cannot be joined"})
     )
     assert "the county's dispute rows cannot take it: dispute: measurement herder_meetings" in message
+
+
+def test_reload_reads_the_county_again_only_for_a_forecast_family_that_lacks_its_field() -> None:
+    from serving.county import refresh_for_added_fields
+
+    def slot(fields: dict[str, Any]) -> Any:
+        return SimpleNamespace(model=SimpleNamespace(bundle=SimpleNamespace(added_fields=fields)))
+
+    ctx: Any = context("store")
+    ctx.store = object()  # never read: nothing asks for the county again
+    ctx.registry = SimpleNamespace(slots={"disease": slot({"glucose_mmol_l": {}}), "dispute": slot({"rain_mm": {}})})
+    assert refresh_for_added_fields(ctx) is False
