@@ -208,6 +208,19 @@ class MarketHistory(BaseModel):
 
 
 # --- dispute ----------------------------------------------------------------------------------------
+class RecentLevelOut(BaseModel):
+    """The level every dispute risk is put at: the county's most recent closed months (issue 13 item 6)."""
+
+    first: str = Field(description="First closed month the level was fitted on (YYYY-MM).")
+    last: str = Field(description="Last closed month the level was fitted on (YYYY-MM).")
+    odds_ratio: float = Field(
+        gt=0,
+        description="The odds of a dispute in those months against what the model's calibration expected "
+        "(exp of the log-odds offset); every risk's odds are multiplied by it.",
+    )
+    text: str
+
+
 class DisputeRisk(BaseModel):
     grid_id: str
     grid_name: str
@@ -219,6 +232,7 @@ class DisputeRisk(BaseModel):
         default_factory=list, description="Months of this grid's inputs carried from the month before (no report)."
     )
     explanation: ExplanationOut
+    level: RecentLevelOut | None = Field(None, description="The recent level the risk is put at (none: as calibrated).")
 
 
 class WatchItem(BaseModel):
@@ -234,6 +248,7 @@ class WatchItem(BaseModel):
 class Watchlist(BaseModel):
     month: dt.date
     items: list[WatchItem]
+    level: RecentLevelOut | None = Field(None, description="The recent level every risk is put at (none: as calibrated).")
 
 
 class DisputeBatchRequest(Strict):

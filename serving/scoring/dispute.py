@@ -9,7 +9,8 @@ import pandas as pd
 
 from serving.errors import NotFound
 from serving.explain import Lang
-from serving.schemas import DisputeRisk, ExplanationOut, WatchItem, Watchlist
+from models.bundle import TaskModel
+from serving.schemas import DisputeRisk, ExplanationOut, RecentLevelOut, WatchItem, Watchlist
 from serving.scoring.common import BAND_WORDS, explain_many, grid_name, pct, require_columns, risk_bands
 from serving.scoring.context import ScoringContext
 
@@ -53,6 +54,27 @@ def with_percentage_points(
     return explanation.model_copy(update={"reasons": reasons})
 
 
+def recent_level(task: TaskModel, lang: Lang) -> RecentLevelOut | None:
+    """The recent level the task's risks are put at, in words (None for a model without one)."""
+    level = task.level
+    if level is None:
+        return None
+    ratio = math.exp(level.offset)
+    if lang == "zh":
+        way = "高于" if ratio >= 1 else "低于"
+        text = (
+            f"风险按最近{level.window}个已关闭月份（{level.first}至{level.last}）的实际纠纷水平校准："
+            f"实际{way}模型预期，所有风险的几率×{ratio:.2f}"
+        )
+    else:
+        way = "above" if ratio >= 1 else "below"
+        text = (
+            f"Risks are at the level of the last {level.window} closed months ({level.first} to {level.last}): "
+            f"disputes ran {way} what the model expected, so every risk's odds are ×{ratio:.2f}"
+        )
+    return RecentLevelOut(first=level.first, last=level.last, odds_ratio=ratio, text=text)
+
+
 def score(ctx: ScoringContext, grid_ids: list[str], lang: Lang) -> list[DisputeRisk]:
     """Probability of any dispute next month for each grid area, with band and reasons."""
     unknown = [g for g in grid_ids if g not in ctx.county.grid_ids]
@@ -73,6 +95,7 @@ def score(ctx: ScoringContext, grid_ids: list[str], lang: Lang) -> list[DisputeR
     explanations = [with_percentage_points(e, calibration, lang) for e in explanations]
     grids = ctx.county.grids
     months = prep.frame["month"].to_numpy()[pos]
+    level = recent_level(prep.bundle.tasks[TASK], lang)
     out = [
         DisputeRisk(
             grid_id=grid_id,
@@ -83,6 +106,7 @@ def score(ctx: ScoringContext, grid_ids: list[str], lang: Lang) -> list[DisputeR
             band=bands[i],
             carried_months=ctx.county.carried_months(grid_id),
             explanation=explanations[i],
+            level=level,
         )
         for i, grid_id in enumerate(grid_ids)
     ]
@@ -117,7 +141,7 @@ def watchlist(ctx: ScoringContext, top: int, township_id: str | None, lang: Lang
         for k, r in enumerate(risks)
     ]
     month = pd.Timestamp(prep.frame["month"].iloc[0]).date()
-    return Watchlist(month=month, items=items)
+    return Watchlist(month=month, items=items, level=recent_level(prep.bundle.tasks[TASK], lang))
 
 
 def score_table(ctx: ScoringContext, frame: pd.DataFrame, lang: Lang) -> pd.DataFrame:

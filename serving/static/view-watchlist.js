@@ -101,6 +101,7 @@ export class WatchlistView {
     clear(this.root).append(
       h("h2", { text: t("watch_title", { n: list.items.length }) }),
       h("p", { class: "muted", text: `${t("watch_month", { month: monthLabel(list.month) })} · ${t("watch_hint")}` }),
+      list.level ? h("p", { class: "muted", id: "watch-level", text: list.level.text }) : "",
       h("div", { class: "controls no-print" }, h("label", {}, `${t("township")} `, filter), csv, print),
       h(
         "table",

@@ -173,6 +173,7 @@ def test_rotation_market_and_watchlist_views(sign_in: Any, api: Any) -> None:
     rows = page.locator(".watchlist tr.pick")
     rows.first.wait_for()
     assert rows.count() == len(watch["items"])
+    assert page.locator("#watch-level").inner_text() == watch["level"]["text"]  # the level every risk is at
     first = watch["items"][0]
     rows.first.click()
     page.locator("#panel-grid [data-testid=dispute] .explanation").wait_for()

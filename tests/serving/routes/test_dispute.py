@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -71,3 +72,19 @@ def test_dispute_watchlist_for_one_township_lists_only_its_grids(
     items = response.json()["items"]
     expected = int((serving_state.county.grids["township_id"] == township).sum())
     assert len(items) == expected and {i["township_id"] for i in items} == {township}
+
+
+def test_dispute_answers_say_the_recent_level_their_risks_are_put_at(
+    client: TestClient, auth: Any, grid_ids: list[str], serving_state: AppState
+) -> None:
+    level = serving_state.registry.get("dispute").bundle.tasks["any_dispute"].level
+    assert level is not None  # experiments/dispute.yaml: recent_level_months
+
+    listed = client.get("/v1/dispute/watchlist", params={"top": 3, "lang": "en"}, headers=auth("planner")).json()
+    single = client.get(f"/v1/dispute/risk/{grid_ids[0]}", params={"lang": "zh"}, headers=auth("planner")).json()
+
+    for answer in (listed["level"], single["level"]):
+        assert (answer["first"], answer["last"]) == (level.first, level.last)
+        assert answer["odds_ratio"] == pytest.approx(math.exp(level.offset))
+    assert f"last {level.window} closed months ({level.first} to {level.last})" in listed["level"]["text"]
+    assert f"最近{level.window}个已关闭月份" in single["level"]["text"]
