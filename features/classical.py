@@ -14,7 +14,9 @@ features of training rows and of the rows the service forecasts from, with no mo
 
 On the sample county's test year this alone scores a MASE of 0.497 on price (statsforecast's MSTL: 0.561)
 and 0.559 on head sold (MSTL: 0.546): a strong base for the boosters to correct with what it cannot see
-(herds, festivals, drought, snow).
+(herds, festivals, drought, snow). Series that share a shock (one species' price in every township) are
+better forecast from their mean (:func:`pooled_seasonal_trend_parts`): on the sample's validation year the
+price MASE of the forecast alone falls from 0.679 to 0.614.
 """
 
 from __future__ import annotations
@@ -117,3 +119,60 @@ def seasonal_trend_parts(
             trend_out[:, o, k] = np.where(np.isfinite(level), trend * (centre + h), np.nan)
             season_out[:, o, k] = np.where(np.isfinite(level), s[:, target_moy], np.nan)
     return level_out, trend_out, season_out
+
+
+def pooled_seasonal_trend_parts(
+    z: FloatArray,
+    groups: npt.NDArray[np.object_],
+    month_of_year: npt.NDArray[np.int64],
+    horizons: tuple[int, ...],
+    *,
+    persistence: float,
+    level_months: int = LEVEL_MONTHS,
+    offset_months: int = SEASON,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """:func:`seasonal_trend_parts` of each group's mean series (e.g. one species' price over its townships),
+    given to every member with its own offset, and a level that starts from the group's latest month.
+
+    Series that share a shock but each carry their own noise (township prices of one species) are forecast
+    from their mean, whose season and level are far less noisy than any member's. Per member and origin:
+
+    * **level**: the group's ``level_months`` level, plus ``persistence ** h`` times the latest month's
+      departure from it (a recent move that fades with the horizon), plus the member's offset (its mean
+      difference from the group over the last ``offset_months`` known months);
+    * **trend**, **season**: the group's.
+
+    They add up to the forecast on the log scale. Data up to each origin only: the group mean at a month uses
+    the members' values of that month.
+    """
+    n, t = z.shape
+    shape = (n, t, len(horizons))
+    level, trend, season = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+    weights = persistence ** np.asarray(horizons, dtype=float)
+    for group in np.unique(groups):
+        members = np.flatnonzero(groups == group)
+        with warnings.catch_warnings():  # a month no member knows is NaN, which is the answer
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nanmean(z[members], axis=0, keepdims=True)
+        long_level, group_trend, group_season = seasonal_trend_parts(
+            mean, month_of_year, horizons, level_months=level_months
+        )
+        latest = seasonal_trend_parts(mean, month_of_year, horizons, level_months=1)[0]
+        moved = np.where(np.isfinite(latest), latest - long_level, 0.0) * weights
+        offset = _trailing_nanmean(z[members] - mean, offset_months)
+        level[members] = long_level + moved + offset[:, :, None]
+        trend[members] = np.broadcast_to(group_trend, (len(members), t, len(horizons)))
+        season[members] = np.broadcast_to(group_season, (len(members), t, len(horizons)))
+    return level, trend, season
+
+
+def _trailing_nanmean(values: FloatArray, window: int) -> FloatArray:
+    """Mean of the known values among the last ``window`` up to and including each month (NaN if none)."""
+    filled = np.nan_to_num(values)
+    known = np.isfinite(values).astype(float)
+    csum = np.cumsum(filled, axis=1)
+    ccount = np.cumsum(known, axis=1)
+    csum[:, window:] -= csum[:, :-window].copy()
+    ccount[:, window:] -= ccount[:, :-window].copy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(ccount > 0, csum / np.maximum(ccount, 1), np.nan)
