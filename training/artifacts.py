@@ -103,5 +103,18 @@ def model_card(result: TrainResult, *, run_id: str, fingerprint: str, rows: dict
         cells = [f"{result.metrics[k]:.4g}"] + [f"{b.get(k, float('nan')):.4g}" for b in result.baselines.values()]
         cells.append(f"{result.bayes.get(k, float('nan')):.4g}" if result.bayes else "n/a")
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    levels = [
+        f"{name}: log-odds {task.level.offset:+.3f} fitted on {task.level.first}..{task.level.last}"
+        for name, task in result.bundle.tasks.items()
+        if task.level is not None
+    ]
+    if levels:
+        window = next(t.level.window for t in result.bundle.tasks.values() if t.level is not None)
+        lines += [
+            "",
+            f"**Recent level.** Probabilities are put at the level of the last {window} closed months "
+            f"({'; '.join(levels)}); the test months above were each at the level of the {window} months before "
+            "them, and the service refits it as the county closes months.",
+        ]
     lines += ["", f"**Promotion gate.** {gate_note}", "", f"**Limits.** {LIMITS}", ""]
     return "\n".join(lines)

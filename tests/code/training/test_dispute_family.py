@@ -38,3 +38,14 @@ def test_trained_dispute_run_reports_citl_per_test_year(trained_results: dict[st
         assert math.isfinite(result.metrics[f"citl_{year}"])
     card = model_card(result, run_id="r", fingerprint="f" * 16, rows={}, gate_note="-")
     assert f"| citl_{years[-1]} |" in card
+
+
+def test_the_model_card_says_the_recent_level_and_the_months_it_was_fitted_on(trained_results: dict[str, Any]) -> None:
+    result = trained_results["dispute"]
+    level = result.bundle.tasks["any_dispute"].level
+    assert level is not None
+    card = model_card(result, run_id="r", fingerprint="f" * 16, rows={}, gate_note="-")
+    assert f"fitted on {level.first}..{level.last}" in card
+    assert "**Recent level.**" not in model_card(
+        trained_results["grazing"], run_id="r", fingerprint="f" * 16, rows={}, gate_note="-"
+    )
