@@ -86,10 +86,20 @@ def load_county(
                 raise FileNotFoundError(f"county table {name!r} not found: {spec.file} in {root}")
             frames[name] = empty_table(name, catalog)
         elif path.suffix == ".csv":
-            frames[name] = typed_columns(pd.read_csv(path), name, catalog)
+            frames[name] = with_omitted_columns(typed_columns(pd.read_csv(path), name, catalog), name, catalog)
         else:
-            frames[name] = pd.read_parquet(path)
+            frames[name] = with_omitted_columns(pd.read_parquet(path), name, catalog)
     return CountyTables.from_mapping(frames)
+
+
+def with_omitted_columns(frame: pd.DataFrame, table: str, catalog: Catalog) -> pd.DataFrame:
+    """The table with each nullable or optional column its file left out, as all missing (a family's own
+    directory may omit them, e.g. the herd beside a sales series: validation warned)."""
+    omitted = [f for f in catalog.fields_of(table) if (f.nullable or f.optional) and f.name not in frame.columns]
+    if not omitted:
+        return frame
+    dtypes = {"float": "float64", "integer": "float64", "boolean": "float64", "date": "datetime64[ns]"}
+    return frame.assign(**{f.name: pd.Series(index=frame.index, dtype=dtypes.get(f.type, "object")) for f in omitted})
 
 
 def empty_table(table: str, catalog: Catalog) -> pd.DataFrame:

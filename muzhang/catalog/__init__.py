@@ -44,6 +44,10 @@ class FieldSpec(BaseModel):
     categories: tuple[str, ...] | None = None
     pattern: str | None = None
     nullable: bool = False
+    # A column a family's own data directory may leave out or leave empty (read as missing; the inputs built
+    # from it are dropped with a note), e.g. the herd beside a sales series. A county imported into the
+    # store still carries it as ``nullable`` says.
+    optional: bool = False
     personal: bool = False
     tables: tuple[str, ...]
     families: tuple[str, ...] = ()  # registered model families (muzhang.families) that use the field

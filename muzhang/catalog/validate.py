@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from muzhang.catalog import Catalog, load_catalog
+from muzhang.catalog import Catalog, FieldSpec, load_catalog
 from muzhang.catalog.rules import column_rules, foreign_key_rules, plausible_rules
 
 Severity = Literal["error", "warning"]
@@ -129,7 +129,7 @@ def validate_path(
         else:
             frame = _read(path, table, report)
             if frame is not None:
-                _add(report, table, _table_issues(frame, table, catalog, {}))
+                _add(report, table, _table_issues(frame, table, catalog, {}, needed_by is not None))
     else:
         report.violations.append(Violation(path.name or str(path), None, None, None, "path does not exist"))
     return report
@@ -204,7 +204,7 @@ def _validate_directory(
         if key in frames[target].columns:
             known_ids[key] = set(frames[target][key].dropna().astype(str))
     for table, frame in frames.items():
-        _add(report, table, _table_issues(frame, table, catalog, known_ids))
+        _add(report, table, _table_issues(frame, table, catalog, known_ids, needed_by is not None))
     geojson = catalog.layout.geojson
     if (path / geojson).is_file() and "grid_id" in known_ids:
         _add(report, geojson, _geojson_issues(path / geojson, known_ids["grid_id"], report))
@@ -267,12 +267,33 @@ def _geojson_issues(path: Path, grid_ids: set[str], report: ValidationReport) ->
 # --- Tables ------------------------------------------------------------------------------------------------
 
 
+OMITTED_COLUMN = "optional column is missing: read as empty (inputs built from it are dropped)"
+
+
+def omittable(spec: FieldSpec, for_family: bool) -> bool:
+    """Whether a file may leave the field's column out: a family's own directory may omit a nullable or
+    ``optional`` field (all values missing); a county for the store carries every column."""
+    return for_family and (spec.nullable or spec.optional)
+
+
 def _table_issues(
-    df: pd.DataFrame, table: str, catalog: Catalog, known_ids: Mapping[str, Collection[str]]
+    df: pd.DataFrame,
+    table: str,
+    catalog: Catalog,
+    known_ids: Mapping[str, Collection[str]],
+    for_family: bool = False,
 ) -> list[_Issue]:
     spec = catalog.table(table)
     fields = {f.name: f for f in catalog.fields_of(table)}
-    issues = [_Issue(name, "required column is missing") for name in fields if name not in df.columns]
+    if for_family:  # a family's own directory: an optional field may be empty too
+        fields = {n: f.model_copy(update={"nullable": True}) if f.optional else f for n, f in fields.items()}
+    absent = [name for name in fields if name not in df.columns]
+    issues = [
+        _Issue(name, OMITTED_COLUMN, severity="warning")
+        if omittable(fields[name], for_family)
+        else _Issue(name, "required column is missing")
+        for name in absent
+    ]
     issues += [
         _Issue(str(c), "unknown column for this table (ignored)", severity="warning")
         for c in df.columns
