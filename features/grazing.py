@@ -3,7 +3,7 @@
 Rows are grid x season x season year. The target ``forage_yield_kg_ha`` is the season's peak observed
 yield (see :mod:`features.pasture`). Features use data up to the month before the season's first month:
 grid statics, the grid's history of the same season, its level against the county from its monthly
-record (:data:`LEVEL_FEATURES`), recent weather, NDVI, herd, rest and feed.
+record (:mod:`features.grazing_level`), recent weather, NDVI, herd, rest and feed.
 
 The model predicts yield only; the decision is code (:func:`assess_grazing`): NY/T 635 capacity from
 the yield, pressure = stocking / capacity, status by the domain's balance band. The decision columns
@@ -37,6 +37,7 @@ from features.common import (
     past_features,
 )
 from features.featureset import FeatureSet, ordered_columns, vocabulary
+from features.grazing_level import LEVEL_FEATURES, with_level_features
 from features.herd import forecast_rest, project_stocking
 from features.pasture import (
     GRID_STATICS,
@@ -70,29 +71,6 @@ PAST = (
     Past("supplementary_feed_t", "sum", 6),
 )
 SEASON_HISTORY = ["yield_last_year", "yield_mean_past", "pressure_last_year"]
-# The grid's own level from its monthly record up to the decision month (issue 12: a forecaster can only
-# approach one who knows each grid's reference yield and degradation by reading the grid's level from its
-# history). Every monthly yield reflects the year's peak x the calendar month's share of it; against the
-# county's mean that month the county-wide weather cancels, so recent months say where the grid stands.
-LEVEL_FEATURES = [
-    "yield_vs_county_recent",
-    "yield_vs_county_trend",
-    "standing_forage_vs_usual",
-    "rain_vs_county_recent",
-    "yield_expected",
-]
-LEVEL_HALF_LIFE_MONTHS = 12.0  # recent months weigh more: degradation drifts by a few % a year
-TREND_HALF_LIVES = (6.0, 24.0)  # the trend: the short-memory level over the long-memory one
-RAIN_HALF_LIFE_MONTHS = 12.0  # growing-season months (about three seasons)
-MIN_LEVEL_MONTHS = 6  # fewer months with a yield: no level (NaN)
-# The expected yield's last fall-back, for a decision made before any yield is on record: the mean yield of
-# the Three-River Headwaters alpine grassland, 466 kg hay/ha in 2010 (DOMAIN.md).
-PRIOR_YIELD_KG_HA = 466.0
-# The yield target is learnt relative to ``yield_expected`` (a log ratio), so the trees learn departures
-# from each grid's level rather than 457 levels (training.families.grazing).
-TARGET_BASE = "yield_expected"
-# Known only when the forecast is made in the season's own growing year (so empty on forecasts from winter data).
-GROWING_YEAR_FEATURES = ["standing_forage_vs_usual"]
 GROUP_SEPARATOR = "|"  # interval groups nest as "season|lead" (models.conformal.SEPARATOR; features may not import it)
 # The grid's rest in recent seasons of the same kind, for the season's rest programme (not model inputs).
 REST_HISTORY = ["rest_recent_mean", "rest_recent_max"]
@@ -150,7 +128,7 @@ def build_grazing_features(
     rows = _history_known_at_decision(rows.assign(lead_months=rows["start_n"] - rows["decision_n"] + 1), domain)
     past = pd.concat([panel[["grid_id", "month_n"]], past_features(panel, ["grid_id"], PAST)], axis=1)
     rows = rows.merge(past.rename(columns={"month_n": "decision_n"}), on=["grid_id", "decision_n"], how="left")
-    rows = _with_level_features(rows, panel, domain)
+    rows = with_level_features(rows, panel, domain)
     rows["season_share"] = season_share(rows)
     rows["season_start"] = month_timestamp(rows["start_n"])
     rows["as_of_month"] = month_timestamp(rows["decision_n"] - 1)
@@ -270,104 +248,10 @@ def _history_known_at_decision(rows: pd.DataFrame, domain: Domain) -> pd.DataFra
     return out.drop(columns=[f"{n}_{k}" for n in [*SEASON_HISTORY, *REST_HISTORY] for k in (1, 2)])
 
 
-def grid_level_panel(panel: pd.DataFrame, domain: Domain) -> pd.DataFrame:
-    """Per grid and month ``n``, the grid's level as known at decision month ``n`` (months up to n - 1).
-
-    Columns (besides ``grid_id`` and ``decision_n``): ``level_log`` (exponentially weighted mean of the
-    grid's log monthly yield minus the county's mean log yield that month, half-life
-    :data:`LEVEL_HALF_LIFE_MONTHS`), ``trend_log`` (short minus long memory of the same), ``standing_log``
-    (last month's log yield minus the grid's mean log yield in that calendar month of earlier years),
-    ``rain_log`` (weighted mean of the grid's log rain minus the county's, growing-season months only);
-    ``grid_log_so_far`` and ``county_log_so_far``, the mean log monthly yield of the grid and of the county
-    over every earlier month (the expected yield's fall-backs). The county is the grids of the panel.
-    """
-    g = panel["grid_id"]
-    n = panel["month_n"]
-    log_yield = np.log(panel["forage_yield_kg_ha"].where(panel["forage_yield_kg_ha"] > 0))
-    versus_county = (log_yield - log_yield.groupby(n).transform("mean")).groupby(g, sort=False).shift(1)
-
-    def weighted(values: pd.Series, half_life: float, min_periods: int, ignore_na: bool = False) -> pd.Series:
-        means = values.groupby(g, sort=False).ewm(halflife=half_life, min_periods=min_periods, ignore_na=ignore_na)
-        return means.mean().reset_index(level=0, drop=True).reindex(values.index)
-
-    short, long = (weighted(versus_county, h, MIN_LEVEL_MONTHS) for h in TREND_HALF_LIVES)
-    moy = pd.Series(month_of_year(n), index=panel.index)
-    keyed = pd.DataFrame({"grid_id": g, "moy": moy, "log_yield": log_yield})
-    usual = expanding_mean_within(keyed, ["grid_id", "moy"], "log_yield")
-    growing = moy.isin(domain.drought_growing_months)
-    log_rain = np.log(panel["precip_mm"].where(growing & (panel["precip_mm"] > 0)))
-    rain = (log_rain - log_rain.groupby(n).transform("mean")).groupby(g, sort=False).shift(1)
-    county_so_far = log_yield.groupby(n).mean().shift(1).expanding().mean()  # every earlier month
-    return pd.DataFrame(
-        {
-            "grid_id": g,
-            "decision_n": n,
-            "level_log": weighted(versus_county, LEVEL_HALF_LIFE_MONTHS, MIN_LEVEL_MONTHS),
-            "trend_log": short - long,
-            "standing_log": (log_yield - usual).groupby(g, sort=False).shift(1),
-            "rain_log": weighted(rain, RAIN_HALF_LIFE_MONTHS, 4, ignore_na=True),
-            "grid_log_so_far": expanding_mean_within(keyed, ["grid_id"], "log_yield"),
-            "county_log_so_far": n.map(county_so_far).to_numpy(dtype=float),
-        }
-    )
-
-
-def growth_year(month_n: npt.ArrayLike, domain: Domain) -> npt.NDArray[np.int64]:
-    """The growing year a month's standing forage comes from: it starts in the first growing month (May);
-    January-April still stand on last year's growth."""
-    n = np.asarray(month_n, dtype=np.int64)
-    return calendar_year(n) - (month_of_year(n) < min(domain.drought_growing_months))
-
-
-def growth_seen(frame: pd.DataFrame, domain: Domain = DEFAULT_DOMAIN) -> npt.NDArray[np.bool_]:
-    """Whether each row's season stands on a growing year already under way at its last month of data (the
-    season's weather is then partly in the data: a cold season forecast from July)."""
-    as_of = month_number(frame["as_of_month"])
-    return growth_year(as_of, domain) == growth_year(month_number(frame["season_start"]), domain)
-
-
-def has_own_level(frame: pd.DataFrame) -> npt.NDArray[np.bool_]:
-    """Whether a row's expected yield comes from the grid's own record (its level against the county or its
-    past mean of the season) rather than a fall-back (the first season of a record)."""
-    return (frame["yield_vs_county_recent"].notna() | frame["yield_mean_past"].notna()).to_numpy()
-
-
 def interval_group(frame: pd.DataFrame) -> npt.NDArray[np.str_]:
     """Each row's group for interval calibration (:mod:`models.conformal`): season, then lead time."""
     lead = frame["lead_months"].to_numpy(dtype=np.int64).astype(str)
     return np.char.add(np.char.add(frame["season"].to_numpy(dtype=str), GROUP_SEPARATOR), lead)
-
-
-def _with_level_features(rows: pd.DataFrame, panel: pd.DataFrame, domain: Domain) -> pd.DataFrame:
-    """:data:`LEVEL_FEATURES` of each row, as known at its decision month (shown as shares: 0.1 = 10 % above).
-
-    ``standing_forage_vs_usual`` is last month's standing forage against the grid's usual for that calendar
-    month (geometric mean of earlier years), only where the season's own growing year has begun by then
-    (:func:`growth_seen`: a cold season forecast in summer sees the growth it will graze; a warm one forecast
-    in winter does not, and is NaN: left unmasked, last year's growth cost 1 kg DM/ha of MAE and 1.4 points
-    of cold recall in the 2024 backtest). ``yield_expected`` is the county's usual
-    yield of the season (geometric mean over the rows' grids of their past mean for it, per season, year and
-    lead) times the grid's level against the county; where that is unknown, the grid's own past mean of the
-    season, else the geometric mean of its monthly yields so far, else the county's, else
-    :data:`PRIOR_YIELD_KG_HA` (so every row has a base for the model's log-ratio target).
-    """
-    level = grid_level_panel(panel, domain)
-    out = rows.merge(level, on=["grid_id", "decision_n"], how="left")
-    seen = growth_year(out["decision_n"] - 1, domain) == growth_year(out["start_n"], domain)
-    log_past = np.log(out["yield_mean_past"].where(out["yield_mean_past"] > 0))
-    county_usual = np.exp(log_past.groupby([out["season"], out["season_year"], out["lead_months"]]).transform("mean"))
-    expected = county_usual * np.exp(out["level_log"])
-    out["yield_vs_county_recent"] = np.expm1(out["level_log"])
-    out["yield_vs_county_trend"] = np.expm1(out["trend_log"])
-    out["standing_forage_vs_usual"] = np.where(seen, np.expm1(out["standing_log"]), np.nan)
-    out["rain_vs_county_recent"] = np.expm1(out["rain_log"])
-    fallbacks = (out["yield_mean_past"], np.exp(out["grid_log_so_far"]), np.exp(out["county_log_so_far"]))
-    for fallback in fallbacks:
-        expected = expected.fillna(fallback)
-    out["yield_expected"] = expected.fillna(PRIOR_YIELD_KG_HA)
-    return out.drop(
-        columns=["level_log", "trend_log", "standing_log", "rain_log", "grid_log_so_far", "county_log_so_far"]
-    )
 
 
 def _forecast_use(rows: pd.DataFrame, panel: pd.DataFrame, drought: pd.Series, domain: Domain) -> pd.DataFrame:

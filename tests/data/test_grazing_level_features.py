@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from features import CountyTables, FeatureSet, build_features
-from features.grazing import LEVEL_FEATURES, TARGET_BASE, growth_seen, interval_group
+from features.grazing import interval_group
+from features.grazing_level import LEVEL_FEATURES, TARGET_BASE, growth_seen
 
 SEASON_STARTS = ("2017-05-01", "2017-06-01", "2017-10-01")  # transition, warm and cold 2017
 

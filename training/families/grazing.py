@@ -17,7 +17,7 @@ Beside the model and its baseline, two limits are scored on the same test rows:
   come near).
 
 The yield is learnt relative to each grid's expected level (a log ratio to ``yield_expected``,
-:mod:`features.grazing`), so the trees learn departures from a grid's own level rather than every grid's level.
+:mod:`features.grazing_level`), so the trees learn departures from a grid's own level rather than every grid's level.
 
 Intervals: the 10 % / 90 % quantile boosters, trained on every training year (so they carry year-to-year
 weather) and shifted on the validation year by the engine's conformal shifts (pooled over seasons and leads).
@@ -38,7 +38,8 @@ import pandas as pd
 
 from features import FeatureSet
 from features.common import month_number, month_timestamp
-from features.grazing import GROUP_SEPARATOR, TARGET_BASE, assess_grazing, has_own_level, interval_group
+from features.grazing import GROUP_SEPARATOR, assess_grazing, interval_group
+from features.grazing_level import TARGET_BASE, has_own_level
 from features.pasture import label_seasons
 from models.bundle import quantile_label
 from models.conformal import interval_coverage

@@ -18,7 +18,7 @@ from features import (
     monotone_for_condition,
 )
 from features.disease import CONDITIONS
-from features.grazing import GROWING_YEAR_FEATURES
+from features.grazing_level import GROWING_YEAR_FEATURES
 from muzhang.domain import SPECIES, sheep_units
 from muzhang.families import family_names
 from muzhang.simulate.county import generate_county

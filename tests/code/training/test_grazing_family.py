@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from features import CountyTables, assess_grazing, build_features
-from features.grazing import TARGET_BASE
+from features.grazing_level import TARGET_BASE
 from models.conformal import THRESHOLD_KEY
 from muzhang.domain import DEFAULT_DOMAIN, Domain, nyt635_capacity_su
 from muzhang.simulate.county import generate_county
