@@ -8,8 +8,8 @@ A second app (``store_server``) reads the county from a county store: the tiny c
 temporary SQLite file, with a herder chief's ``reporter`` key bound to two grid areas, for the monthly
 report and data-quality views.
 
-A third app (``byod_server``) serves a disease model trained on data_samples/byod, whose catalog adds a
-measurement (glucose), for the health form's inputs of a model's added fields.
+A third app (``byod_server``) serves a disease model trained on data_samples/byod (plus a seeded category
+and flag), whose catalog adds measurements, for the health form's inputs of a model's added fields.
 
 Playwright's Python package and ``/usr/bin/chromium`` are required: when either is missing the tests fail
 and say what to install (CI installs both: ``.ci/install-browser.sh`` and the dev extras).
@@ -356,8 +356,16 @@ def grid_point() -> Callable[[Any, str], dict[str, Any]]:
     return lambda page, grid_id: page.evaluate(POINT_OF_GRID, grid_id)
 
 
-# --- an app whose disease model added a measurement (bring your own data) ---------------------------------
+# --- an app whose disease model added measurements (bring your own data) ---------------------------------
 BYOD = Path(__file__).resolve().parents[2] / "data_samples" / "byod"  # its catalog.yaml adds glucose_mmol_l
+# Beside the example's glucose (a number): a category and a flag, so the form shows each kind of input.
+BYOD_EXTENSION = """
+  - {name: diet, type: category, categories: [pastoral, mixed, town], nullable: true, tables: [patients],
+     families: [disease], display: Diet, display_zh: 饮食}
+  - {name: yak_dung_fire, type: boolean, nullable: true, tables: [patients], families: [disease],
+     display: Yak-dung fire indoors, display_zh: 室内牛粪火}
+"""
+BYOD_SEED = 11
 
 
 @pytest.fixture(scope="session")
@@ -369,13 +377,26 @@ def byod_state(
     fast_overrides: dict[str, Any],
     browser_keys: dict[str, str],
 ) -> AppState:
-    """The app's state with a disease champion trained (fast) on data_samples/byod, whose catalog adds glucose;
-    the tiny county is the county; only the disease family is served. Same keys as the main browser app."""
+    """The app's state with a disease champion trained (fast) on data_samples/byod plus a seeded diet
+    (category) and yak-dung-fire (flag) column, so the model adds glucose, diet and the flag; the tiny county
+    is the county; only the disease family is served. Same keys as the main browser app."""
+    import numpy as np
+    import pandas as pd
+
     from training.pipeline import run_training
 
     work = tmp_path_factory.mktemp("browser-byod")
+    folder = work / "data"
+    folder.mkdir()
+    patients = pd.read_csv(BYOD / "patients.csv", dtype=str, keep_default_na=False)
+    rng = np.random.default_rng(BYOD_SEED)
+    patients["diet"] = rng.choice(["pastoral", "mixed", "town"], size=len(patients))
+    patients["yak_dung_fire"] = rng.choice(["True", "False"], size=len(patients))
+    patients.to_csv(folder / "patients.csv", index=False)
+    (folder / "patient_outcomes.csv").write_bytes((BYOD / "patient_outcomes.csv").read_bytes())
+    (folder / "catalog.yaml").write_text((BYOD / "catalog.yaml").read_text("utf-8") + BYOD_EXTENSION, encoding="utf-8")
     with new_store(work / "work", tiny_county) as settings:
-        summary = run_training("disease", settings, data_dir=BYOD, overrides=fast_overrides, log=lambda _: None)
+        summary = run_training("disease", settings, data_dir=folder, overrides=fast_overrides, log=lambda _: None)
         if not summary.promoted:
             store_client(settings).set_registered_model_alias(FAMILY_MODELS["disease"], "champion", summary.version)
         keys = [

@@ -1,7 +1,8 @@
-"""The health form's inputs for a measurement the served disease model added (bring your own data), in a real
-browser: the model trained on data_samples/byod adds glucose, so the form shows one labelled number input for it
-(hard limits as min/max), a value typed reaches the service with the one record scored and changes its answer,
-a value the service refuses reads as its sentence, and a model without added fields leaves the form as it was.
+"""The health form's inputs for measurements the served disease model added (bring your own data), in a real
+browser: the model trained on data_samples/byod (plus a diet category and a flag) adds glucose, so the form shows
+one labelled number input for it (hard limits as min/max) and a select for the category and the flag; a value
+typed reaches the service with the one record scored and changes its answer, a value the service refuses reads
+as its sentence, and a model without added fields leaves the form as it was.
 
 Each test fails on the page before these inputs: it had no way to give glucose but editing the CSV by hand.
 """
@@ -30,7 +31,11 @@ FORM_CONTROLS = ["health-file", "health-csv", "health-samples", "health-score", 
 def serious_violations(page: Any) -> list[Any]:
     page.evaluate(AXE.read_text(encoding="utf-8"))
     result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    return [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    return [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
 
 
 def score_csv(server: str, key: str, csv: str) -> httpx.Response:
@@ -71,7 +76,9 @@ def test_glucose_has_a_labelled_input_and_a_typed_value_changes_the_request_and_
     assert merged in sent.post_data  # the one record, with glucose as its column (the record's measurements)
     answer = score_csv(byod_server, browser_keys["health"], merged).json()["results"][0]
     expected = next(r for r in answer["risks"] if r["condition"] == "hypertension_5y")["explanation"]["sentence"]
-    page.wait_for_function("([sel, text]) => document.querySelector(sel)?.textContent === text", arg=[HYPERTENSION_REASON, expected])
+    page.wait_for_function(
+        "([sel, text]) => document.querySelector(sel)?.textContent === text", arg=[HYPERTENSION_REASON, expected]
+    )
     assert "体检时此人血糖为14 mmol/L" in expected
 
     page.click("button[data-lang=en]")  # the label follows the page's language; the value typed stays
@@ -79,19 +86,53 @@ def test_glucose_has_a_labelled_input_and_a_typed_value_changes_the_request_and_
     assert relabelled.input_value() == "14"
 
 
+def sent_record(post_data: str) -> dict[str, str]:
+    """The one record of the CSV a request sent, by column."""
+    lines = post_data.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith(HEADER))
+    return dict(zip(lines[at].split(","), lines[at + 1].split(","), strict=True))
+
+
+def test_a_category_and_a_flag_get_selects_whose_choices_reach_the_request(byod_sign_in: Any) -> None:
+    page = byod_sign_in()
+    diet = page.get_by_label("饮食", exact=True)
+    fire = page.get_by_label("室内牛粪火", exact=True)
+    diet.wait_for()
+    assert [diet.evaluate("el => el.tagName"), fire.evaluate("el => el.tagName")] == ["SELECT", "SELECT"]
+    assert diet.locator("option").all_inner_texts() == ["未测", "pastoral", "mixed", "town"]  # the declared list
+    assert fire.locator("option").all_inner_texts() == ["未测", "是", "否"]  # unknown, yes, no
+    page.fill("#health-csv", PERSON_CSV)
+    note = page.locator("#health-results .incomplete-note")
+    scored(page)
+    assert "饮食" in note.inner_text() and "室内牛粪火" in note.inner_text()  # not chosen: not recorded
+
+    diet.select_option("town")
+    fire.select_option(label="是")
+    record = sent_record(scored(page).post_data)
+
+    assert (record["diet"], record["yak_dung_fire"]) == ("town", "true")
+    assert GLUCOSE not in record  # not typed: left out
+    shown = note.inner_text()  # the new answer's note (scored() waited for it to be drawn)
+    assert "饮食" not in shown and "室内牛粪火" not in shown and "血糖" in shown  # given now; glucose still not
+
+
 def test_a_glucose_beyond_its_hard_limit_reads_as_the_services_refusal(
     byod_sign_in: Any, byod_server: str, browser_keys: dict[str, str]
 ) -> None:
     refused = score_csv(byod_server, browser_keys["health"], f"{HEADER},{GLUCOSE}\n{ROW},99\n")
     assert refused.status_code == 422
-    assert refused.json()["detail"] == [{"row": 2, "field": GLUCOSE, "value": "99", "rule": "must be <= 60 mmol/L (hard limit)"}]
+    assert refused.json()["detail"] == [
+        {"row": 2, "field": GLUCOSE, "value": "99", "rule": "must be <= 60 mmol/L (hard limit)"}
+    ]
     page = byod_sign_in()
     page.fill("#health-csv", PERSON_CSV)
     page.fill(f"#health-m-{GLUCOSE}", "99")
 
     scored(page)
 
-    assert page.locator("#health-results .errors li").all_inner_texts() == ["第 2 行 · 血糖 (mmol/L)（99）：不能大于 60 mmol/L"]
+    assert page.locator("#health-results .errors li").all_inner_texts() == [
+        "第 2 行 · 血糖 (mmol/L)（99）：不能大于 60 mmol/L"
+    ]
 
 
 def test_glucose_the_browser_cannot_read_or_given_to_several_people_is_refused_on_the_page(byod_sign_in: Any) -> None:
@@ -134,5 +175,8 @@ def test_a_model_without_added_fields_leaves_the_form_as_it_was(sign_in: Any) ->
     page.wait_for_selector("form.health-form:not([aria-busy])")  # the served models have been asked
 
     assert page.locator("#health-measurements, [data-measurement]").count() == 0
-    controls = page.eval_on_selector_all("form.health-form input, form.health-form textarea, form.health-form button, form.health-form select", "els => els.map(e => e.id)")
+    controls = page.eval_on_selector_all(
+        "form.health-form input, form.health-form textarea, form.health-form button, form.health-form select",
+        "els => els.map(e => e.id)",
+    )
     assert controls == FORM_CONTROLS
