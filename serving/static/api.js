@@ -55,7 +55,8 @@ export function whenUnauthorized(handler) {
 // --- endpoints ------------------------------------------------------------------------------------
 // Sentences and names come in the page's language (``lang``) unless the endpoint has none.
 
-/** The served models (any valid key but a reporter's): used to check the key; ``data_as_of``, ``data_source``. */
+/** The served models (any valid key but a reporter's): ``data_as_of``, ``data_source``, and each model's
+ *  ``added_fields`` (the health form's inputs for measurements the disease model added). */
 export const models = () => request("/v1/models");
 
 /** What this key may use: role, families, reports, data quality, data as of, band cut-offs (any key but a reporter's). */
