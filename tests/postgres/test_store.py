@@ -42,7 +42,7 @@ def test_migrations_match_the_metadata(pg_store: Store) -> None:
     with pg_store.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True, "version_table": VERSION_TABLE})
         assert compare_metadata(context, metadata) == []
-        assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() == "0004"
+        assert conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() == "0005"
 
 
 def test_import_is_idempotent_and_reads_equal_the_files(
@@ -125,3 +125,33 @@ def test_forecast_log_on_postgres_is_idempotent_and_joins_once(pg_store: Store) 
     assert record_outcomes(pg_store, [(ids[0], '{"any_dispute": 1.0}')]) == 1
     assert record_outcomes(pg_store, [(ids[0], '{"any_dispute": 0.0}')]) == 0
     assert read_forecasts(pg_store, "dispute", pending=True)["id"].tolist() == ids[1:]
+
+
+def test_an_added_field_round_trips_and_a_conflict_changes_nothing_on_postgres(
+    new_postgres_database: Callable[[str], str], tiny_tables: dict[str, pd.DataFrame]
+) -> None:
+    """A catalog extension's grid-month field kept beside the shipped schema (migration 0005), on PostgreSQL."""
+    from muzhang.catalog import extend_catalog
+    from muzhang.store import AddedFieldConflict
+
+    entry = {"name": "herder_meetings", "type": "integer", "min": 0, "max": 50, "tables": ["grid_monthly"]}
+    monthly = tiny_tables["grid_monthly"].assign(herder_meetings=lambda f: (f.index % 7).astype("int64"))
+    given = {**tiny_tables, "grid_monthly": monthly}
+    url = new_postgres_database("county_added")
+    try:
+        store = open_store(url)
+        summary = store.import_tables(
+            given, who="analyst", source="byod", catalog=extend_catalog(CATALOG, {"fields": [entry]})
+        )
+        assert summary.added["grid_monthly.herder_meetings"].inserted == len(monthly)
+        read, catalog = store.read_county()
+        expected = monthly.sort_values(["grid_id", "month"]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(read["grid_monthly"], expected)
+        assert catalog.field("herder_meetings").max == 50.0
+        before = store.fingerprint()
+        other = extend_catalog(CATALOG, {"fields": [{**entry, "type": "float"}]})
+        with pytest.raises(AddedFieldConflict, match="the store keeps it as integer"):
+            store.import_tables(given, who="analyst", source="other", catalog=other)
+        assert store.fingerprint() == before
+    finally:
+        dispose_engine(url)
