@@ -9,8 +9,8 @@ Usage::
 Trains each family in process exactly as ``muzhang train`` does (candidates chosen on validation, peers and
 baselines fitted on the same training window), without MLflow, and prints markdown tables: the model (the
 candidate each task kept) beside each baseline/peer and the simulator's limit, per headline metric; for
-market also MASE and scaled pinball per horizon and per task, and the model's margin over the best
-statsforecast peer.
+market also MASE and scaled pinball per horizon, per task, and per task and horizon, and the model's margin
+over the best statsforecast peer.
 Figures, not asserts: exit code 0 unless a family fails to train.
 """
 
@@ -93,6 +93,9 @@ def main() -> int:
             horizons = sorted({int(k.rsplit("_h", 1)[1]) for k in result.metrics if "_h" in k})
             print("\nper horizon:\n")
             print(table(result, [f"{m}_h{h}" for m in ("mase", "spl") for h in horizons]))
+            print("\nper task and horizon:\n")
+            tasks = [t.name for t in result.tasks]
+            print(table(result, [f"{t}_{m}_h{h}" for t in tasks for m in ("mase", "spl") for h in horizons]))
             print("\nper task:\n")
             tasks = [t.name for t in result.tasks]
             print(table(result, [f"{t}_{m}" for m in ("mase", "spl", "coverage_95") for t in tasks]))

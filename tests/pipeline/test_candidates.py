@@ -19,6 +19,10 @@ def test_market_scores_every_peer_and_seasonal_naive_on_the_models_rows(trained_
     for metrics in (result.metrics, *result.baselines.values()):
         assert np.isfinite([metrics["mase"], metrics["spl"]]).all()
         assert {f"mase_h{h}" for h in range(1, 7)} <= set(metrics)  # per horizon, for model and peers alike
+        for h in range(1, 7):  # and per task: the two tasks' figures average to the horizon's
+            for m in ("mase", "spl"):
+                per_task = [metrics[f"{t}_{m}_h{h}"] for t in ("head_sold", "price")]
+                assert metrics[f"{m}_h{h}"] == pytest.approx(np.mean(per_task))
 
 
 @pytest.mark.parametrize(

@@ -167,7 +167,8 @@ class MarketFamily(Family):
         context: dict[str, Any],
         cfg: ExperimentConfig,
     ) -> dict[str, float]:
-        """The family's metrics, plus MASE and scaled pinball per horizon (``mase_h1`` ... ``spl_h6``)."""
+        """The family's metrics, plus MASE and scaled pinball per horizon (``mase_h1`` ... ``spl_h6``), also per
+        task (``head_sold_mase_h1`` ... ``price_spl_h6``)."""
         out = super().evaluate(test, preds, tasks, context, cfg)
         horizons = test[HORIZON].to_numpy(dtype=int)
         preds = preds.reset_index(drop=True)
@@ -182,6 +183,7 @@ class MarketFamily(Family):
                 cfg,
             )
             out.update({f"{k}_h{h}": part[k] for k in ("mase", "spl") if k in part})
+            out.update({f"{k}_h{h}": part[k] for t in tasks for k in (f"{t.name}_mase", f"{t.name}_spl") if k in part})
         return out
 
     def oracle(self, fs: FeatureSet, split: Split, oracle: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
