@@ -40,7 +40,9 @@ class RecentLevel:
     def from_json(cls, doc: dict[str, object] | None) -> RecentLevel | None:
         if not doc:
             return None
-        return cls(int(doc["window"]), float(doc["offset"]), str(doc["first"]), str(doc["last"]))  # type: ignore[arg-type]
+        window, offset = doc["window"], doc["offset"]
+        assert isinstance(window, int | float | str) and isinstance(offset, int | float | str)
+        return cls(int(window), float(offset), str(doc["first"]), str(doc["last"]))
 
 
 def level_offset(margins: np.ndarray, outcomes: np.ndarray) -> float:

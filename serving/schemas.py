@@ -248,7 +248,9 @@ class WatchItem(BaseModel):
 class Watchlist(BaseModel):
     month: dt.date
     items: list[WatchItem]
-    level: RecentLevelOut | None = Field(None, description="The recent level every risk is put at (none: as calibrated).")
+    level: RecentLevelOut | None = Field(
+        None, description="The recent level every risk is put at (none: as calibrated)."
+    )
 
 
 class DisputeBatchRequest(Strict):

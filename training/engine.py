@@ -15,8 +15,8 @@ from features.common import month_number
 from features.featureset import all_missing
 from models.bundle import FeatureEncoder, ModelBundle, TaskModel
 from models.linear import GlmTreeBooster
-from models.recent_level import RecentLevel, level_offset, rolling_offsets
 from models.metrics import pinball_loss, probability_metrics, quantile_metrics
+from models.recent_level import RecentLevel, level_offset, rolling_offsets
 from models.reference import bundle_reference
 from training.candidates import (
     CLASSICAL_WINDOWS,

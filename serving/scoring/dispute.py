@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pandas as pd
 
+from models.bundle import TaskModel
 from serving.errors import NotFound
 from serving.explain import Lang
-from models.bundle import TaskModel
 from serving.schemas import DisputeRisk, ExplanationOut, RecentLevelOut, WatchItem, Watchlist
 from serving.scoring.common import BAND_WORDS, explain_many, grid_name, pct, require_columns, risk_bands
 from serving.scoring.context import ScoringContext

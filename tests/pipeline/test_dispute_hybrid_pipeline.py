@@ -29,7 +29,8 @@ def test_a_kept_hybrid_serves_calibrated_glm_plus_trees_after_save_and_load(
 ) -> None:
     # Without the recent level, so the test rows are predicted by the bundle alone (not rolled month by month).
     result = train_family(
-        tiny_feature_sets["dispute"], fast_config("dispute", candidates=["hybrid"]).model_copy(update={"recent_level_months": None})
+        tiny_feature_sets["dispute"],
+        fast_config("dispute", candidates=["hybrid"]).model_copy(update={"recent_level_months": None}),
     )
     task = load_bundle_files(save_bundle(result.bundle, tmp_path / "b")).tasks["any_dispute"]
     assert isinstance(task.booster, GlmTreeBooster)

@@ -48,8 +48,12 @@ def test_each_test_month_is_at_the_level_of_the_three_months_before_it(result: A
     test_when = month_number(result.test_frame["month"])
     for month in np.unique(test_when)[[0, 5, -1]]:
         window = (when >= month - 3) & (when < month)
-        expected = expit(margins[len(frame) - len(test_when) :][test_when == month] + level_offset(margins[window], y[window]))
-        np.testing.assert_allclose(result.test_preds["p_any_dispute"].to_numpy()[test_when == month], expected, rtol=1e-9)
+        expected = expit(
+            margins[len(frame) - len(test_when) :][test_when == month] + level_offset(margins[window], y[window])
+        )
+        np.testing.assert_allclose(
+            result.test_preds["p_any_dispute"].to_numpy()[test_when == month], expected, rtol=1e-9
+        )
 
 
 def test_a_level_travels_with_the_saved_bundle(result: Any, tmp_path: Any) -> None:
@@ -59,9 +63,7 @@ def test_a_level_travels_with_the_saved_bundle(result: Any, tmp_path: Any) -> No
     np.testing.assert_allclose(loaded.point(x), result.bundle.tasks[TASK].point(x), rtol=1e-12)
 
 
-def test_the_service_refits_the_level_once_the_county_has_moved_past_the_model(
-    result: Any, tiny_county: Any
-) -> None:
+def test_the_service_refits_the_level_once_the_county_has_moved_past_the_model(result: Any, tiny_county: Any) -> None:
     tables = load_county(tiny_county)
     county = county_state(tables, tiny_county, source="directory")
     task = result.bundle.tasks[TASK]
