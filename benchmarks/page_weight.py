@@ -27,7 +27,6 @@ from typing import Any
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # for benchmarks.live_app
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 BEFORE = "432741e"  # the last commit with the page that colours the map from explained batch answers
@@ -160,9 +159,9 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     import serving.routes.ui as ui
-    from benchmarks.live_app import serve_county, with_keys
     from muzhang.paths import SAMPLE_COUNTY
     from muzhang.settings import get_settings
+    from serving.live import serve_county, with_keys
 
     key = secrets.token_urlsafe(24)
     rows = []

@@ -20,11 +20,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import secrets
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -33,8 +29,9 @@ from urllib.parse import urlparse
 import pytest
 
 from muzhang.settings import ApiKey, Settings
-from serving.app import build_state, create_app
+from serving.app import build_state
 from serving.deps import AppState
+from serving.live import serve_state, with_keys
 from serving.registry import family_models
 
 FAMILY_MODELS = family_models()  # family -> registered model, for the built-in families
@@ -52,7 +49,6 @@ LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
 ROLES = ("planner", "health")
 # Below the tiny county's 40 grids, so the page has to split its batch calls to fit the cap.
 BATCH_CAP = 25
-SERVER_START_SECONDS = 30
 HAVE_PLAYWRIGHT = all(importlib.util.find_spec(m) is not None for m in ("playwright", "pytest_playwright"))
 INSTALL_HINT = (
     "the browser tests need Playwright's Python package and Debian's chromium: "
@@ -102,18 +98,9 @@ def browser_state(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AppState:
     """County and four champions of the session store, loaded once, with the two keys and a small cap."""
-    keys = [
-        ApiKey(name=f"browser-{role}", role=role, sha256=hashlib.sha256(key.encode()).hexdigest())  # type: ignore[arg-type]
-        for role, key in browser_keys.items()
-    ]
-    settings = tracked_settings.model_copy(
-        update={
-            "api_keys": keys,
-            "poll_seconds": 0,
-            "batch_cap": BATCH_CAP,
-            "audit_log": tmp_path_factory.mktemp("browser-audit") / "disease-access.jsonl",
-        }
-    )
+    audit_log = tmp_path_factory.mktemp("browser-audit") / "disease-access.jsonl"
+    settings = with_keys(tracked_settings, browser_keys, name="browser", audit_log=audit_log)
+    settings = settings.model_copy(update={"batch_cap": BATCH_CAP})
     with new_store(settings.work_dir, settings.data_dir) as sandboxed:
         client = store_client(sandboxed)
         for family, summary in trained_runs.items():
@@ -125,35 +112,10 @@ def browser_state(
     return state
 
 
-@contextmanager
-def serve(state: AppState) -> Iterator[str]:
-    """The app of ``state`` under uvicorn in a background thread, on a free port of 127.0.0.1; its base URL."""
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(state=state), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="muzhang-browser-app", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the app did not start under uvicorn (see the captured log)")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-
-
 @pytest.fixture(scope="session")
 def live_server(browser_state: AppState) -> Iterator[str]:
     """The app under uvicorn in a background thread, on a free port of 127.0.0.1; yields its base URL."""
-    with serve(browser_state) as url:
+    with serve_state(browser_state) as url:
         yield url
 
 
@@ -278,7 +240,7 @@ def reporter_grids(store_state: AppState) -> list[str]:
 @pytest.fixture(scope="session")
 def store_server(store_state: AppState) -> Iterator[str]:
     """The store-backed app under uvicorn; yields its base URL (open pages on it with absolute URLs)."""
-    with serve(store_state) as url:
+    with serve_state(store_state) as url:
         yield url
 
 
@@ -399,13 +361,8 @@ def byod_state(
         summary = run_training("disease", settings, data_dir=folder, overrides=fast_overrides, log=lambda _: None)
         if not summary.promoted:
             store_client(settings).set_registered_model_alias(FAMILY_MODELS["disease"], "champion", summary.version)
-        keys = [
-            ApiKey(name=f"byod-{role}", role=role, sha256=hashlib.sha256(key.encode()).hexdigest())  # type: ignore[arg-type]
-            for role, key in browser_keys.items()
-        ]
-        served = settings.model_copy(
-            update={"api_keys": keys, "poll_seconds": 0, "batch_cap": BATCH_CAP, "audit_log": work / "audit.jsonl"}
-        )
+        served = with_keys(settings, browser_keys, name="byod", audit_log=work / "audit.jsonl")
+        served = served.model_copy(update={"batch_cap": BATCH_CAP})
         state = build_state(served)  # loaded here: the tracking sandbox ends before the other apps' fixtures
     assert state.registry.slots["disease"].model is not None, state.registry.slots["disease"].error
     return state
@@ -414,7 +371,7 @@ def byod_state(
 @pytest.fixture(scope="session")
 def byod_server(byod_state: AppState) -> Iterator[str]:
     """The app serving the glucose-trained disease model under uvicorn; yields its base URL."""
-    with serve(byod_state) as url:
+    with serve_state(byod_state) as url:
         yield url
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -22,7 +21,6 @@ from playwright.sync_api import Route, sync_playwright
 
 from muzhang.settings import get_settings
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
 
@@ -36,8 +34,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     keys = {"planner": secrets.token_urlsafe(24), "health": secrets.token_urlsafe(24)}
     audit = args.out / ".screenshot-audit.jsonl"
-    sys.path.insert(0, str(ROOT))
-    from benchmarks.live_app import serve_county, with_keys
+    from serving.live import serve_county, with_keys
 
     settings = with_keys(get_settings(), keys, name="screenshot", audit_log=audit)
     outside: list[str] = []
