@@ -149,12 +149,20 @@ def explain_classical_parts(
         level_value = format_value(f"classical_{task}", float(max(FROM_LOG[task](level), 0.0)), lang)
     t, s = (f"{100 * (math.exp(v) - 1):+.0f}%" for v in (trend, season))
     if lang == "zh":
-        sentence = f"{headline}：本系列近期水平（已除季节）为{level_value}，趋势{t}，该月季节性{s}。"
-    else:
-        sentence = (
-            f"{headline}: the series' recent level is {level_value} (seasonally adjusted), its trend {t}, "
-            f"the season of the month {s}."
+        where = (
+            "近期水平（全县各乡镇该畜种价格，按本乡镇惯常差价，已除季节）"
+            if task == "price"
+            else "本系列近期水平（已除季节）"
         )
+        sentence = f"{headline}：{where}为{level_value}，趋势{t}，该月季节性{s}。"
+    else:
+        where = (
+            "the recent level is {} (the species' price across the county's townships, at this township's usual "
+            "difference, seasonally adjusted)"
+            if task == "price"  # features.market.POOLED_BY: price is forecast from the species' townships
+            else "the series' recent level is {} (seasonally adjusted)"
+        )
+        sentence = f"{headline}: {where.format(level_value)}, its trend {t}, the season of the month {s}."
     raw = level + trend + season
     del median  # the parts add up to the log of the median (the classical forecast itself)
     return Explanation(level, raw, reasons, sentence)

@@ -71,6 +71,7 @@ def test_with_its_terms_known_the_forecast_is_split_into_level_trend_and_season_
     assert [r.direction for r in expl.reasons] == ["up", "down"]
     assert expl.base_value + sum(r.contribution for r in expl.reasons) == pytest.approx(math.log(median), abs=1e-12)
     assert "recent level is 4,000" in expl.sentence and "trend +2%" in expl.sentence and "month -5%" in expl.sentence
+    assert "across the county's townships" in expl.sentence  # price is forecast from the species' townships
 
 
 def test_terms_that_do_not_add_up_to_the_median_fall_back_to_last_years_month() -> None:
