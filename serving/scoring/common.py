@@ -10,10 +10,12 @@ import pandas as pd
 
 from models.bundle import ModelBundle
 from muzhang.domain import DEFAULT_RISK_BANDS, RiskBands
+from muzhang.families import get_family
 from serving.errors import InvalidInput
 from serving.explain import TOP_K, Explanation, Lang, contributions, explain_row
 from serving.observability import Metrics, Timer
 from serving.schemas import ExplanationOut, ReasonOut
+from serving.scoring.measurements import added_specs, field_text, relabel
 
 BAND_WORDS = {
     "en": {"low": "low", "medium": "medium", "high": "high"},
@@ -78,7 +80,17 @@ def explain_many(
             for i in range(len(x))
         ]
     metrics.explain.labels(bundle.family).observe(timer.seconds)
-    return out
+    return added_field_reasons(out, bundle, lang)
+
+
+def added_field_reasons(explanations: list[ExplanationOut], bundle: ModelBundle, lang: Lang) -> list[ExplanationOut]:
+    """A forecast family's reasons about a field a catalog extension added named by its catalog entry
+    (``herder meetings was 3 meetings``) instead of the bare field name. The disease family words its own
+    (a person's reading at the check)."""
+    if not bundle.added_fields or not get_family(bundle.family).serves_forecasts:
+        return explanations
+    specs = added_specs(bundle)
+    return [relabel(e, specs, lang, phrase=field_text) for e in explanations]
 
 
 def to_schema(expl: Explanation) -> ExplanationOut:

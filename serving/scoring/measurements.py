@@ -10,7 +10,7 @@ the served model does not know is refused by name, and a measurement left out is
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -126,9 +126,16 @@ def frame_columns(specs: Mapping[str, FieldSpec], records: list[Any]) -> dict[st
     return columns
 
 
-def relabel(explanation: ExplanationOut, specs: Mapping[str, FieldSpec], lang: Lang) -> ExplanationOut:
+def relabel(
+    explanation: ExplanationOut,
+    specs: Mapping[str, FieldSpec],
+    lang: Lang,
+    phrase: Callable[[str, str, Lang], str] | None = None,
+) -> ExplanationOut:
     """Reasons about an added measurement named as its catalog entry names it (``Glucose is 9.4 mmol/L``),
-    in the reason and in the sentence, instead of the bare field name."""
+    in the reason and in the sentence, instead of the bare field name. ``phrase(label, shown value, lang)``
+    words the clause (default :func:`reason_text`, a person's reading at the check)."""
+    phrase = phrase or reason_text
     reasons, sentence = [], explanation.sentence
     for reason in explanation.reasons:
         spec = specs.get(reason.feature)
@@ -137,7 +144,7 @@ def relabel(explanation: ExplanationOut, specs: Mapping[str, FieldSpec], lang: L
             continue
         label = (spec.display_zh if lang == "zh" else spec.display) or spec.name
         shown = display_value(spec, reason.value, lang)
-        text = reason_text(label, shown, lang)
+        text = phrase(label, shown, lang)
         if reason.text:
             sentence = sentence.replace(reason.text, text)
         reasons.append(reason.model_copy(update={"label": label, "display_value": shown, "text": text}))
@@ -148,10 +155,23 @@ def reason_text(label: str, shown: str, lang: Lang) -> str:
     """The clause after "because", worded as the shipped health-check fields are (features.yaml)."""
     if lang == "zh":
         return f"体检时此人{label}为{shown}"
+    return f"the person's {in_sentence(label)} was {shown} at the check"
+
+
+def field_text(label: str, shown: str, lang: Lang) -> str:
+    """The clause after "because" for a field a forecast family's county carries (``herder meetings was
+    3 meetings``): the value of the row's as-of month, the last month its inputs use."""
+    if lang == "zh":
+        return f"{label}为{shown}"
+    return f"{in_sentence(label)} was {shown}"
+
+
+def in_sentence(label: str) -> str:
+    """A label inside a sentence: ``Glucose`` -> ``glucose``; ``HbA1c`` and ``LDL`` stay as written."""
     first, _, rest = label.partition(" ")
-    if first[1:].islower():  # "Glucose" -> "glucose"; "HbA1c" and "LDL" stay as written
+    if first[1:].islower():
         first = first.lower()
-    return f"the person's {' '.join(w for w in (first, rest) if w)} was {shown} at the check"
+    return " ".join(w for w in (first, rest) if w)
 
 
 def display_value(spec: FieldSpec, value: Any, lang: Lang) -> str:

@@ -28,6 +28,7 @@ from serving.app import build_state, create_app
 from serving.county import store_county_state
 from serving.deps import AppState
 from serving.offline import predict_file
+from serving.scoring.common import explain_many
 from training.pipeline import run_training
 
 FIELD = "herder_meetings"
@@ -43,6 +44,7 @@ fields:
     nullable: true
     tables: [grid_monthly]
     families: [dispute]
+    display: Herder meetings
 """
 
 
@@ -106,6 +108,19 @@ def test_the_champion_trained_from_the_store_scores_with_the_stored_field(
     as_of = monthly[pd.to_datetime(monthly["month"]) == pd.to_datetime(rows["as_of_month"]).max()]
     expected = as_of.set_index("grid_id")[FIELD].astype(float)
     assert rows.set_index("grid_id")[FIELD].to_dict() == expected.loc[rows["grid_id"]].to_dict()
+
+
+def test_reasons_name_the_added_field_by_its_catalog_entry(served: AppState) -> None:
+    model = served.served("dispute")
+    prep = served.prepared(model)
+    features = model.bundle.encoder.features
+    for lang, text in (("en", "herder meetings was 3 meetings"), ("zh", "牧户会议次数为3 meetings")):
+        row = int(np.flatnonzero(prep.frame[FIELD].to_numpy() == 3)[0])
+        (explanation,) = explain_many(
+            model.bundle, "any_dispute", prep.x[[row]], ["Risk."], lang, served.metrics, k=len(features)
+        )
+        (reason,) = [r for r in explanation.reasons if r.feature == FIELD]
+        assert reason.text == text and reason.label == ("Herder meetings" if lang == "en" else "牧户会议次数")
 
 
 def test_muzhang_predict_reads_the_store_as_the_service_does(served: AppState, tmp_path: Path) -> None:
