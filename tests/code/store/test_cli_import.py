@@ -68,3 +68,36 @@ def test_an_invalid_directory_is_refused_before_the_store(store_env: str, tiny_c
     result = CliRunner().invoke(app, ["data", "import", str(bad)])
     assert result.exit_code == 2 and "elevation_m" in result.output and "not imported" in result.output
     assert not Path(store_env.removeprefix("sqlite:///")).exists()
+
+
+def with_meetings(tiny_county: Path, folder: Path, extension: str) -> Path:
+    """The tiny county with a grid-month column ``herder_meetings`` and a catalog extension (YAML text)."""
+    shutil.copytree(tiny_county, folder)
+    monthly = pd.read_parquet(folder / "grid_monthly.parquet")
+    monthly["herder_meetings"] = 2
+    monthly.loc[5, "herder_meetings"] = 75
+    monthly.to_parquet(folder / "grid_monthly.parquet", index=False)
+    (folder / "catalog.yaml").write_text(extension, encoding="utf-8")
+    return folder
+
+
+MEETINGS = "fields:\n  - {name: herder_meetings, type: integer, min: 0, max: 50, tables: [grid_monthly]}\n"
+
+
+def test_an_added_value_breaking_its_rule_is_refused_by_validation_naming_row_and_rule(
+    store_env: str, tiny_county: Path, tmp_path: Path
+) -> None:
+    folder = with_meetings(tiny_county, tmp_path / "own", MEETINGS)
+    result = CliRunner().invoke(app, ["data", "import", str(folder)])
+    assert result.exit_code == 2, result.output
+    assert "row 5  field herder_meetings  value 75  rule: must be <= 50" in result.output
+    assert not Path(store_env.removeprefix("sqlite:///")).exists()
+
+
+def test_a_catalog_extension_that_does_not_fit_is_refused_naming_the_file(
+    store_env: str, tiny_county: Path, tmp_path: Path
+) -> None:
+    folder = with_meetings(tiny_county, tmp_path / "own", MEETINGS.replace("max: 50", "max: -1"))
+    result = CliRunner().invoke(app, ["data", "import", str(folder)])
+    assert result.exit_code == 2 and "cannot import" in result.output and "catalog.yaml" in result.output
+    assert "herder_meetings: min 0.0 is above max -1.0" in result.output
