@@ -63,8 +63,8 @@ def test_pooled_forecast_beats_each_townships_own_at_one_month() -> None:
         z, shared, discount = township_prices(10 + seed)
         truth = shared[None, :] + discount[:, None]  # the noise-free price of each township
         groups = np.array(["yak"] * len(z), dtype=object)
-        pooled = sum(pooled_seasonal_trend_parts(z, groups, MOY, (1,), persistence=0.8))
-        own = sum(seasonal_trend_parts(z, MOY, (1,)))
+        pooled = np.sum(pooled_seasonal_trend_parts(z, groups, MOY, (1,), persistence=0.8), axis=0)
+        own = np.sum(seasonal_trend_parts(z, MOY, (1,)), axis=0)
         errors_pooled.append(np.abs(pooled[:, 48:-1, 0] - truth[:, 49:]).mean())
         errors_own.append(np.abs(own[:, 48:-1, 0] - truth[:, 49:]).mean())
     assert np.mean(errors_pooled) < 0.8 * np.mean(errors_own)
@@ -86,7 +86,7 @@ def test_a_missing_township_month_leaves_the_others_forecast() -> None:
     z[3, 70] = np.nan
     groups = np.array(["yak"] * len(z), dtype=object)
     parts = pooled_seasonal_trend_parts(z, groups, MOY, HORIZONS, persistence=0.8)
-    assert np.isfinite(sum(parts)[:, 70]).all()
+    assert np.isfinite(np.sum(parts, axis=0)[:, 70]).all()
 
 
 def herd_panel(months: int = 60) -> pd.DataFrame:
