@@ -50,7 +50,8 @@ def received_grids(ctx: ScoringContext, month: pd.Timestamp) -> set[str]:
 
 
 def carry_rows(ctx: ScoringContext, month: pd.Timestamp, grids: list[str]) -> pd.DataFrame:
-    """The previous month's report of each grid, moved to ``month``.
+    """The previous month's report of each grid, moved to ``month``, with its values of the fields a catalog
+    extension added to grid_monthly that the store keeps (so a carried month does not lose them).
 
     Months close in order, so the county in memory holds the previous month as it closed (a correction of it
     sent after its close is in the store and audited, and reaches the county when this month closes).
@@ -60,7 +61,8 @@ def carry_rows(ctx: ScoringContext, month: pd.Timestamp, grids: list[str]) -> pd
     rows = monthly[(pd.to_datetime(monthly["month"]) == previous) & monthly["grid_id"].isin(grids)].copy()
     rows["month"] = month
     rows["submission_id"] = [f"carry-{g}-{month:%Y-%m}" for g in rows["grid_id"]]
-    return rows[[*load_catalog().columns("grid_monthly"), "submission_id"]].reset_index(drop=True)
+    added = [name for name in ctx.store.report_added_fields() if name in rows.columns]
+    return rows[[*load_catalog().columns("grid_monthly"), *added, "submission_id"]].reset_index(drop=True)
 
 
 def close_month(

@@ -15,6 +15,7 @@ from muzhang.catalog import FieldSpec
 from muzhang.store import frames as fr
 from muzhang.store.base import REPORT_TABLE, StoreBase
 from muzhang.store.cells import aware_datetime, first_line, given_or_none, now_utc, plain_value, same_value
+from muzhang.store.report_added import report_added_specs, unknown_added, write_report_added
 from muzhang.store.schema import SUBMISSION_SOURCES, county_tables, flags, months, submissions, value_audit
 
 REPORT_OPTIONAL = ("submitted_by", "received_at", "status", "problems")  # extra columns apply_reports reads
@@ -49,9 +50,12 @@ class ReportIntake(StoreBase):
         resent report is flagged once.
 
         ``rows`` has ``submission_id`` (made by the client) and every grid_monthly column; a nullable
-        catalog column may be absent or null, a required one may not. Optional columns: ``submitted_by``
-        (default ``who``), ``received_at`` (tz-aware; default now), ``status`` (``accepted`` by default,
-        ``partial``, or ``refused``: recorded but no value written) and ``problems`` (JSON text or a list).
+        catalog column may be absent or null, a required one may not. A column named like a field a catalog
+        extension added to grid_monthly (kept by an import, :mod:`muzhang.store.added`) is written in the
+        row's transaction (:mod:`muzhang.store.report_added`); other columns are not read. Optional columns:
+        ``submitted_by`` (default ``who``), ``received_at`` (tz-aware; default now), ``status`` (``accepted``
+        by default, ``partial``, or ``refused``: recorded but no value written) and ``problems`` (JSON text or a
+        list).
 
         Outcomes: ``duplicate`` (the submission id is known: nothing changes), ``inserted`` (a new
         grid-month), ``updated`` (new values supersede the stored ones; every changed field is audited with
@@ -77,10 +81,13 @@ class ReportIntake(StoreBase):
             {s.name: _canonical_or_raise(frame[s.name], s) if s.name in frame else _nulls(len(frame), s) for s in specs}
         )
         stored = {s.name: fr.stored(canonical[s.name], s) for s in specs}
+        added_specs = {n: a for n, a in self.report_added_fields().items() if n in frame.columns}
+        added = {n: fr.stored(_canonical_or_raise(frame[n], a), a) for n, a in added_specs.items()}
         outcomes = []
         for i in range(len(frame)):
             extra = {c: frame.at[i, c] for c in REPORT_OPTIONAL if c in frame.columns}
             values = {name: column[i] for name, column in stored.items()}
+            given = {name: column[i] for name, column in added.items()}
             outcomes.append(
                 self._apply_one(
                     str(frame.at[i, "submission_id"]),
@@ -91,6 +98,7 @@ class ReportIntake(StoreBase):
                     source=source,
                     reason=reason,
                     raise_flags=(row_flags or {}).get(i, ()),
+                    added=given,
                 )
             )
         out = pd.DataFrame(
@@ -110,8 +118,10 @@ class ReportIntake(StoreBase):
         source: str,
         reason: str,
         raise_flags: Sequence[Mapping[str, Any]] = (),
+        added: Mapping[str, Any] | None = None,
     ) -> tuple[str, Any, Any, str, tuple[str, ...], str | None]:
         table = county_tables[REPORT_TABLE]
+        added = dict(added or {})
         grid_id, month = values["grid_id"], values["month"]
         now = now_utc()
         given = {k: given_or_none(v) for k, v in extra.items()}
@@ -136,7 +146,13 @@ class ReportIntake(StoreBase):
             "source": source,
             "received_at": received_at,
             "status": status,
-            "payload": json.dumps({k: fr.json_value(v) for k, v in values.items()}, ensure_ascii=False),
+            "payload": json.dumps(
+                {
+                    **{k: fr.json_value(v) for k, v in values.items()},
+                    **({"measurements": {k: fr.json_value(v) for k, v in added.items()}} if added else {}),
+                },
+                ensure_ascii=False,
+            ),
             "problems": problems_text,
         }
         result = (submission_id, grid_id, month)
@@ -157,8 +173,10 @@ class ReportIntake(StoreBase):
                     conn.execute(sa.insert(months), {"month": month, "status": "open"})
                 key = [table.c.grid_id == grid_id, table.c.month == month]
                 old = conn.execute(_REPORT_ROW, {"grid_id": grid_id, "month": month}).mappings().first()
+                written: dict[str, Any] = {"who": who, "now": now, "submission_id": submission_id, "reason": reason}
                 if old is None:
                     conn.execute(sa.insert(table), values)
+                    write_report_added(conn, grid_id, month, added, existed=False, **written)
                     self._raise_flags(conn, raise_flags, grid_id, month, submission_id, now)
                     return (*result, "inserted", (), None)
                 changed = {}
@@ -168,28 +186,13 @@ class ReportIntake(StoreBase):
                     before = fr.stored(fr.canonical_from_stored([old[spec.name]], spec), spec)[0]
                     if not same_value(before, values[spec.name]):
                         changed[spec.name] = (before, values[spec.name])
-                if not changed:
+                added_changed = write_report_added(conn, grid_id, month, added, existed=True, **written)
+                if not changed and not added_changed:
                     return (*result, "unchanged", (), None)
-                conn.execute(sa.update(table).where(*key).values({c: new for c, (_, new) in changed.items()}))
-                conn.execute(
-                    sa.insert(value_audit),
-                    [
-                        {
-                            "table_name": REPORT_TABLE,
-                            "key": fr.key_text(["grid_id", "month"], [grid_id, month]),
-                            "field": column,
-                            "old_value": fr.text_value(before),
-                            "new_value": fr.text_value(after),
-                            "changed_by": who,
-                            "changed_at": now,
-                            "submission_id": submission_id,
-                            "reason": reason,
-                        }
-                        for column, (before, after) in changed.items()
-                    ],
-                )
+                if changed:
+                    self._update_audited(conn, key, changed, grid_id, month, **written)
                 self._raise_flags(conn, raise_flags, grid_id, month, submission_id, now)
-                return (*result, "updated", tuple(changed), None)
+                return (*result, "updated", (*changed, *added_changed), None)
         except sa.exc.DBAPIError as exc:
             detail = first_line(exc)
         # The write was refused (e.g. an unknown grid): keep the submission as refused, if it is still new.
@@ -203,6 +206,40 @@ class ReportIntake(StoreBase):
             conn.execute(sa.insert(submissions).values(**submission))
         return (*result, "refused", (), detail)
 
+    def _update_audited(
+        self,
+        conn: sa.Connection,
+        key: Sequence[Any],
+        changed: Mapping[str, tuple[Any, Any]],
+        grid_id: str,
+        month: date,
+        *,
+        who: str,
+        now: datetime,
+        submission_id: str,
+        reason: str,
+    ) -> None:
+        """A grid-month's changed catalog items written, each change audited with the report's id."""
+        table = county_tables[REPORT_TABLE]
+        conn.execute(sa.update(table).where(*key).values({c: new for c, (_, new) in changed.items()}))
+        conn.execute(
+            sa.insert(value_audit),
+            [
+                {
+                    "table_name": REPORT_TABLE,
+                    "key": fr.key_text(["grid_id", "month"], [grid_id, month]),
+                    "field": column,
+                    "old_value": fr.text_value(before),
+                    "new_value": fr.text_value(after),
+                    "changed_by": who,
+                    "changed_at": now,
+                    "submission_id": submission_id,
+                    "reason": reason,
+                }
+                for column, (before, after) in changed.items()
+            ],
+        )
+
     def apply_report(
         self,
         submission_id: str,
@@ -213,23 +250,50 @@ class ReportIntake(StoreBase):
         source: str,
         reason: str = "report",
         raise_flags: Sequence[Mapping[str, Any]] = (),
+        added: Mapping[str, Any] | None = None,
     ) -> tuple[str, str, date, str, tuple[str, ...], str | None]:
         """Record one checked report in one transaction, with its flags: the per-record path of
         :meth:`apply_reports` (same outcomes), for values already in their catalog types (int, float, str,
         bool, a date or Timestamp for the month; None or absent for empty), so no frame is built.
 
+        ``added``: values of fields a catalog extension added to grid_monthly (name -> value in the field's
+        type, None to erase a stored one), written in the report's transaction; a field left out keeps
+        its stored value.
+
         Returns:
             submission_id, grid_id, month, outcome, changed_fields, detail.
 
         Raises:
-            ValueError: an unknown ``source``, or a value that is not of its field's type.
+            ValueError: an unknown ``source``, a value that is not of its field's type, or an added field the
+                store keeps no definition for.
         """
         if source not in SUBMISSION_SOURCES:
             raise ValueError(f"source {source!r} is not one of {', '.join(SUBMISSION_SOURCES)}")
         stored = {s.name: _stored_value(values.get(s.name), s) for s in self.catalog.fields_of(REPORT_TABLE)}
+        given: dict[str, Any] = {}
+        if added:
+            specs = self.report_added_fields()
+            unknown = unknown_added(added, specs)
+            if unknown is not None:
+                raise ValueError(unknown)
+            given = {name: _stored_value(value, specs[name]) for name, value in added.items()}
         return self._apply_one(
-            submission_id, stored, {}, who=who, role=role, source=source, reason=reason, raise_flags=raise_flags
+            submission_id,
+            stored,
+            {},
+            who=who,
+            role=role,
+            source=source,
+            reason=reason,
+            raise_flags=raise_flags,
+            added=given,
         )
+
+    def report_added_fields(self) -> dict[str, FieldSpec]:
+        """The fields a catalog extension added to grid_monthly that the store keeps (name -> catalog entry,
+        optional in a report): the values a report may carry beside the catalog's items."""
+        with self._read() as conn:
+            return report_added_specs(conn, set(self.catalog.columns(REPORT_TABLE)))
 
     def _raise_flags(
         self,
