@@ -101,7 +101,7 @@ def stored(values: pd.Series, spec: FieldSpec) -> list[Any]:
     elif spec.type == "boolean":
         out = values.fillna(False).astype(bool).to_numpy().tolist()
     else:
-        out = [d.date() for d in values.fillna(pd.Timestamp(0)).dt.to_pydatetime()]
+        out = values.fillna(pd.Timestamp(0)).dt.date.tolist()  # datetime.date objects
     if missing.any():
         out = [None if m else v for v, m in zip(out, missing, strict=True)]
     return out
