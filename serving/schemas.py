@@ -52,13 +52,37 @@ class ReasonOut(BaseModel):
     contribution: float = Field(description="Push on the model's raw score (log-odds, kg DM/ha or log change).")
     direction: Literal["up", "down"]
     text: str = Field(description="The input in plain words.")
+    display_contribution: float | None = Field(
+        default=None,
+        description="The push in the answer's own unit (``display_unit``; grazing yield: kg DM/ha): this item's "
+        "share of the move from ``display_base`` to ``display_prediction``, in proportion to ``contribution``. "
+        "Null where the family gives none.",
+    )
 
 
 class ExplanationOut(BaseModel):
     sentence: str = Field(description="One plain sentence: the result and its main reasons.")
     base_value: float = Field(description="The model's average raw score; base + contributions = raw score.")
-    raw_prediction: float
+    raw_prediction: float = Field(description="The model's raw score (log-odds, kg DM/ha or log ratio).")
     reasons: list[ReasonOut]
+    # The same explanation in the answer's own unit, where the raw scale is not one a reader uses (grazing
+    # yield learns a log ratio to the grid's expected yield). Null for families that give none.
+    display_unit: str | None = Field(default=None, description="Unit of the display_* numbers (e.g. kg DM/ha).")
+    display_base: float | None = Field(
+        default=None,
+        description="Where the shown pushes start, in display_unit (grazing: the grid's expected yield, the "
+        "raw score 0 of its log ratio).",
+    )
+    display_average: float | None = Field(
+        default=None,
+        description="base_value's share of the move, in display_unit (grazing: the model's average departure "
+        "of a season from its expected yield, at this grid's level).",
+    )
+    display_prediction: float | None = Field(
+        default=None,
+        description="raw_prediction in display_unit (grazing: the model's yield forecast before any drought "
+        "what-if); display_base + display_average + every display_contribution = display_prediction.",
+    )
 
 
 # --- grazing ----------------------------------------------------------------------------------------

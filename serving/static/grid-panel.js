@@ -51,6 +51,32 @@ function assessmentBlock(a) {
   );
 }
 
+/**
+ * The yield's reasons in kg DM/ha when the answer gives them (``display_*``): each bar is the input's share of
+ * the move from the yield expected for this grid to the forecast, so the expected yield, the usual gap of all
+ * grids' seasons and the bars add up to the forecast. Without them: the model's raw scale (log ratio).
+ */
+function yieldExplanation(e) {
+  if (e.display_base === null || e.display_base === undefined) {
+    return contributionBars(e, t("bars_caption_log", { base: numberFormat(e.base_value, 2) }), 2);
+  }
+  const average = e.display_average ?? 0;
+  const gap = {
+    feature: "model_average",
+    label: t("average_gap"),
+    display_value: "",
+    contribution: average,
+    direction: average > 0 ? "up" : "down",
+    text: t("average_gap"),
+  };
+  const reasons = e.reasons.map((r) => ({ ...r, contribution: r.display_contribution }));
+  const block = contributionBars({ ...e, reasons: average ? [...reasons, gap] : reasons }, t("bars_caption"), 0);
+  const kg = (key, value) => h("p", { class: `yield-${key}`, "data-testid": `yield-${key}` }, t(key === "base" ? "expected_for_grid" : "forecast_from_base", { kg: numberFormat(value) }));
+  block.querySelector(".bars").before(kg("base", e.display_base));
+  block.querySelector(".bars").after(kg("forecast", e.display_prediction));
+  return block;
+}
+
 /** Panel controller: ``open(gridId, season)`` fetches and renders; stale answers are dropped. */
 export class GridPanel {
   constructor(root, { gridInfo, townshipName }) {
@@ -132,7 +158,7 @@ export class GridPanel {
       h("h3", {}, t("assessment", { season: t(`season_${a.season}`) }), h("small", { class: "muted", text: ` ${a.season_year} · ${t("as_of", { month: monthLabel(a.as_of_month) })}` })),
       assessmentBlock(a),
       h("h4", { text: t("why") }),
-      contributionBars(a.explanation, t("bars_caption", { base: numberFormat(a.explanation.base_value, 2) }), 2),
+      yieldExplanation(a.explanation),
     );
     root.querySelector(".explanation").dataset.testid = "grazing-explanation";
     root.append(this.#whatIfForm(a));

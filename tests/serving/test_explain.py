@@ -137,6 +137,35 @@ def test_grazing_explanation_items_add_up_to_the_prediction_exactly(
         assert not {r["feature"] for r in expl["reasons"]} & set(QUESTION_FEATURES)
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_grazing_reasons_in_kg_share_the_move_from_the_grids_expected_yield_to_the_forecast(
+    client: TestClient, auth: Any, serving_state: AppState, grid_ids: list[str], lang: str
+) -> None:
+    model = serving_state.registry.get("grazing").bundle.tasks["yield"]
+    assert model.transform == "log_ratio" and model.base_index is not None
+    frame = serving_state.county.forecasts["grazing"].frame.set_index(["grid_id", "season"])
+    items = [{"grid_id": g, "season": s} for g in grid_ids[:15] for s in ("warm", "cold")]
+    out = client.post("/v1/grazing/batch", params={"lang": lang}, json={"items": items}, headers=auth("planner"))
+    assert out.status_code == 200, out.text
+
+    for item in out.json()["items"]:
+        expl = item["explanation"]
+        expected = float(frame.loc[(item["grid_id"], item["season"]), "yield_expected"])
+        forecast = item["yield_kg_ha"]["predicted"]
+        shares = [r["display_contribution"] for r in expl["reasons"]]
+        assert expl["display_unit"] == "kg DM/ha"
+        assert expl["display_base"] == pytest.approx(expected, rel=1e-12)
+        assert expl["display_prediction"] == pytest.approx(forecast, rel=1e-9)
+        # exact: the expected yield, the model's average and every reason add up to the forecast
+        assert expl["display_average"] + sum(shares) == pytest.approx(forecast - expected, abs=1e-6)
+        # in proportion to the log-ratio contributions, the raw fields keeping their meaning
+        rate = (forecast - expected) / expl["raw_prediction"]
+        assert expl["display_average"] == pytest.approx(expl["base_value"] * rate, rel=1e-9, abs=1e-9)
+        for reason, share in zip(expl["reasons"], shares, strict=True):
+            assert share == pytest.approx(reason["contribution"] * rate, rel=1e-9, abs=1e-9)
+            assert (share > 0) == (reason["direction"] == "up")
+
+
 def test_grazing_sentence_compares_with_the_grids_own_past_same_season(
     client: TestClient, auth: Any, serving_state: AppState, grid_ids: list[str]
 ) -> None:

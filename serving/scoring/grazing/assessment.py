@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from muzhang.domain import DEFAULT_DOMAIN
@@ -14,7 +15,14 @@ from serving.schemas_grazing import GrazingAssessmentOut
 from serving.scoring.common import explain_many, require_columns
 from serving.scoring.context import ScoringContext
 from serving.scoring.grazing.common import FAMILY, PRESSURE_SHOWN_MAX, TASK, check_grids, finite
-from serving.scoring.grazing.explanations import QUESTION_FEATURES, advice_text, headline, own_past, period_text
+from serving.scoring.grazing.explanations import (
+    QUESTION_FEATURES,
+    advice_text,
+    headline,
+    in_kg,
+    own_past,
+    period_text,
+)
 from serving.scoring.grazing.numbers import season_numbers
 from serving.scoring.grazing.scenarios import Scenario, apply_scenarios
 
@@ -55,6 +63,9 @@ def assess(
         other_item=True,
         references=own_past(rows, bundle.tasks[TASK], x, lang),
     )
+    task = bundle.tasks[TASK]
+    expected = x[:, task.base_index] if task.base_index is not None else np.full(len(x), np.nan)
+    explanations = [in_kg(e, task, float(v)) for e, v in zip(explanations, expected, strict=True)]
     grids = ctx.county.grids
     name_col = "grid_name_zh" if lang == "zh" else "grid_name"
     out = []

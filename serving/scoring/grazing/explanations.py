@@ -8,6 +8,7 @@ import pandas as pd
 
 from models.bundle import TaskModel
 from serving.explain import Lang
+from serving.schemas import ExplanationOut
 from serving.scoring.grazing.common import PRESSURE_SHOWN_MAX
 
 # Inputs that restate the question (which season, how far ahead): never listed as a reason.
@@ -68,6 +69,44 @@ def own_past(rows: pd.DataFrame, task: TaskModel, x: np.ndarray, lang: Lang) -> 
         )
         out.append((float(value), name))
     return out
+
+
+YIELD_UNIT = "kg DM/ha"
+
+
+def kg_per_log_unit(raw: float, expected: float) -> float:
+    """kg DM/ha per unit of log ratio on the way from the expected yield (raw 0) to the forecast
+    (``expected * exp(raw)``): the move divided by the log ratio, or its limit (the expected yield) at 0."""
+    return expected if abs(raw) < 1e-12 else expected * float(np.expm1(raw)) / raw
+
+
+def in_kg(explanation: ExplanationOut, task: TaskModel, expected: float) -> ExplanationOut:
+    """The explanation also in kg DM/ha (its ``display_*`` fields), exactly.
+
+    A model learning the log ratio to the grid's expected yield: the move from the expected yield to the
+    forecast is shared among the model's average (``base_value``) and the reasons in proportion to their
+    log-ratio contributions, as :func:`serving.scoring.dispute.percentage_points` shares a risk's move, so
+    they add up to forecast - expected. A model learning kg DM/ha itself: its numbers as they are. Other
+    transforms: unchanged (no display fields).
+    """
+    raw, base = explanation.raw_prediction, explanation.base_value
+    if task.transform == "log_ratio" and np.isfinite(expected) and expected > 0:
+        rate = kg_per_log_unit(raw, expected)
+        start, average, prediction = expected, base * rate, expected * float(np.exp(raw))
+    elif task.transform == "none":
+        rate, start, average, prediction = 1.0, base, 0.0, raw
+    else:
+        return explanation
+    reasons = [r.model_copy(update={"display_contribution": r.contribution * rate}) for r in explanation.reasons]
+    return explanation.model_copy(
+        update={
+            "reasons": reasons,
+            "display_unit": YIELD_UNIT,
+            "display_base": start,
+            "display_average": average,
+            "display_prediction": prediction,
+        }
+    )
 
 
 def period_text(season: str, season_year: int, as_of: pd.Timestamp, lang: Lang) -> str:
