@@ -5,6 +5,8 @@ import FILE``): rows are checked by the catalog's hard rules (a refused row name
 the other rows are kept, never all-or-nothing) and soft rules (the value is kept and flagged for follow-up), then
 written to the store, idempotently by the client-made ``submission_id``: sending a report again changes nothing,
 a new report for the same grid and month supersedes the earlier values and the store audits who, when, old, new.
+A report may carry values of the fields a catalog extension added to grid_monthly (:mod:`serving.report_fields`):
+a JSON report in its ``measurements`` mapping, a file as columns named like the fields.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from muzhang.catalog.soft_rules import soft_check
 from muzhang.store import Store
 from serving.errors import InvalidInput, TooMany
 from serving.intake_cache import IntakeCache
+from serving.report_fields import MEASUREMENTS, AddedCheck, check_added
 
 Lang = Literal["zh", "en"]
 REPORT_TABLE = "grid_monthly"
@@ -67,8 +70,10 @@ def report_columns() -> list[str]:
     return load_catalog().columns(REPORT_TABLE)
 
 
-def read_report_file(content: bytes, filename: str = "", *, max_rows: int) -> pd.DataFrame:
+def read_report_file(content: bytes, filename: str = "", *, max_rows: int, added: Collection[str] = ()) -> pd.DataFrame:
     """A CSV (UTF-8) or XLSX file of reports as text cells, one report per row (file line = index + 2).
+    ``added``: names of the fields a catalog extension added to grid_monthly that the store keeps (columns
+    taken beside the catalog's items; any other unknown column refuses the file).
 
     Raises:
         InvalidInput: the file cannot be read, or lacks the id column.
@@ -89,7 +94,8 @@ def read_report_file(content: bytes, filename: str = "", *, max_rows: int) -> pd
     frame.columns = [str(c).strip() for c in frame.columns]
     if len(frame) > max_rows:
         raise TooMany(f"too many rows: {len(frame)}; at most {max_rows} per upload (split the file)")
-    unknown = [c for c in frame.columns if c not in {*report_columns(), ID_COLUMN, "reported_by", "received_at"}]
+    known = {*report_columns(), *added, ID_COLUMN, "reported_by", "received_at"}
+    unknown = [c for c in frame.columns if c not in known]
     if unknown:
         raise InvalidInput(f"file: unknown column(s) {', '.join(map(repr, unknown[:10]))}")
     if ID_COLUMN not in frame.columns:
@@ -142,12 +148,20 @@ def ingest_reports(
     reports[ID_COLUMN] = ids
     for row, value in ids[~ids.str.fullmatch(ID_PATTERN)].items():
         refuse(row, ID_COLUMN, value, "submission_id", BAD_ID[lang])
+    added_specs = store.report_added_fields()
+    added_columns = [c for c in reports.columns if c in added_specs]
+    added_checks: dict[Any, AddedCheck] = {}
+    if added_columns:  # a row at a time: a file of a county with added fields is a month's reports, not history
+        for row, given in zip(reports.index, reports[added_columns].to_dict("records"), strict=True):
+            added_checks[row] = check_added(added_specs, {str(k): _cell(v) for k, v in given.items()}, lang)
+            for name, value, rule_id, rule in added_checks[row].refused:
+                refuse(row, name, value, rule_id, rule)
     columns = report_columns()
     for column in columns:  # an item left out of a report is empty: the required rule names it
         if column not in reports.columns:
             reports[column] = None
     for _, group in reports.groupby(ID_COLUMN, sort=False):  # one id, two different rows: both are suspect
-        if len(group) > 1 and len(group[columns].astype(str).drop_duplicates()) > 1:
+        if len(group) > 1 and len(group[[*columns, *added_columns]].astype(str).drop_duplicates()) > 1:
             for row in group.index:
                 refuse(row, ID_COLUMN, group.at[row, ID_COLUMN], "submission_id_reused", SAME_ID_DIFFERENT_ROW[lang])
     if allowed_grids is not None:
@@ -178,10 +192,13 @@ def ingest_reports(
         refuse(problem["row"], problem["field"], problem["value"], problem["rule_id"], problem["rule"])
     keep = [r for r in reports.index if r not in refused_rows]
     result.flags = [{str(k): v for k, v in p.items()} for p in check.flags.to_dict("records")]
+    result.flags += [_problem(row, *flag) for row, added in added_checks.items() for flag in added.flags]
     result.flags = [p for p in result.flags if p["row"] not in refused_rows]
     if not keep:
         return result
     typed = typed_reports(reports.loc[keep, [*present, ID_COLUMN]])
+    for name in added_columns:  # checked above: each kept row's value in the field's type
+        typed[name] = pd.Series([added_checks[row].values.get(name) for row in keep], index=typed.index, dtype=object)
     if trust_arrival and "received_at" in reports:
         arrival = pd.to_datetime(reports.loc[keep, "received_at"].replace("", None), utc=True, errors="coerce")
         typed["received_at"] = arrival
@@ -241,6 +258,8 @@ def ingest_record(
         result.refused.append(_problem(row, "grid_id", grid_text, "not_your_grid", NOT_YOURS[lang]))
     checked = cache.checker(latest_month).check(record, lang)
     result.refused += [_problem(row, *problem) for problem in checked.refused]
+    added = _record_added(store, record, row, lang)
+    result.refused += [_problem(row, f"{MEASUREMENTS}.{name}", *rest) for name, *rest in added.refused]
     if result.refused:
         return result
     values = checked.values
@@ -249,15 +268,45 @@ def ingest_record(
     context = cache.context(values["grid_id"], values["month"])
     peers, peer_townships = cache.peers([values["month"]], besides=[values["grid_id"]])
     found, z = soft_check(columns, [row], context, peers=peers, peer_townships=peer_townships, lang=lang)
+    found = [*found, *((row, *flag) for flag in added.flags)]
     result.flags = [dict(zip(FLAG_KEYS, f, strict=True)) for f in found]
     stored = [{"field": f[1], "rule": f[3], "value": f[2], "detail": f[4]} for f in found]
     _, grid_id, month, outcome, changed, _ = store.apply_report(
-        submission_id, values, who=who, role=role, source=source, raise_flags=stored
+        submission_id, values, who=who, role=role, source=source, raise_flags=stored, added=added.values
     )
     result.rows.append(_outcome_row(row, submission_id, grid_id, month, outcome, changed))
     if outcome in ("inserted", "updated"):
         cache.written(values, z[0])
     return result
+
+
+def _record_added(store: Store, record: Mapping[str, Any], row: Any, lang: Lang) -> AddedCheck:
+    """A JSON report's ``measurements`` checked against the added fields the store keeps.
+
+    Raises:
+        InvalidInput: a name the store keeps no added field for (a 422 naming row, field, value and rule,
+            as an unknown item of the report is refused: a typo must not vanish).
+    """
+    given = record.get(MEASUREMENTS) or {}
+    if not given:
+        return AddedCheck()
+    added = check_added(store.report_added_fields(), given, lang)
+    unknown = [p for p in added.refused if p[2] == "unknown_field"]
+    if unknown:
+        raise InvalidInput(
+            [
+                {"row": row, "field": f"{MEASUREMENTS}.{name}", "value": value, "rule": rule}
+                for name, value, _, rule in unknown
+            ]
+        )
+    return added
+
+
+def _cell(value: Any) -> Any:
+    """A file's cell as sent, None when empty."""
+    if value is None or (isinstance(value, float) and pd.isna(value)) or (isinstance(value, str) and not value.strip()):
+        return None
+    return value
 
 
 def _outcome_row(row: Any, submission_id: Any, grid_id: Any, month: Any, outcome: Any, changed: Any) -> dict[str, Any]:
@@ -322,7 +371,8 @@ def import_month_files(store: Store, path: Any, *, who: str, lang: Lang = "en") 
     grids, monthly = tables["grids"], tables["grid_monthly"]
     if files:
         content = files[0].read_bytes()
-        frame = read_report_file(content, files[0].name, max_rows=1_000_000)
+        added = list(store.report_added_fields())
+        frame = read_report_file(content, files[0].name, max_rows=1_000_000, added=added)
         present = set(frame["grid_id"].astype(str)) if "grid_id" in frame else set()
         out.reports = ingest_reports(
             store,

@@ -26,7 +26,8 @@ def report_model() -> type[BaseModel]:
 
     Item values are taken as sent (number, text, true/false or null) and judged by the report checks, so a bad
     value refuses the report with row, field, value and rule in the request's language, as a file's row is,
-    instead of a bare 422. Unknown items are refused (a typo must not vanish).
+    instead of a bare 422. Unknown items are refused (a typo must not vanish). ``measurements`` holds values of
+    the fields a catalog extension added to the county's grid-month table (serving.report_fields).
     """
     from muzhang.catalog import load_catalog
 
@@ -45,6 +46,17 @@ def report_model() -> type[BaseModel]:
             continue
         unit = f" ({spec.unit})" if spec.unit else ""
         fields[spec.name] = (value, Field(None, description=f"{spec.display}{unit} / {spec.display_zh}"))
+    fields["measurements"] = (
+        dict[str, value] | None,
+        Field(
+            None,
+            description=(
+                "Values of fields a catalog extension added to the county's monthly grid report (name -> value; "
+                "GET /v1/reports/form lists them with added=true), checked by their catalog entry. An unknown "
+                "name is refused (422); a field left out keeps its stored value, null erases it."
+            ),
+        ),
+    )
     return create_model("ReportIn", __config__=ConfigDict(extra="forbid"), **fields)
 
 
@@ -193,9 +205,12 @@ async def upload_reports(
     file: Annotated[UploadFile, File(description="CSV (UTF-8) or XLSX, one report per row, with submission_id.")],
     after: BackgroundTasks,
 ) -> IntakeOut:
-    """A township's file of many reports: each bad row is refused with row, field, value and rule; the rest kept."""
+    """A township's file of many reports: each bad row is refused with row, field, value and rule; the rest kept.
+    Columns named like the fields a catalog extension added to the county's grid-month table are taken and
+    checked by their catalog entry; any other unknown column refuses the file."""
     content = await read_upload(file, state.settings.max_body_bytes)
-    frame = read_report_file(content, file.filename or "", max_rows=state.settings.batch_cap)
+    added = await asyncio.to_thread(county_store(state).report_added_fields)
+    frame = read_report_file(content, file.filename or "", max_rows=state.settings.batch_cap, added=list(added))
     result = await asyncio.to_thread(_ingest, state, caller, frame, "upload", lang, after)
     return _out(result)
 
@@ -248,6 +263,9 @@ class FormField(BaseModel):
     max: float | None
     categories: list[str] | None
     required: bool
+    added: bool = Field(
+        False, description="A field a catalog extension added: sent in the report's measurements mapping."
+    )
 
 
 class ReportForm(BaseModel):
@@ -259,10 +277,13 @@ class ReportForm(BaseModel):
 
 @router.get("/reports/form", response_model=ReportForm)
 def report_form(state: StateDep, caller: ReporterDep) -> ReportForm:
-    """What a report holds (items, units, bounds, required) and which grids this key may report for."""
+    """What a report holds (items, units, bounds, required) and which grids this key may report for; with the
+    fields a catalog extension added that the county store keeps (``added``, never required)."""
     from muzhang.catalog import load_catalog
 
     catalog = load_catalog()
+    added = state.store.report_added_fields() if state.store is not None else {}
+    specs = [f for f in catalog.fields_of("grid_monthly") if f.name not in ("grid_id", "month")]
     fields = [
         FormField(
             name=f.name,
@@ -273,10 +294,10 @@ def report_form(state: StateDep, caller: ReporterDep) -> ReportForm:
             min=float(f.min) if isinstance(f.min, int | float) else None,
             max=float(f.max) if isinstance(f.max, int | float) else None,
             categories=list(f.categories) if f.categories else None,
-            required=not f.nullable,
+            required=not f.nullable and f.name not in added,
+            added=f.name in added,
         )
-        for f in catalog.fields_of("grid_monthly")
-        if f.name not in ("grid_id", "month")
+        for f in [*specs, *added.values()]
     ]
     grids = sorted(caller.grids) if caller.role == "reporter" else sorted(state.county.grid_ids)
     latest = pd.Timestamp(date.today()).to_period("M").to_timestamp().date()
