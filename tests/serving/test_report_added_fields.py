@@ -101,7 +101,7 @@ def report_for(state: AppState, grid: str, month: str, submission_id: str) -> di
     """The grid's last recorded month moved to ``month`` (catalog items only)."""
     monthly = state.county.tables.grid_monthly
     last = monthly[monthly["grid_id"] == grid].sort_values("month").iloc[-1].drop(FIELD)
-    body = {k: (None if pd.isna(v) else v.item() if hasattr(v, "item") else v) for k, v in last.items()}
+    body = {str(k): (None if pd.isna(v) else v.item() if hasattr(v, "item") else v) for k, v in last.items()}
     return {**body, "month": month, "submission_id": submission_id}
 
 
