@@ -25,8 +25,11 @@ A failed retrain is evidence: when a live-metric alarm made the gate judge a ret
 months and the champion won, the champion's own score on those months (the gate's numbers, kept with the
 decision as ``gate_metrics``) is what the county allows now. From then on that champion's live metric is held to it
 (:func:`failed_retrain`, :func:`raise_reference`, :func:`raise_seasonal`): a county that got harder to forecast
-does not ask for the same retrain every month. A new shift, drift or the months trigger fire as before; a
-promoted retrain makes a new champion, whose references start from its own test.
+does not ask for the same retrain every month. The evidence speaks for as many months after the judged ones as
+were judged (``recent_months``); then the plain reference returns and an alarm may ask again, when a retrain has
+those months of the changed county to learn from (after a shock, the first retrain cannot have seen it). A new
+shift, drift or the months trigger fire as before; a promoted retrain makes a new champion, whose references
+start from its own test.
 """
 
 from __future__ import annotations
@@ -198,11 +201,20 @@ class HeldTo:
     first: pd.Period  # the recent months the gate judged on
     last: pd.Period
     challenger: str | None
+    until: pd.Period  # the last live month held to it: as many months after ``last`` as were judged on
+
+    def holds(self, month: Any) -> bool:
+        """Whether live month ``month`` is held to the champion's recent score (after the judged months,
+        up to ``until``)."""
+        period = pd.Timestamp(month).to_period("M") if not isinstance(month, pd.Period) else month
+        return self.last < period <= self.until
 
     def words(self) -> str:
         return (
             f"held to v{self.version}'s {self.metric} {self.score:.4g} on {self.first}..{self.last} "
-            f"after a retrain could not beat it" + (f" (v{self.challenger})" if self.challenger else "")
+            f"after a retrain could not beat it"
+            + (f" (v{self.challenger})" if self.challenger else "")
+            + f", until {self.until}"
         )
 
 
@@ -228,7 +240,9 @@ def failed_retrain(
             continue  # no numbers (a decision kept before 0004), or judged on the usual split
         first, last = (pd.Period(m, freq="M") for m in months)
         challenger = None if row.get("version") is None or pd.isna(row.get("version")) else str(row["version"])
-        return HeldTo(str(version), metric, score, first, last, challenger)
+        # The evidence speaks for as many months as it was judged on; then the monitor may ask again, with
+        # those months of the changed county to learn from (a shock: the first retrain cannot have seen it).
+        return HeldTo(str(version), metric, score, first, last, challenger, last + (last - first).n + 1)
     return None
 
 

@@ -161,7 +161,7 @@ def family_report(
 
     def held_to(version: str, month: Any) -> tuple[dict[str, float], dict[tuple[int, str], tuple[float, float, float]]]:
         """The reference and test year by month a version's live month is held to."""
-        if version in raised and pd.Timestamp(month).to_period("M") > raised[version][0].last:
+        if version in raised and raised[version][0].holds(month):
             return raised[version][1], raised[version][2]
         return references[version][0] if version in references else {}, seasonal.get(version, {})
 
@@ -188,16 +188,18 @@ def family_report(
         since = months_since_training(record.data_cutoff if record else None, all_decisions, county.last_month)
         reference, reference_version = references.get(champion or "", ({}, None))
         by_month: dict[tuple[int, str], tuple[float, float, float]] | None = seasonal.get(champion or "")
-        if champion in raised:  # the trigger, deciding now, is after the failed retrain: every month held to it
-            reference, by_month = raised[champion][1], raised[champion][2]
+        evidence_now = raised.get(champion) if champion is not None else None
+        holding = evidence_now is not None and evidence_now[0].holds(county.last_month)
+        if holding and evidence_now is not None:  # deciding now, within the failed retrain's months: held to it
+            reference, by_month = evidence_now[1], evidence_now[2]
         fired = retrain_triggers(policy, champion_live, reference, drift, since, by_month)
         out["triggers"] = new_evidence(fired, all_decisions)
         out["policy"] = policy.retrain.model_dump()
         out["months_since_training"] = since
         out["reference_version"] = reference_version
         out["reference_raised"] = None
-        if champion in raised:
-            evidence, _, _, factor = raised[champion]
+        if holding and evidence_now is not None:
+            evidence, _, _, factor = evidence_now
             scale = f" (each month of its test year x {factor:.3g})" if factor != 1.0 else ""
             out["reference_raised"] = evidence.words() + scale
     else:

@@ -160,3 +160,18 @@ def test_no_evidence_without_a_failed_live_alarm_retrain_judged_on_the_recent_mo
         3,
     )
     assert held is not None and (held.score, str(held.last), held.challenger) == (0.213, "2026-09", "8")
+
+
+def test_the_evidence_holds_for_as_many_months_as_were_judged_then_the_monitor_may_ask_again() -> None:
+    """Judged on 2026-04..06: live months 2026-07..09 are held to the champion's recent score; from 2026-10 the
+    plain reference returns, so a county still worse can ask for a retrain that has those months to learn from
+    (after a shock the first retrain cannot have seen it)."""
+    held = failed_retrain(log(decision("7", False, LOST, [ALARM])), "3", "spl", 3)
+    assert held is not None and str(held.until) == "2026-09"
+    assert [held.holds(pd.Timestamp(m)) for m in ("2026-06-01", "2026-07-01", "2026-09-01", "2026-10-01")] == [
+        False,
+        True,
+        True,
+        False,
+    ]
+    assert "until 2026-09" in held.words()
