@@ -253,8 +253,10 @@ export class ReportView {
     clear(this.result);
   }
 
-  /** A message under the input of ``field`` (``kind``: error or warn); false when the form has no such input. */
+  /** A message under the input of ``field`` (``kind``: error or warn); false when the form has no such input.
+   * A refusal of an added field names it ``measurements.NAME`` (where the report holds it): its input is NAME. */
   #mark(field, text, kind) {
+    field = field.replace(/^measurements\./, "");
     const msg = this.formEl.querySelector(`#rf-${CSS.escape(field)}-msg`);
     if (!msg) return false;
     msg.textContent = msg.textContent ? `${msg.textContent}; ${text}` : text;
@@ -271,15 +273,18 @@ export class ReportView {
     const data = new FormData(this.formEl);
     const body = { submission_id: this.submissionId, grid_id: data.get("grid_id"), month: data.get("month") };
     const empty = [];
+    const measurements = {}; // fields a catalog extension added (form field ``added``): left out when empty
     for (const field of this.form.fields) {
       const raw = String(data.get(field.name) ?? "").trim();
+      const into = field.added ? measurements : body;
       if (raw === "") {
         if (field.required) empty.push(field.name);
-        body[field.name] = null;
-      } else if (field.type === "integer" || field.type === "float") body[field.name] = Number(raw);
-      else if (field.type === "boolean") body[field.name] = raw === "true";
-      else body[field.name] = raw;
+        if (!field.added) body[field.name] = null;
+      } else if (field.type === "integer" || field.type === "float") into[field.name] = Number(raw);
+      else if (field.type === "boolean") into[field.name] = raw === "true";
+      else into[field.name] = raw;
     }
+    if (Object.keys(measurements).length) body.measurements = measurements;
     // A number input holding text that is not a number reads as "": say so rather than "required".
     const typed = [...this.formEl.querySelectorAll("input[type=number]")].filter((el) => el.validity.badInput).map((el) => el.name);
     return { body, empty: empty.filter((n) => !typed.includes(n)), typed };
