@@ -54,11 +54,12 @@ function assessmentBlock(a) {
 /**
  * The yield's reasons in kg DM/ha when the answer gives them (``display_*``): each bar is the input's share of
  * the move from the yield expected for this grid to the forecast, so the expected yield, the usual gap of all
- * grids' seasons and the bars add up to the forecast. Without them: the model's raw scale (log ratio).
+ * grids' seasons and the bars add up to the forecast. Without them (a model trained on kg DM/ha itself): the
+ * model's own scale.
  */
 function yieldExplanation(e) {
   if (e.display_base === null || e.display_base === undefined) {
-    return contributionBars(e, t("bars_caption_log", { base: numberFormat(e.base_value, 2) }), 2);
+    return contributionBars(e, t("bars_caption_raw", { base: numberFormat(e.base_value, 2) }), 2);
   }
   const average = e.display_average ?? 0;
   const gap = {

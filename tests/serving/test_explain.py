@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 from models.linear import GlmTreeBooster, LinearBooster
 from serving.deps import AppState
 from serving.explain import OTHER_FEATURE, TOP_K, contributions
-from serving.scoring.grazing.explanations import QUESTION_FEATURES
+from serving.schemas import ExplanationOut, ReasonOut
+from serving.scoring.grazing.explanations import QUESTION_FEATURES, in_kg
 
 # family -> tasks explained by the API
 TASKS = {"grazing": ("yield",), "dispute": ("any_dispute",), "market": ("head_sold", "price")}
@@ -164,6 +165,41 @@ def test_grazing_reasons_in_kg_share_the_move_from_the_grids_expected_yield_to_t
         for reason, share in zip(expl["reasons"], shares, strict=True):
             assert share == pytest.approx(reason["contribution"] * rate, rel=1e-9, abs=1e-9)
             assert (share > 0) == (reason["direction"] == "up")
+
+
+def kg_case(raw: float, base: float, contributions: list[float]) -> ExplanationOut:
+    reasons = [
+        ReasonOut(feature=f"f{i}", label="", value=None, display_value="", contribution=c, direction="up", text="")
+        for i, c in enumerate(contributions)
+    ]
+    return ExplanationOut(sentence="", base_value=base, raw_prediction=raw, reasons=reasons)
+
+
+@pytest.mark.parametrize(
+    ("base", "contributions"), [(-0.02, [-0.1, 0.04, 0.05]), (0.03, [0.3, -0.1]), (0.01, [-0.01]), (0.0, [])]
+)
+def test_in_kg_shares_exactly_the_move_from_the_expected_yield_to_the_forecast(
+    base: float, contributions: list[float]
+) -> None:
+    raw = base + sum(contributions)
+    out = in_kg(kg_case(raw, base, contributions), "log_ratio", 420.0)
+
+    assert (out.display_base, out.display_unit) == (420.0, "kg DM/ha")
+    assert out.display_prediction is not None and out.display_average is not None
+    assert out.display_prediction == pytest.approx(420.0 * np.exp(raw), rel=1e-12)
+    shares = [r.display_contribution for r in out.reasons if r.display_contribution is not None]
+    assert len(shares) == len(contributions)
+    assert out.display_average + sum(shares) == pytest.approx(out.display_prediction - 420.0, abs=1e-9)
+    # in proportion to the log ratios (at a log ratio of 0, the limit: the expected yield per unit)
+    for share, c in zip(shares, contributions, strict=True):
+        assert share == pytest.approx(c * (420.0 if abs(raw) < 1e-12 else 420.0 * np.expm1(raw) / raw), rel=1e-9)
+    assert [(r.contribution, r.direction) for r in out.reasons] == [(c, "up") for c in contributions]
+
+
+def test_in_kg_leaves_a_model_trained_on_kg_itself_unchanged() -> None:
+    explanation = kg_case(455.0, 420.0, [20.0, 15.0])
+    assert in_kg(explanation, "none", 400.0) == explanation
+    assert in_kg(explanation, "log_ratio", float("nan")) == explanation
 
 
 def test_grazing_sentence_compares_with_the_grids_own_past_same_season(

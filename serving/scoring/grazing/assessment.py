@@ -65,7 +65,7 @@ def assess(
     )
     task = bundle.tasks[TASK]
     expected = x[:, task.base_index] if task.base_index is not None else np.full(len(x), np.nan)
-    explanations = [in_kg(e, task, float(v)) for e, v in zip(explanations, expected, strict=True)]
+    explanations = [in_kg(e, task.transform, float(v)) for e, v in zip(explanations, expected, strict=True)]
     grids = ctx.county.grids
     name_col = "grid_name_zh" if lang == "zh" else "grid_name"
     out = []

@@ -80,23 +80,21 @@ def kg_per_log_unit(raw: float, expected: float) -> float:
     return expected if abs(raw) < 1e-12 else expected * float(np.expm1(raw)) / raw
 
 
-def in_kg(explanation: ExplanationOut, task: TaskModel, expected: float) -> ExplanationOut:
+def in_kg(explanation: ExplanationOut, transform: str, expected: float) -> ExplanationOut:
     """The explanation also in kg DM/ha (its ``display_*`` fields), exactly.
 
-    A model learning the log ratio to the grid's expected yield: the move from the expected yield to the
-    forecast is shared among the model's average (``base_value``) and the reasons in proportion to their
-    log-ratio contributions, as :func:`serving.scoring.dispute.percentage_points` shares a risk's move, so
-    they add up to forecast - expected. A model learning kg DM/ha itself: its numbers as they are. Other
-    transforms: unchanged (no display fields).
+    A model learning the log ratio to the grid's expected yield (``transform``, see
+    :class:`models.bundle.TaskModel`): the move from the expected yield to the forecast is shared among the
+    model's average (``base_value``) and the reasons in proportion to their log-ratio contributions, as
+    :func:`serving.scoring.dispute.percentage_points` shares a risk's move, so they add up to forecast -
+    expected. Any other model (one trained on kg DM/ha itself, whose contributions
+    already are kg DM/ha from the model's average rather than from this grid's expected yield): unchanged.
     """
-    raw, base = explanation.raw_prediction, explanation.base_value
-    if task.transform == "log_ratio" and np.isfinite(expected) and expected > 0:
-        rate = kg_per_log_unit(raw, expected)
-        start, average, prediction = expected, base * rate, expected * float(np.exp(raw))
-    elif task.transform == "none":
-        rate, start, average, prediction = 1.0, base, 0.0, raw
-    else:
+    if transform != "log_ratio" or not (np.isfinite(expected) and expected > 0):
         return explanation
+    raw, base = explanation.raw_prediction, explanation.base_value
+    rate = kg_per_log_unit(raw, expected)
+    start, average, prediction = expected, base * rate, expected * float(np.exp(raw))
     reasons = [r.model_copy(update={"display_contribution": r.contribution * rate}) for r in explanation.reasons]
     return explanation.model_copy(
         update={
