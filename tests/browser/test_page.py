@@ -112,7 +112,20 @@ def test_clicking_a_grid_shows_the_explanation_the_api_gives(sign_in: Any, api: 
     explanation.wait_for()
     assert explanation.locator(".sentence").inner_text() == expected["explanation"]["sentence"]
     assert explanation.locator(".reason-label").first.inner_text() == expected["explanation"]["reasons"][0]["label"]
-    assert explanation.locator(".bar-row").count() == len(expected["explanation"]["reasons"])
+    # the reasons in kg DM/ha: the grid's expected yield, each reason's share (and the model's average), the forecast
+    expl = expected["explanation"]
+    assert explanation.locator("[data-testid=yield-base]").inner_text() == (
+        f"本网格预期产草量：{expl['display_base']:,.0f} 千克干物质/公顷"
+    )
+    assert explanation.locator("[data-testid=yield-forecast]").inner_text() == (
+        f"= 预测产草量：{expected['yield_kg_ha']['predicted']:,.0f} 千克干物质/公顷"
+    )
+    shares = [r["display_contribution"] for r in expl["reasons"]] + (
+        [expl["display_average"]] if expl["display_average"] else []
+    )
+    shown = [f"{'+' if v >= 0 else '−'}{abs(v):,.0f}" for v in shares]
+    assert explanation.locator(".reason-contrib").all_inner_texts() == shown
+    assert "对数比" not in explanation.inner_text()
     risk = page.locator("[data-testid=dispute] .explanation .sentence")
     risk.wait_for()
     assert risk.inner_text() == dispute["explanation"]["sentence"]
@@ -152,6 +165,8 @@ def test_english_switch_translates_the_page_and_refetches_sentences(sign_in: Any
         arg=expected["explanation"]["sentence"],
     )
     assert sentence.inner_text() == expected["explanation"]["sentence"]
+    base = page.locator("[data-testid=grazing-explanation] [data-testid=yield-base]")
+    assert base.inner_text() == f"Expected for this grid: {expected['explanation']['display_base']:,.0f} kg DM/ha"
 
 
 def test_rotation_market_and_watchlist_views(sign_in: Any, api: Any) -> None:
