@@ -201,3 +201,24 @@ def test_a_carried_month_carries_the_added_value(make_state: Callable[[], AppSta
     assert (
         state.county.tables.grid_monthly.set_index(["grid_id", "month"]).at[(silent, pd.Timestamp(JANUARY)), FIELD] == 2
     )
+
+
+def test_a_report_file_imported_offline_takes_the_added_column(
+    make_state: Callable[[], AppState], tmp_path: Path
+) -> None:
+    """`muzhang data import FILE` of a month's reports (serving.reports.import_month_files): the same checks."""
+    from serving.reports import import_month_files
+
+    state = make_state()
+    grids = sorted(state.county.grid_ids)[:2]
+    rows = [
+        {**report_for(state, g, JANUARY, f"file-{g}"), FIELD: value}
+        for g, value in zip(grids, ["4", "-1"], strict=True)
+    ]
+    path = tmp_path / "reports.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    done = import_month_files(state.store, path, who="township", lang="en")
+    assert done.reports is not None
+    assert [r["grid_id"] for r in done.reports.rows] == [grids[0]]
+    assert [(p["row"], p["field"], p["value"], p["rule_id"]) for p in done.reports.refused] == [(3, FIELD, "-1", "min")]
+    assert stored_value(state, grids[0], JANUARY) == 4 and stored_value(state, grids[1], JANUARY) == "no row"
