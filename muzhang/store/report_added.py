@@ -23,6 +23,22 @@ from muzhang.store.base import REPORT_TABLE
 from muzhang.store.schema import added_fields, added_values, value_audit
 
 REPORT_KEY = ("grid_id", "month")
+# Statements with bound parameters: compiled once, not once per report.
+_STORED = sa.select(added_values.c.field, added_values.c.value).where(
+    added_values.c.table_name == REPORT_TABLE, added_values.c.row_key == sa.bindparam("key")
+)
+_INSERT = sa.insert(added_values).values(
+    table_name=REPORT_TABLE, field=sa.bindparam("name"), row_key=sa.bindparam("key"), value=sa.bindparam("text")
+)
+_UPDATE = (
+    sa.update(added_values)
+    .where(
+        added_values.c.table_name == REPORT_TABLE,
+        added_values.c.field == sa.bindparam("name"),
+        added_values.c.row_key == sa.bindparam("key"),
+    )
+    .values(value=sa.bindparam("text"))
+)
 
 
 def report_added_specs(conn: sa.Connection, shipped: frozenset[str] | set[str]) -> dict[str, FieldSpec]:
@@ -68,32 +84,17 @@ def write_report_added(
     if not given:
         return ()
     key = fr.key_text(list(REPORT_KEY), [grid_id, month])
-    stored = {
-        r.field: r.value
-        for r in conn.execute(
-            sa.select(added_values.c.field, added_values.c.value).where(
-                added_values.c.table_name == REPORT_TABLE, added_values.c.row_key == key
-            )
-        )
-    }
+    stored = {r.field: r.value for r in conn.execute(_STORED, {"key": key})}
     changed: list[str] = []
     for name, value in given.items():
         text = value_text(value)
         if name not in stored:
             if text is None:
                 continue
-            conn.execute(sa.insert(added_values).values(table_name=REPORT_TABLE, field=name, row_key=key, value=text))
+            conn.execute(_INSERT, {"name": name, "key": key, "text": text})
             before = None
         elif stored[name] != text:
-            conn.execute(
-                sa.update(added_values)
-                .where(
-                    added_values.c.table_name == REPORT_TABLE,
-                    added_values.c.field == name,
-                    added_values.c.row_key == key,
-                )
-                .values(value=text)
-            )
+            conn.execute(_UPDATE, {"name": name, "key": key, "text": text})
             before = None if stored[name] is None else json.loads(stored[name])
         else:
             continue

@@ -152,6 +152,7 @@ class ReportIntake(StoreBase):
                     **({"measurements": {k: fr.json_value(v) for k, v in added.items()}} if added else {}),
                 },
                 ensure_ascii=False,
+                default=str,
             ),
             "problems": problems_text,
         }
@@ -174,6 +175,8 @@ class ReportIntake(StoreBase):
                 key = [table.c.grid_id == grid_id, table.c.month == month]
                 old = conn.execute(_REPORT_ROW, {"grid_id": grid_id, "month": month}).mappings().first()
                 written: dict[str, Any] = {"who": who, "now": now, "submission_id": submission_id, "reason": reason}
+                if added:  # the store's definitions, read in this transaction: an unknown name writes nothing
+                    added = self._typed_added(conn, added)
                 if old is None:
                     conn.execute(sa.insert(table), values)
                     write_report_added(conn, grid_id, month, added, existed=False, **written)
@@ -270,13 +273,6 @@ class ReportIntake(StoreBase):
         if source not in SUBMISSION_SOURCES:
             raise ValueError(f"source {source!r} is not one of {', '.join(SUBMISSION_SOURCES)}")
         stored = {s.name: _stored_value(values.get(s.name), s) for s in self.catalog.fields_of(REPORT_TABLE)}
-        given: dict[str, Any] = {}
-        if added:
-            specs = self.report_added_fields()
-            unknown = unknown_added(added, specs)
-            if unknown is not None:
-                raise ValueError(unknown)
-            given = {name: _stored_value(value, specs[name]) for name, value in added.items()}
         return self._apply_one(
             submission_id,
             stored,
@@ -286,8 +282,17 @@ class ReportIntake(StoreBase):
             source=source,
             reason=reason,
             raise_flags=raise_flags,
-            added=given,
+            added=added,
         )
+
+    def _typed_added(self, conn: sa.Connection, added: Mapping[str, Any]) -> dict[str, Any]:
+        """A report's added values as the driver takes them; ``ValueError`` for a name the store does not keep
+        or a value not of its field's type."""
+        specs = report_added_specs(conn, set(self.catalog.columns(REPORT_TABLE)))
+        unknown = unknown_added(added, specs)
+        if unknown is not None:
+            raise ValueError(unknown)
+        return {name: _stored_value(value, specs[name]) for name, value in added.items()}
 
     def report_added_fields(self) -> dict[str, FieldSpec]:
         """The fields a catalog extension added to grid_monthly that the store keeps (name -> catalog entry,
