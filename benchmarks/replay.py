@@ -7,6 +7,15 @@
 Measured (2 shared cores, load average 5-11 from other work, 40-grid county, seed 7, 2025-01 to 2026-12;
 shocks from the simulator's scenario: drought year 2025, market shock from 2025-07; `muzhang replay` each):
 
+- triggered, shocked, with the failed-retrain hold expiring after the judged months (this session's market and
+  dispute models): 361 s wall beside another replay, 3.0 training minutes. Market 1.27 / 1.22 in 2025-07..08; the
+  live trigger's retrain in 2025-08 (trained before the shock) loses 0.897 vs 0.874; the champion is held to
+  that for 2025-09..11, then the trigger fires again and the retrain of 2025-12 is promoted (0.713 vs 0.813):
+  0.08-0.12 from 2026-01 to 2026-08. With the hold for ever, the same run left the market on the stale model
+  (1.17, 1.00, 0.82, 0.60, 0.33, ...) until its 12-month retrain in 2026-08.
+- triggered, calm, the same: 343 s beside the shocked replay; market alarms 2026-06 and 2026-10 (the second
+  year's herd cycle), each retrain refused by the gate (0.1665 vs 0.1671; 0.3042 vs 0.3060); grazing and
+  dispute quiet but single months.
 - triggered, shocked (before the seasonal reference): 284 s wall (load ~5), 2.5 training minutes. Market: the
   live metric trigger fired from 2025-08; each retrain was judged on the last 3 closed months (validation the
   3 before), the gate kept the champion three times and promoted the retrained model in 2025-11. Market scaled pinball
