@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
@@ -16,7 +17,7 @@ from models.linear import GlmTreeBooster, LinearBooster
 from serving.deps import AppState
 from serving.explain import OTHER_FEATURE, TOP_K, contributions
 from serving.schemas import ExplanationOut, ReasonOut
-from serving.scoring.grazing.explanations import QUESTION_FEATURES, in_kg
+from serving.scoring.grazing.explanations import QUESTION_FEATURES, in_kg, own_past
 
 # family -> tasks explained by the API
 TASKS = {"grazing": ("yield",), "dispute": ("any_dispute",), "market": ("head_sold", "price")}
@@ -219,6 +220,43 @@ def test_grazing_sentence_compares_with_the_grids_own_past_same_season(
             checked += 1
         elif "lower than" in sentence:
             assert item["yield_kg_ha"]["predicted"] < own and "this grid's past warm-season mean" in sentence
+            checked += 1
+    assert checked > 0
+
+
+@pytest.mark.parametrize("transform", ["log_ratio", "none"])
+def test_grids_own_past_is_compared_with_the_drought_year_yield_a_what_if_shows(transform: str) -> None:
+    """The model's 520 kg DM/ha is above the grid's past mean of 500; in a drought year (x 0.85) the answer
+    shows 442, below it: "usual" is compared with the shown yield, so the sentence says lower."""
+    rows = pd.DataFrame({"yield_mean_past": [500.0, 500.0], "season": ["warm", "warm"]})
+    expected = np.array([480.0, 480.0])
+    raw = np.log(520.0 / 480.0) if transform == "log_ratio" else 520.0
+
+    (normal, name), (drought, _) = own_past(rows, transform, expected, np.array([1.0, 0.85]), "en")
+
+    assert raw >= normal and raw < drought
+    assert name == "this grid's past warm-season mean (500 kg DM/ha)"
+
+
+def test_grazing_drought_what_if_sentence_compares_the_yield_it_shows_with_the_grids_own_past(
+    client: TestClient, auth: Any, serving_state: AppState, grid_ids: list[str]
+) -> None:
+    """A drought what-if shows the drought-year yield: "higher / lower than usual" is said of that yield."""
+    frame = serving_state.county.forecasts["grazing"].frame.set_index(["grid_id", "season"])
+    checked = 0
+    for grid, season in [(g, s) for g in grid_ids for s in ("warm", "cold", "transition")]:
+        body = {"grid_id": grid, "season": season, "drought": True}
+        item = client.post("/v1/grazing/what-if", params={"lang": "en"}, json=body, headers=auth("planner")).json()
+        own, ratio = frame.loc[(grid, season), ["yield_mean_past", "drought_ratio_mid"]]
+        shown = item["yield_kg_ha"]["predicted"]
+        usual = item["explanation"]["display_prediction"]  # the model's yield, before the drought
+        assert shown == pytest.approx(usual * ratio, rel=1e-9)
+        sentence = item["explanation"]["sentence"]
+        if "higher than this grid's past" in sentence:
+            assert shown >= own, sentence
+            checked += 1
+        elif "lower than this grid's past" in sentence:
+            assert shown < own, sentence
             checked += 1
     assert checked > 0
 

@@ -23,7 +23,7 @@ from serving.scoring.grazing.explanations import (
     own_past,
     period_text,
 )
-from serving.scoring.grazing.numbers import season_numbers
+from serving.scoring.grazing.numbers import drought_factors, season_numbers
 from serving.scoring.grazing.scenarios import Scenario, apply_scenarios
 
 
@@ -52,6 +52,8 @@ def assess(
     headlines = [
         headline(seasons[i], n.status[i], n.yield_point[i], n.pressure[i], periods[i], lang) for i in range(len(rows))
     ]
+    task = bundle.tasks[TASK]
+    expected = x[:, task.base_index] if task.base_index is not None else np.full(len(x), np.nan)
     explanations = explain_many(
         bundle,
         TASK,
@@ -61,10 +63,8 @@ def assess(
         ctx.metrics,
         question=QUESTION_FEATURES,
         other_item=True,
-        references=own_past(rows, bundle.tasks[TASK], x, lang),
+        references=own_past(rows, task.transform, expected, drought_factors(rows)[1], lang),
     )
-    task = bundle.tasks[TASK]
-    expected = x[:, task.base_index] if task.base_index is not None else np.full(len(x), np.nan)
     explanations = [in_kg(e, task.transform, float(v)) for e, v in zip(explanations, expected, strict=True)]
     grids = ctx.county.grids
     name_col = "grid_name_zh" if lang == "zh" else "grid_name"

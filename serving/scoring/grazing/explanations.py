@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.bundle import TaskModel
 from serving.explain import Lang
 from serving.schemas import ExplanationOut
 from serving.scoring.grazing.common import PRESSURE_SHOWN_MAX
@@ -52,13 +51,16 @@ def headline(season: str, status: str, yield_kg_ha: float, pressure: float, peri
     )
 
 
-def own_past(rows: pd.DataFrame, task: TaskModel, x: np.ndarray, lang: Lang) -> list[tuple[float, str]]:
+def own_past(
+    rows: pd.DataFrame, transform: str, expected: np.ndarray, factor: np.ndarray, lang: Lang
+) -> list[tuple[float, str]]:
     """What "higher / lower than usual" means: the grid's own mean yield in its past seasons of the same
-    kind, on the model's raw scale (kg DM/ha, or its log ratio to the base feature when the model learns
-    one), named with its value in kg DM/ha."""
+    kind, named with its value in kg DM/ha, on the model's raw scale (kg DM/ha, or its log ratio to the
+    grid's ``expected`` yield when the model learns one). ``factor``: what a what-if multiplies the model's
+    yield by (a drought year's ratio, 1 elsewhere), so the words are said of the yield the answer shows."""
     means = rows["yield_mean_past"].to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        raw = np.log(means / x[:, task.base_index]) if task.transform == "log_ratio" else means
+        raw = np.log(means / (expected * factor)) if transform == "log_ratio" else means / factor
     out = []
     for mean, value, season in zip(means, raw, rows["season"], strict=True):
         word = SEASON_WORDS[lang][season]

@@ -72,7 +72,7 @@ class SeasonNumbers:
     yield_ratio: np.ndarray
 
 
-def _drought_factors(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def drought_factors(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Yield factors (low, mid, high) of each row: the county's drought-year ratios where the row is a
     drought what-if, 1 elsewhere (a season's forecast already knows what it knows of the weather)."""
     dry = rows["drought"].to_numpy(dtype=float) > 0
@@ -96,7 +96,7 @@ def season_numbers(bundle: ModelBundle, rows: pd.DataFrame, x: np.ndarray, risk:
     yield quantile, and the one decision (:func:`muzhang.domain.grazing_advice`) taken on it."""
     point, levels = yield_levels(bundle, x, rows["season"].to_numpy(), (0.1, 0.9, risk))
     low, high, at_risk = levels[0.1], levels[0.9], levels[risk]
-    d_low, d_mid, d_high = _drought_factors(rows)
+    d_low, d_mid, d_high = drought_factors(rows)
     with np.errstate(divide="ignore", invalid="ignore"):
         y_point = point * d_mid
         y_low, y_high = _log_range(y_point, (low / point, high / point), (d_low / d_mid, d_high / d_mid))
