@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import pandas as pd
 from fastapi import APIRouter, BackgroundTasks, File, HTTPException, Path, UploadFile, status
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
 from serving.deps import AppState, Caller, ReporterDep, StaffDep, StateDep
 from serving.errors import NotFound
@@ -46,8 +46,11 @@ def report_model() -> type[BaseModel]:
             continue
         unit = f" ({spec.unit})" if spec.unit else ""
         fields[spec.name] = (value, Field(None, description=f"{spec.display}{unit} / {spec.display_zh}"))
+    # The names are the county's (the store's added fields), which this document, built before any store is
+    # read, cannot list: it says "no names" (a client or fuzzer sends none unless it knows them), and intake
+    # checks each name and value against the store's own definitions (as a disease record's measurements).
     fields["measurements"] = (
-        dict[str, value] | None,
+        Annotated[dict[str, value], WithJsonSchema({"type": "object", "additionalProperties": False})] | None,
         Field(
             None,
             description=(
