@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -118,3 +119,36 @@ def require_columns(frame: pd.DataFrame, columns: Sequence[str], family: str) ->
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise InvalidInput(f"input lacks column(s) {', '.join(missing)} needed to score {family}")
+
+
+def percentage_points(
+    contributions: list[float], raw: float, base: float, calibration: tuple[float, float] | None
+) -> list[float]:
+    """Log-odds contributions as percentage points of probability: the move from the average risk to this
+    one (calibrated), shared in proportion to the contributions, so all of them add up to that move."""
+    a, b = calibration or (1.0, 0.0)
+    p, p0 = 1 / (1 + math.exp(-(a * raw + b))), 1 / (1 + math.exp(-(a * base + b)))
+    per_unit = a * p * (1 - p) if abs(raw - base) < 1e-12 else (p - p0) / (raw - base)
+    return [100 * c * per_unit for c in contributions]
+
+
+def in_percentage_points(explanation: ExplanationOut, calibration: tuple[float, float] | None) -> ExplanationOut:
+    """The explanation's ``display_*`` fields in percentage points of probability: from the average risk
+    (``display_base``, the calibrated probability at the model's average log-odds) to this risk
+    (``display_prediction``), each reason its share of that move in proportion to its log-odds contribution
+    (:func:`percentage_points`); what the shown reasons leave is the other inputs' share."""
+    a, b = calibration or (1.0, 0.0)
+    points = percentage_points(
+        [r.contribution for r in explanation.reasons], explanation.raw_prediction, explanation.base_value, calibration
+    )
+    reasons = [
+        r.model_copy(update={"display_contribution": v}) for r, v in zip(explanation.reasons, points, strict=True)
+    ]
+    return explanation.model_copy(
+        update={
+            "reasons": reasons,
+            "display_unit": "pp",
+            "display_base": 100 / (1 + math.exp(-(a * explanation.base_value + b))),
+            "display_prediction": 100 / (1 + math.exp(-(a * explanation.raw_prediction + b))),
+        }
+    )

@@ -33,7 +33,7 @@ from serving.schemas import (
     patient_record_model,
 )
 from serving.scoring import measurements
-from serving.scoring.common import BAND_WORDS, explain_many, pct, risk_bands
+from serving.scoring.common import BAND_WORDS, explain_many, in_percentage_points, pct, risk_bands
 from serving.scoring.context import ScoringContext
 
 FAMILY = "disease"
@@ -213,6 +213,7 @@ def score_records(
         )
         if added:
             explanations = [measurements.relabel(e, added, lang) for e in explanations]
+        explanations = [in_percentage_points(e, task.platt()) for e in explanations]
         per_condition[condition] = (p, bands, explanations, known)
         band_counts[condition] = {b: sum(1 for i, v in enumerate(bands) if v == b and not known[i]) for b in BAND_ORDER}
     results = []

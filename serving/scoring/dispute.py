@@ -11,7 +11,16 @@ from models.bundle import TaskModel
 from serving.errors import NotFound
 from serving.explain import Lang
 from serving.schemas import DisputeRisk, ExplanationOut, RecentLevelOut, WatchItem, Watchlist
-from serving.scoring.common import BAND_WORDS, explain_many, grid_name, pct, require_columns, risk_bands
+from serving.scoring.common import (
+    BAND_WORDS,
+    explain_many,
+    grid_name,
+    in_percentage_points,
+    pct,
+    percentage_points,
+    require_columns,
+    risk_bands,
+)
 from serving.scoring.context import ScoringContext
 
 FAMILY = "dispute"
@@ -22,17 +31,6 @@ def headline(p: float, band: str, lang: Lang) -> str:
     if lang == "zh":
         return f"下月发生纠纷的风险{BAND_WORDS['zh'][band]}（{pct(p)}）"
     return f"Dispute risk next month is {BAND_WORDS['en'][band]} ({pct(p)})"
-
-
-def percentage_points(
-    contributions: list[float], raw: float, base: float, calibration: tuple[float, float] | None
-) -> list[float]:
-    """Log-odds contributions as percentage points of probability: the move from the average risk to this
-    one (calibrated), shared in proportion to the contributions, so all of them add up to that move."""
-    a, b = calibration or (1.0, 0.0)
-    p, p0 = 1 / (1 + math.exp(-(a * raw + b))), 1 / (1 + math.exp(-(a * base + b)))
-    per_unit = a * p * (1 - p) if abs(raw - base) < 1e-12 else (p - p0) / (raw - base)
-    return [100 * c * per_unit for c in contributions]
 
 
 def with_percentage_points(
@@ -51,7 +49,7 @@ def with_percentage_points(
         r.model_copy(update={"text": f"{r.text}{open_}{v:+.1f}{unit}{close}"})
         for r, v in zip(explanation.reasons, points, strict=True)
     ]
-    return explanation.model_copy(update={"reasons": reasons})
+    return in_percentage_points(explanation.model_copy(update={"reasons": reasons}), calibration)
 
 
 def recent_level(task: TaskModel, lang: Lang) -> RecentLevelOut | None:

@@ -3,7 +3,7 @@
 import * as api from "./api.js";
 import { clear, h } from "./dom.js";
 import { monthLabel, numberFormat, percent, t } from "./i18n.js";
-import { badge, contributionBars, errorLine, loadingLine } from "./widgets.js";
+import { badge, contributionBars, errorLine, loadingLine, probabilityBars } from "./widgets.js";
 
 const SPECIES = ["yak", "sheep", "goat", "horse"];
 
@@ -240,7 +240,7 @@ export class GridPanel {
         stat(t("probability"), percent(d.probability), ""),
         h("div", { class: "stat" }, h("span", { class: "stat-label", text: t("band") }), badge("band", d.band, t(`band_${d.band}`))),
       ),
-      contributionBars(d.explanation, t("bars_caption_dispute"), 2),
+      probabilityBars(d.explanation, t("bars_caption_dispute"), t("bars_caption_dispute_raw")),
     );
   }
 }

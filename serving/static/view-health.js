@@ -7,7 +7,7 @@ import { fieldName } from "./errors.js";
 import { downloadCsv, printSection } from "./export.js";
 import { addedFields, measurementFieldset, measurementLabel, typedValues, unreadable, withMeasurements } from "./health-measurements.js";
 import { getLang, numberFormat, percent, t } from "./i18n.js";
-import { badge, contributionBars, errorLine, loadingLine } from "./widgets.js";
+import { badge, errorLine, loadingLine, probabilityBars } from "./widgets.js";
 
 const BANDS = ["low", "medium", "high"];
 
@@ -257,7 +257,7 @@ export class HealthView {
           ),
         ),
         person.risks[0].explanation
-          ? h("details", { open: rank === 0 }, h("summary", { text: `${t("why")} ${person.risks[0].label}` }), contributionBars(person.risks[0].explanation, t("bars_caption_disease"), 2))
+          ? h("details", { open: rank === 0 }, h("summary", { text: `${t("why")} ${person.risks[0].label}` }), probabilityBars(person.risks[0].explanation, t("bars_caption_disease"), t("bars_caption_disease_raw")))
           : null,
       ),
     );

@@ -3,7 +3,7 @@
 
 import { h, s, swatch } from "./dom.js";
 import { problemSentences } from "./errors.js";
-import { getLang, numberFormat, t } from "./i18n.js";
+import { getLang, numberFormat, percent, t } from "./i18n.js";
 
 /** A coloured chip: ``badge("band", "high", label)`` has the class ``badge band-high``. */
 export function badge(kind, value, label) {
@@ -96,4 +96,27 @@ export function contributionBars(explanation, caption, digits = 1) {
       ` ${t("down")} · ${caption}`,
     ),
   );
+}
+
+/**
+ * A risk's reasons in percentage points of probability when the answer gives them (``display_unit`` "pp"):
+ * from the average risk, each bar the input's share of the move to this risk, the inputs not shown as one
+ * "other factors" bar, so the average, the bars and the rest add up to the risk. Without them: log-odds.
+ */
+export function probabilityBars(explanation, caption, rawCaption) {
+  const e = explanation;
+  if (e.display_unit !== "pp" || e.display_base === null || e.display_base === undefined) {
+    return contributionBars(e, rawCaption, 2);
+  }
+  const reasons = e.reasons.map((r) => ({ ...r, contribution: r.display_contribution }));
+  const rest = e.display_prediction - e.display_base - reasons.reduce((sum, r) => sum + r.contribution, 0);
+  if (Math.abs(rest) >= 0.05) {
+    const label = t("other_factors");
+    reasons.push({ feature: "other", label, display_value: "", contribution: rest, direction: rest > 0 ? "up" : "down", text: label });
+  }
+  const block = contributionBars({ ...e, reasons }, caption, 1);
+  const line = (key, value) => h("p", { class: `risk-${key}`, "data-testid": `risk-${key}` }, t(key === "base" ? "average_risk" : "risk_from_base", { pct: percent(value / 100) }));
+  block.querySelector(".bars").before(line("base", e.display_base));
+  block.querySelector(".bars").after(line("total", e.display_prediction));
+  return block;
 }

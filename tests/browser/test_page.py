@@ -97,6 +97,26 @@ def test_switching_layers_recolours_grids_by_what_the_api_says(sign_in: Any, api
     assert fills(page) != pressure
 
 
+def percent_text(value: float) -> str:
+    """The page's percent (i18n.js ``percent``): no decimals, one below 1 %."""
+    return f"{value:.1f}%" if value < 1 else f"{value:.0f}%"
+
+
+def assert_risk_in_points(block: Any, explanation: dict[str, Any]) -> None:
+    """A risk's bars in percentage points (issue 13 item 6): the average risk, each shown reason's points,
+    the other inputs' rest, and this risk, as the API's display fields give them; no log-odds."""
+    assert explanation["display_unit"] == "pp"
+    base = block.locator("[data-testid=risk-base]").inner_text()
+    assert base == f"平均风险：{percent_text(explanation['display_base'])}"
+    total = block.locator("[data-testid=risk-total]").inner_text()
+    assert total == f"= 本风险：{percent_text(explanation['display_prediction'])}"
+    points = [r["display_contribution"] for r in explanation["reasons"]]
+    rest = explanation["display_prediction"] - explanation["display_base"] - sum(points)
+    shown = [f"{'+' if v >= 0 else '−'}{abs(v):.1f}" for v in points + ([rest] if abs(rest) >= 0.05 else [])]
+    assert block.locator(".reason-contrib").all_inner_texts() == shown
+    assert "对数几率" not in block.inner_text()
+
+
 def test_clicking_a_grid_shows_the_explanation_the_api_gives(sign_in: Any, api: Any, grid_point: Any) -> None:
     grid_id = biggest_grid(api)
     expected = api("planner", "GET", f"/v1/grazing/assessment/{grid_id}", params={"season": "warm", "lang": "zh"})
@@ -129,6 +149,7 @@ def test_clicking_a_grid_shows_the_explanation_the_api_gives(sign_in: Any, api: 
     risk = page.locator("[data-testid=dispute] .explanation .sentence")
     risk.wait_for()
     assert risk.inner_text() == dispute["explanation"]["sentence"]
+    assert_risk_in_points(page.locator("[data-testid=dispute] .explanation"), dispute["explanation"])
     assert page.locator("#county-map .selected-outline").get_attribute("d")
 
 
@@ -239,6 +260,8 @@ def test_health_key_scores_sample_patients_like_the_api(sign_in: Any, api: Any) 
     notes = page.locator("#health-results .incomplete-note").all_inner_texts()
     assert notes == [p["note"] for p in expected["results"] if p["note"]] and len(notes) == 1
     assert set(page.locator("#health-results td.horizon").all_inner_texts()) == {"5年风险"}
+    first = expected["results"][0]["risks"][0]["explanation"]
+    assert_risk_in_points(people.first.locator(".explanation"), first)
 
 
 def test_log_out_clears_patient_results_key_and_records(sign_in: Any, browser_keys: dict[str, str]) -> None:

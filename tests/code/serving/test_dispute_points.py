@@ -7,6 +7,7 @@ import math
 import pytest
 
 from serving.schemas import ExplanationOut, ReasonOut
+from serving.scoring.common import in_percentage_points
 from serving.scoring.dispute import percentage_points, with_percentage_points
 
 
@@ -44,3 +45,21 @@ def test_each_reason_says_its_points(lang: str, suffix: str) -> None:
     out = with_percentage_points(explanation, (1.0, 0.0), lang)  # type: ignore[arg-type]
     assert out.reasons[0].text.startswith("3 disputes in the last year") and suffix in out.reasons[0].text
     assert out.reasons[0].contribution == 0.7  # the raw contribution stays: base + contributions = raw score
+
+
+def test_display_fields_run_from_the_average_risk_to_this_risk_in_points() -> None:
+    """What the page draws (dispute panel, health view): the average risk, each shown reason's points, this
+    risk; the shown reasons and the rest (the other inputs) add up to the move."""
+    reasons = [
+        ReasonOut(feature=f"f{i}", label="x", value=1.0, display_value="1", contribution=c, direction="up", text="t")
+        for i, c in enumerate((0.6, -0.2))
+    ]
+    explanation = ExplanationOut(sentence="s", base_value=-2.5, raw_prediction=-1.8, reasons=reasons)
+    out = in_percentage_points(explanation, (0.9, 0.1))
+    assert out.display_unit == "pp"
+    assert out.display_base == pytest.approx(100 * sigmoid(0.9 * -2.5 + 0.1))
+    assert out.display_prediction == pytest.approx(100 * sigmoid(0.9 * -1.8 + 0.1))
+    shown = [r.display_contribution for r in out.reasons]
+    assert shown == pytest.approx(percentage_points([0.6, -0.2], -1.8, -2.5, (0.9, 0.1)))
+    rest = percentage_points([0.7 - 0.6 + 0.2], -1.8, -2.5, (0.9, 0.1))[0]  # the inputs not shown
+    assert out.display_base + sum(shown) + rest == pytest.approx(out.display_prediction)
