@@ -25,7 +25,6 @@ from muzhang.families import family_specs
 from muzhang.store.forecasts import record_forecasts, series_key
 from serving.errors import Unavailable
 from serving.scoring.context import ScoringContext
-from serving.scoring.recent_level import at_county_level
 
 log = logging.getLogger("muzhang.monitoring")
 
@@ -174,9 +173,8 @@ def log_county_forecasts(ctx: ScoringContext, families: Mapping[str, Any] | None
             fs = county.forecasts.get(spec.name)
             if fs is None or fs.frame.empty:
                 continue
-            x = model.bundle.encoder.encode(fs.frame)
-            served = at_county_level(model.bundle, county)  # what the service answers for this county
-            rows = forecast_rows(spec.name, model.version, fs, x, served, county.tables)
+            prep = ctx.prepared(model)  # the rows encoded and the model at the county's level, as requests see them
+            rows = forecast_rows(spec.name, model.version, fs, prep.x, prep.bundle, county.tables)
         elif spec.personal:
             counts = band_counts_of_month(ctx.settings.audit_path(), county.last_month)
             if not counts:

@@ -17,7 +17,6 @@ from serving.scoring.common import (
     grid_name,
     in_percentage_points,
     pct,
-    percentage_points,
     require_columns,
     risk_bands,
 )
@@ -36,20 +35,16 @@ def headline(p: float, band: str, lang: Lang) -> str:
 def with_percentage_points(
     explanation: ExplanationOut, calibration: tuple[float, float] | None, lang: Lang
 ) -> ExplanationOut:
-    """Each reason's words end with its push in percentage points of probability (not log-odds)."""
-    points = percentage_points(
-        [r.contribution for r in explanation.reasons],
-        explanation.raw_prediction,
-        explanation.base_value,
-        calibration,
-    )
+    """Each reason's words end with its push in percentage points of probability (not log-odds), the
+    points :func:`in_percentage_points` gives as display fields."""
+    shown = in_percentage_points(explanation, calibration)
     unit = "个百分点" if lang == "zh" else " pp"
     open_, close = ("（", "）") if lang == "zh" else (" (", ")")
     reasons = [
-        r.model_copy(update={"text": f"{r.text}{open_}{v:+.1f}{unit}{close}"})
-        for r, v in zip(explanation.reasons, points, strict=True)
+        r.model_copy(update={"text": f"{r.text}{open_}{r.display_contribution:+.1f}{unit}{close}"})
+        for r in shown.reasons
     ]
-    return in_percentage_points(explanation.model_copy(update={"reasons": reasons}), calibration)
+    return shown.model_copy(update={"reasons": reasons})
 
 
 def recent_level(task: TaskModel, lang: Lang) -> RecentLevelOut | None:

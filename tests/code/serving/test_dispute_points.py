@@ -7,8 +7,8 @@ import math
 import pytest
 
 from serving.schemas import ExplanationOut, ReasonOut
-from serving.scoring.common import in_percentage_points
-from serving.scoring.dispute import percentage_points, with_percentage_points
+from serving.scoring.common import in_percentage_points, percentage_points
+from serving.scoring.dispute import with_percentage_points
 
 
 def sigmoid(v: float) -> float:

@@ -14,7 +14,7 @@ from scipy.special import expit
 from models.bundle import FeatureEncoder, ModelBundle, TaskModel, load_bundle_files, require_complete_model_file
 from models.bundle import save_bundle as save
 from models.linear import GlmTreeBooster
-from serving.scoring.dispute import percentage_points
+from serving.scoring.common import percentage_points
 from training.candidates import fit_logistic_glm
 from training.fit import booster_params, fit_booster, fit_platt
 
